@@ -1,0 +1,7 @@
+using P2V.Cli;
+using P2V.Cli.Commands;
+
+var table = new CommandTable();
+ImagingCommands.Register(table);
+
+return await CliHost.RunAsync(table, args);

@@ -1,0 +1,65 @@
+namespace P2V.Imaging;
+
+/// <summary>
+/// The byte ranges of a disk or volume that hold data worth capturing, sorted, non-overlapping and
+/// merged where adjacent. Built from a file system's allocation map (NTFS $Bitmap, FAT tables) or, for
+/// raw space, from the blocks that are not all zero.
+/// </summary>
+public sealed class UsedExtentMap
+{
+    private readonly List<Extent> _extents;
+
+    private UsedExtentMap(List<Extent> extents) => _extents = extents;
+
+    public static UsedExtentMap Empty { get; } = new([]);
+
+    public IReadOnlyList<Extent> Extents => _extents;
+
+    public long UsedBytes { get; private init; }
+
+    /// <summary>Sorts, clips to [0, limit), drops empty ranges and merges overlapping or adjacent ones.</summary>
+    public static UsedExtentMap From(IEnumerable<Extent> extents, long limit = long.MaxValue)
+    {
+        var sorted = extents
+            .Select(e => new Extent(Math.Max(0, e.Offset), Math.Min(limit, e.End) - Math.Max(0, e.Offset)))
+            .Where(e => e.Length > 0)
+            .OrderBy(e => e.Offset)
+            .ToList();
+        var merged = new List<Extent>(sorted.Count);
+        foreach (var e in sorted)
+        {
+            if (merged.Count > 0 && merged[^1].End >= e.Offset)
+            {
+                var last = merged[^1];
+                merged[^1] = new Extent(last.Offset, Math.Max(last.End, e.End) - last.Offset);
+            }
+            else
+            {
+                merged.Add(e);
+            }
+        }
+        return new UsedExtentMap(merged) { UsedBytes = merged.Sum(e => e.Length) };
+    }
+
+    /// <summary>The same ranges moved by <paramref name="delta"/> bytes (volume-relative → disk-relative).</summary>
+    public UsedExtentMap Shift(long delta) =>
+        new(_extents.Select(e => new Extent(e.Offset + delta, e.Length)).ToList()) { UsedBytes = UsedBytes };
+
+    /// <summary>The union of several maps.</summary>
+    public static UsedExtentMap Union(IEnumerable<UsedExtentMap> maps) => From(maps.SelectMany(m => m.Extents));
+
+    /// <summary>Whether [offset, offset+length) lies entirely inside the map.</summary>
+    public bool Covers(long offset, long length)
+    {
+        int lo = 0, hi = _extents.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            var e = _extents[mid];
+            if (e.End <= offset) lo = mid + 1;
+            else if (e.Offset > offset) hi = mid - 1;
+            else return offset + length <= e.End;
+        }
+        return false;
+    }
+}

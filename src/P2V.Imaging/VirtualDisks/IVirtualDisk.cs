@@ -1,0 +1,27 @@
+namespace P2V.Imaging.VirtualDisks;
+
+/// <summary>
+/// A disk as the imaging code sees it: a raw file or block device, a VHD, a VHDX, or a slice of another
+/// disk (a volume). Positioned reads and writes, and which ranges hold allocated data, so that restore
+/// writes only captured regions and capture of a virtual disk reads only allocated ones.
+/// </summary>
+public interface IVirtualDisk : IDisposable
+{
+    /// <summary>Size of the disk as the guest sees it, in bytes.</summary>
+    long Length { get; }
+
+    /// <summary>Logical sector size in bytes (512 or 4096).</summary>
+    int SectorSize { get; }
+
+    bool CanWrite { get; }
+
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; throws on a short read or a range past the end.</summary>
+    void ReadAt(long offset, Span<byte> buffer);
+
+    void WriteAt(long offset, ReadOnlySpan<byte> data);
+
+    /// <summary>Ranges that may hold data; everything else reads as zeros. A raw file reports its data (non-hole) ranges.</summary>
+    IEnumerable<Extent> AllocatedExtents();
+
+    void Flush();
+}

@@ -1,0 +1,36 @@
+namespace P2V.Imaging.VirtualDisks;
+
+/// <summary>The container formats a disk can be stored in.</summary>
+public enum VirtualDiskFormat
+{
+    Raw,
+    VhdDynamic,
+    VhdFixed,
+    Vhdx,
+    VhdxFixed,
+}
+
+/// <summary>Opens and creates virtual disks of any supported format.</summary>
+public static class VirtualDisk
+{
+    /// <summary>Opens a disk file or device, recognising the format by its content.</summary>
+    public static IVirtualDisk Open(string path, bool writable = false) =>
+        writable ? RawDisk.OpenReadWrite(path) : RawDisk.OpenRead(path);
+
+    /// <summary>Creates a new, empty disk of <paramref name="length"/> bytes.</summary>
+    public static IVirtualDisk Create(string path, VirtualDiskFormat format, long length, int sectorSize = 512) => format switch
+    {
+        VirtualDiskFormat.Raw => RawDisk.Create(path, length, sectorSize),
+        _ => throw new NotSupportedException($"creating {format} disks is not supported yet"),
+    };
+
+    public static VirtualDiskFormat ParseFormat(string name) => name.ToLowerInvariant() switch
+    {
+        "raw" or "img" => VirtualDiskFormat.Raw,
+        "vhd" or "vpc" => VirtualDiskFormat.VhdDynamic,
+        "vhd-fixed" => VirtualDiskFormat.VhdFixed,
+        "vhdx" => VirtualDiskFormat.Vhdx,
+        "vhdx-fixed" => VirtualDiskFormat.VhdxFixed,
+        _ => throw new ArgumentException($"unknown disk format '{name}' (raw, vhd, vhd-fixed, vhdx, vhdx-fixed)"),
+    };
+}
