@@ -14,8 +14,9 @@ public enum VirtualDiskFormat
 public static class VirtualDisk
 {
     /// <summary>Opens a disk file or device, recognising the format by its content.</summary>
-    public static IVirtualDisk Open(string path, bool writable = false) =>
-        writable ? RawDisk.OpenReadWrite(path) : RawDisk.OpenRead(path);
+    /// <param name="sectorSize">The logical sector size of a raw disk (a VHD/VHDX records its own).</param>
+    public static IVirtualDisk Open(string path, bool writable = false, int sectorSize = 512) =>
+        writable ? RawDisk.OpenReadWrite(path, sectorSize) : RawDisk.OpenRead(path, sectorSize);
 
     /// <summary>Creates a new, empty disk of <paramref name="length"/> bytes.</summary>
     public static IVirtualDisk Create(string path, VirtualDiskFormat format, long length, int sectorSize = 512) => format switch
