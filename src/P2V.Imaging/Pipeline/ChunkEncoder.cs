@@ -1,0 +1,46 @@
+using K4os.Compression.LZ4;
+using P2V.Imaging.Images;
+
+namespace P2V.Imaging.Pipeline;
+
+/// <summary>Turns a chunk's bytes into its stored form and back: zero detection, LZ4 (fastest level), BLAKE3.</summary>
+public static class ChunkEncoder
+{
+    public static int MaxStoredLength(int length) => LZ4Codec.MaximumOutputSize(length);
+
+    /// <summary>Hashes <paramref name="data"/> into <paramref name="hash"/>, then picks the codec and fills <paramref name="stored"/>; returns the codec and the stored length.</summary>
+    public static (ChunkCodec Codec, int StoredLength) Encode(ReadOnlySpan<byte> data, Span<byte> stored, Span<byte> hash)
+    {
+        Hash(data, hash);
+        if (!data.ContainsAnyExcept((byte)0)) return (ChunkCodec.Zero, 0);
+        int n = LZ4Codec.Encode(data, stored, LZ4Level.L00_FAST);
+        if (n > 0 && n < data.Length) return (ChunkCodec.Lz4, n);
+        data.CopyTo(stored);
+        return (ChunkCodec.Stored, data.Length);
+    }
+
+    /// <summary>Restores a chunk's bytes into <paramref name="output"/> and checks them against the recorded hash.</summary>
+    public static void Decode(ChunkFrameHeader header, ReadOnlySpan<byte> stored, Span<byte> output, long frameOffset)
+    {
+        switch (header.Codec)
+        {
+            case ChunkCodec.Zero:
+                output.Clear();
+                break;
+            case ChunkCodec.Stored:
+                stored.CopyTo(output);
+                break;
+            case ChunkCodec.Lz4:
+                int n = LZ4Codec.Decode(stored, output);
+                if (n != output.Length)
+                    throw new ImageFormatException(frameOffset, $"chunk payload does not decompress to its {output.Length} bytes (LZ4 data corrupt)");
+                break;
+        }
+        Span<byte> actual = stackalloc byte[ImageFormat.HashLength];
+        Hash(output, actual);
+        if (!actual.SequenceEqual(header.Hash))
+            throw new ImageFormatException(frameOffset, $"chunk at disk offset {header.Runs[0].DiskOffset}: BLAKE3 hash mismatch, the chunk's data is corrupt");
+    }
+
+    public static void Hash(ReadOnlySpan<byte> data, Span<byte> hash) => Blake3.Hasher.Hash(data, hash);
+}
