@@ -46,8 +46,7 @@ public sealed class ExtendedBootRecord
         while (true)
         {
             long offset = lba * sectorSize;
-            if (!visited.Add(lba))
-                throw new PartitionTableException(offset, $"the EBR chain loops back to sector {lba} (EBR #{chain.Count + 1}); expected each EBR once");
+            visited.Add(lba);
             if (chain.Count >= MaxLogicalPartitions)
                 throw new PartitionTableException(offset, $"more than {MaxLogicalPartitions} logical partitions; expected a finite EBR chain");
             var sector = readSector(lba);
@@ -63,10 +62,13 @@ public sealed class ExtendedBootRecord
             if (!ebr.Next.IsExtended)
                 throw new PartitionTableException(offset + MasterBootRecord.EntriesOffset + MbrPartitionEntry.Size,
                     $"EBR #{chain.Count} links on with type 0x{ebr.Next.Type:X2}; expected an extended type (0x05/0x0F/0x85)");
-            long next = extendedStartLba + ebr.Next.StartLba;
+            long next = extendedStartLba + ebr.Next.StartLba, linkOffset = offset + MasterBootRecord.EntriesOffset + MbrPartitionEntry.Size;
             if (ebr.Next.StartLba >= extendedSectors)
-                throw new PartitionTableException(offset + MasterBootRecord.EntriesOffset + MbrPartitionEntry.Size,
+                throw new PartitionTableException(linkOffset,
                     $"EBR #{chain.Count} links to sector {next}, outside the extended partition [{extendedStartLba}, {extendedStartLba + extendedSectors})");
+            if (visited.Contains(next))
+                throw new PartitionTableException(linkOffset,
+                    $"EBR #{chain.Count} at sector {lba} links back to sector {next}, which the chain already visited: the EBR chain loops; expected each EBR once");
             lba = next;
         }
     }

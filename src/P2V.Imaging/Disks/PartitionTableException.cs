@@ -1,28 +1,19 @@
 namespace P2V.Imaging.Disks;
 
-/// <summary>
-/// A partition table that cannot be trusted: bad signature, bad CRC, an entry out of range or overlapping another.
-/// An <see cref="IOException"/> (as <c>VirtualDiskException</c> is) because <see cref="InvalidDataException"/> is sealed.
-/// </summary>
-public class PartitionTableException : IOException
+/// <summary>A partition table that cannot be trusted: bad signature, bad CRC, an entry out of range or overlapping another.</summary>
+public class PartitionTableException(long offset, string message)
+    : CorruptDataException(offset, $"partition table at byte {offset:N0}: {message}")
 {
-    public PartitionTableException(long offset, string message)
-        : base($"partition table at byte {offset:N0}: {message}") => Offset = offset;
-
-    /// <summary>Byte offset on the disk of the structure that was wrong.</summary>
-    public long Offset { get; }
 }
 
 /// <summary>
 /// The disk is a Windows dynamic disk (Logical Disk Manager). The migration toolkit's source document states that
 /// dynamic partitions cannot be migrated; only basic disks can.
 /// </summary>
-public sealed class DynamicDiskException : PartitionTableException
+public sealed class DynamicDiskException(long offset, string what)
+    : PartitionTableException(offset, $"{what}: this is a dynamic (LDM) disk, and dynamic partitions cannot be migrated. "
+        + "Convert it to a basic disk in Windows first: back up its volumes, delete them, convert the disk "
+        + "(Disk Management: Convert to Basic Disk; or diskpart: select disk N, convert basic), recreate the "
+        + "partitions and restore the data; then capture again.")
 {
-    public DynamicDiskException(long offset, string what)
-        : base(offset, $"{what}: this is a dynamic (LDM) disk, and dynamic partitions cannot be migrated. "
-            + "Convert the disk to a basic disk in Windows first (Disk Management → Convert to Basic Disk, or "
-            + "diskpart: select disk N, clean, convert basic — after backing up its volumes), then capture again.")
-    {
-    }
 }

@@ -1,12 +1,7 @@
 namespace P2V.Imaging.FileSystems.Fat;
 
-/// <summary>
-/// A FAT volume whose boot sector, FAT or directory is corrupt. An <see cref="IOException"/> (as
-/// <c>VirtualDiskException</c> is) because <see cref="InvalidDataException"/> is sealed.
-/// </summary>
+/// <summary>A FAT volume whose boot sector, FAT or directory is corrupt; the offset is volume-relative.</summary>
 public sealed class FatException(long offset, string message)
-    : IOException($"FAT volume at byte {offset:N0}: {message}")
+    : CorruptDataException(offset, $"FAT volume at byte {offset:N0}: {message}")
 {
-    /// <summary>Volume-relative byte offset of the structure that was wrong.</summary>
-    public long Offset { get; } = offset;
 }
