@@ -1,0 +1,39 @@
+using System.Buffers.Binary;
+
+namespace P2V.Imaging.FileSystems.Ntfs;
+
+/// <summary>
+/// Update-sequence ("fix-up") protection of multi-sector records (FILE, INDX). The last two bytes of every
+/// 512-byte stride hold the update sequence number; their real values are kept in the update sequence
+/// array. A torn write leaves a stride whose tail does not match. Layout: NTFS Documentation, "Concepts:
+/// Fixup"; ntfs-3g mst.c (the stride is NTFS_BLOCK_SIZE, 512, whatever the sector size).
+/// </summary>
+public static class UpdateSequence
+{
+    public const int StrideSize = 512;
+
+    /// <summary>Checks every stride against the update sequence number and puts the saved bytes back, in place.</summary>
+    /// <param name="record">One whole record; its length is the record size.</param>
+    /// <param name="volumeOffset">Where the record starts on the volume, for error messages.</param>
+    /// <param name="what">What the record is ("MFT record 42"), for error messages.</param>
+    public static void Apply(Span<byte> record, long volumeOffset, string what)
+    {
+        int usaOffset = BinaryPrimitives.ReadUInt16LittleEndian(record[4..]);
+        int usaCount = BinaryPrimitives.ReadUInt16LittleEndian(record[6..]);
+        int strides = record.Length / StrideSize;
+        if (record.Length % StrideSize != 0 || usaCount != strides + 1)
+            throw new NtfsException($"{what}: update sequence array has {usaCount} entries, expected {strides + 1} for a {record.Length}-byte record", volumeOffset + 6);
+        if ((usaOffset & 1) != 0 || usaOffset < 8 || usaOffset + 2 * usaCount > StrideSize - 2)
+            throw new NtfsException($"{what}: update sequence array offset {usaOffset} is misaligned or out of the first sector", volumeOffset + 4);
+
+        ushort usn = BinaryPrimitives.ReadUInt16LittleEndian(record[usaOffset..]);
+        for (int i = 1; i < usaCount; i++)
+        {
+            int tail = i * StrideSize - 2;
+            ushort found = BinaryPrimitives.ReadUInt16LittleEndian(record[tail..]);
+            if (found != usn)
+                throw new NtfsException($"{what}: update sequence mismatch at the end of sector {i - 1} (found 0x{found:X4}, expected 0x{usn:X4}): torn write or corruption", volumeOffset + tail);
+            record[(usaOffset + 2 * i)..(usaOffset + 2 * i + 2)].CopyTo(record[tail..]);
+        }
+    }
+}
