@@ -95,6 +95,12 @@ public sealed class DiskLayout
                 return Build(PartitionTableKind.None, null, null, null);
             }
             if (volumeBootSector && mbr.Entries.All(e => e.IsEmpty)) return Build(PartitionTableKind.None, null, null, null);
+            if (volumeBootSector && mbr.Entries.Any(e => !e.IsEmpty && e.StartLba == 0))
+            {
+                // mkfs.fat --mbr and some USB sticks: a volume boot sector whose "partition" is the volume itself.
+                _warnings.Add("sector 0 is a volume boot sector with a partition entry covering the whole volume (a fake MBR); treated as a bare volume");
+                return Build(PartitionTableKind.None, null, null, null);
+            }
 
             _regions.Add(new Extent(0, sectorSize));
             if (mbr.Entries.Any(e => e.Type == MbrPartitionEntry.ProtectiveGptType))

@@ -324,6 +324,20 @@ public class DiskLayoutTests
     }
 
     [Fact]
+    public void Fat_volume_with_a_fake_mbr_is_a_bare_volume()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("fakembr.img");
+        ExternalTool.Run("mkfs.fat", "-F", "32", "--mbr=y", "-C", path, "40960");
+        Assert.Equal(0, PartitionFixture.Read(path).Partitions.Single().Start); // util-linux sees partition 1 at sector 0
+        using var disk = RawDisk.OpenRead(path);
+        var layout = DiskLayout.Read(disk);
+        Assert.Equal(PartitionTableKind.None, layout.Kind);
+        Assert.Contains("fake MBR", Assert.Single(layout.Warnings));
+        Assert.Equal(P2V.Imaging.FileSystems.FileSystemKind.Fat32, P2V.Imaging.FileSystems.VolumeProbe.Detect(disk));
+    }
+
+    [Fact]
     public void Empty_mbr_has_a_table_and_no_partitions()
     {
         using var dir = new TempDirectory();
