@@ -58,15 +58,16 @@ public static class DiskFixtures
     public static void MakeFatVolume(TempDirectory tmp, string volumePath, long bytes, int fatBits, int seed)
     {
         using (var f = File.Create(volumePath)) f.SetLength(bytes);
-        ExternalTool.Run("mkfs.fat", "-F", fatBits.ToString(), "-n", $"FAT{fatBits}", volumePath);
+        // One sector per cluster, so that even a small volume has the cluster count its FAT width requires.
+        ExternalTool.Run("mkfs.fat", "-F", fatBits.ToString(), "-s", "1", "-n", $"FAT{fatBits}", volumePath);
         var tree = tmp.File($"fat{seed}");
         Directory.CreateDirectory(tree);
         var rng = new Random(seed);
         for (int i = 0; i < 40; i++)
         {
-            var bytes = new byte[rng.Next(1, 20000)];
-            rng.NextBytes(bytes);
-            File.WriteAllBytes(Path.Combine(tree, $"F{i}.BIN"), bytes);
+            var content = new byte[rng.Next(1, 20000)];
+            rng.NextBytes(content);
+            File.WriteAllBytes(Path.Combine(tree, $"F{i}.BIN"), content);
         }
         ExternalTool.Run("mcopy", "-s", "-i", volumePath, tree, "::/DATA");
     }
