@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+
+namespace P2V.Netboot.Tftp;
+
+/// <summary>
+/// Read-only TFTP server. The request socket only parses RRQ/WRQ; each accepted request becomes a
+/// <see cref="TftpTransfer"/> on its own ephemeral socket (RFC 1350 §4, the server's new TID), so a slow
+/// client never holds up another.
+/// </summary>
+public sealed class TftpServer : IAsyncDisposable
+{
+    private readonly TftpServerOptions _options;
+    private readonly NetbootLog _log;
+    private readonly Socket _socket;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<TftpTransfer, Task> _transfers = new();
+    private readonly Task _loop;
+
+    private TftpServer(TftpServerOptions options, NetbootLog log)
+    {
+        _options = options;
+        _log = log;
+        _socket = new Socket(options.Listen.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _socket.Bind(options.Listen);
+        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        _loop = Task.Run(ReceiveLoopAsync);
+    }
+
+    public static TftpServer Start(TftpServerOptions options, NetbootLog log) => new(options, log);
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    public int ActiveTransfers => _transfers.Count;
+
+    private async Task ReceiveLoopAsync()
+    {
+        var buffer = new byte[4096];
+        var from = new SocketAddress(_socket.AddressFamily);
+        var template = new IPEndPoint(_options.Listen.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        while (!_stop.IsCancellationRequested)
+        {
+            int n;
+            try { n = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, from, _stop.Token); }
+            catch (OperationCanceledException) { break; }
+            catch (ObjectDisposedException) { break; }
+            catch (SocketException) { continue; } // ICMP errors from earlier sends surface here; keep serving
+            var client = (IPEndPoint)template.Create(from);
+            try { Accept(buffer.AsSpan(0, n), client); }
+            catch (Exception e) when (e is SocketException or IOException)
+            {
+                _log.Write("tftp", client.ToString(), $"request failed: {e.Message}");
+            }
+        }
+    }
+
+    private void Accept(ReadOnlySpan<byte> packet, IPEndPoint client)
+    {
+        TftpRequest request;
+        try { request = TftpRequest.Parse(packet); }
+        catch (TftpPacketException e)
+        {
+            // An ERROR is never answered with an ERROR (RFC 1350 §7); anything else malformed is told why.
+            if (packet.Length >= 2 && packet[0] == 0 && packet[1] == (byte)TftpOpcode.Error) return;
+            _log.Write("tftp", client.ToString(), $"malformed request: {e.Message}");
+            SendError(_socket, client, TftpErrorCode.IllegalOperation, "malformed request");
+            return;
+        }
+        var local = new IPEndPoint(_options.Listen.Address, 0);
+        var socket = new Socket(client.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.Bind(local);
+            socket.Connect(client);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        if (request.Opcode == TftpOpcode.WriteRequest)
+        {
+            _log.Write("tftp", client.ToString(), $"WRQ {request.FileName} refused");
+            SendError(socket, null, TftpErrorCode.AccessViolation, "write requests are refused");
+            socket.Dispose();
+            return;
+        }
+        if (_transfers.Count >= _options.MaxTransfers)
+        {
+            _log.Write("tftp", client.ToString(), $"RRQ {request.FileName} refused: {_transfers.Count} transfers running");
+            SendError(socket, null, TftpErrorCode.NotDefined, "server busy");
+            socket.Dispose();
+            return;
+        }
+        var transfer = new TftpTransfer(socket, client, request, _options, _log);
+        _transfers[transfer] = Task.Run(async () =>
+        {
+            try { await transfer.RunAsync(_stop.Token); }
+            finally { _transfers.TryRemove(transfer, out _); }
+        });
+    }
+
+    internal static void SendError(Socket socket, IPEndPoint? to, TftpErrorCode code, string message)
+    {
+        Span<byte> packet = stackalloc byte[128];
+        int n = TftpPacket.WriteError(packet, code, message);
+        try
+        {
+            if (to == null) socket.Send(packet[..n]);
+            else socket.SendTo(packet[..n], to);
+        }
+        catch (SocketException) { } // the client is gone; nothing to tell
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _socket.Dispose();
+        try { await _loop; } catch (OperationCanceledException) { }
+        try { await Task.WhenAll(_transfers.Values); } catch (OperationCanceledException) { }
+        _stop.Dispose();
+    }
+}
