@@ -3,5 +3,6 @@ using P2V.Cli.Commands;
 
 var table = new CommandTable();
 ImagingCommands.Register(table);
+DiskCommands.Register(table);
 
 return await CliHost.RunAsync(table, args);

@@ -1,3 +1,6 @@
+using P2V.Imaging.VirtualDisks.Vhd;
+using P2V.Imaging.VirtualDisks.Vhdx;
+
 namespace P2V.Imaging.VirtualDisks;
 
 /// <summary>The container formats a disk can be stored in.</summary>
@@ -10,20 +13,83 @@ public enum VirtualDiskFormat
     VhdxFixed,
 }
 
+/// <summary>How to make a new disk: the sector size, the block size of dynamic formats, and how fixed ones get their space.</summary>
+public sealed record VirtualDiskCreateOptions
+{
+    public int SectorSize { get; init; } = 512;
+    /// <summary>Dynamic VHD: 2 MiB by default; VHDX: 32 MiB by default (1–256 MiB).</summary>
+    public int? BlockSize { get; init; }
+    public Preallocation Preallocation { get; init; } = Preallocation.Sparse;
+}
+
+/// <summary>What <c>p2v disk info</c> shows about a disk.</summary>
+public sealed record VirtualDiskInfo(
+    string Format, long Length, int LogicalSectorSize, int PhysicalSectorSize, long? BlockSize,
+    long FileSize, long AllocatedBytes, int AllocatedExtents, string? Creator, string? DiskId, string? Parent, string? Geometry);
+
 /// <summary>Opens and creates virtual disks of any supported format.</summary>
 public static class VirtualDisk
 {
-    /// <summary>Opens a disk file or device, recognising the format by its content.</summary>
+    /// <summary>Opens a disk file or device, recognising VHDX, VHD and raw by their content.</summary>
     /// <param name="sectorSize">The logical sector size of a raw disk (a VHD/VHDX records its own).</param>
-    public static IVirtualDisk Open(string path, bool writable = false, int sectorSize = 512) =>
-        writable ? RawDisk.OpenReadWrite(path, sectorSize) : RawDisk.OpenRead(path, sectorSize);
+    public static IVirtualDisk Open(string path, bool writable = false, int sectorSize = 512) => Open(path, writable, 0, sectorSize);
 
-    /// <summary>Creates a new, empty disk of <paramref name="length"/> bytes.</summary>
-    public static IVirtualDisk Create(string path, VirtualDiskFormat format, long length, int sectorSize = 512) => format switch
+    internal static IVirtualDisk Open(string path, bool writable, int depth, int sectorSize = 512) => Detect(path) switch
     {
-        VirtualDiskFormat.Raw => RawDisk.Create(path, length, sectorSize),
-        _ => throw new NotSupportedException($"creating {format} disks is not supported yet"),
+        VirtualDiskFormat.Vhdx => VhdxDisk.Open(path, writable),
+        VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed => VhdDisk.Open(path, writable, depth),
+        _ => writable ? RawDisk.OpenReadWrite(path, sectorSize) : RawDisk.OpenRead(path, sectorSize),
     };
+
+    /// <summary>
+    /// The format by content: "vhdxfile" at offset 0 is a VHDX; "conectix" at 0 (the footer copy of a dynamic
+    /// VHD) or in the last 512 bytes is a VHD; anything else, a block device included, is raw.
+    /// </summary>
+    public static VirtualDiskFormat Detect(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        Span<byte> head = stackalloc byte[VhdFooter.Size];
+        int n = RandomAccess.Read(handle, head, 0);
+        if (VhdxFileIdentifier.HasSignature(head[..n])) return VirtualDiskFormat.Vhdx;
+        if (VhdFooter.HasCookie(head[..n])) return VirtualDiskFormat.VhdDynamic;
+        long length = RandomAccess.GetLength(handle);
+        if (length >= VhdFooter.Size && RandomAccess.Read(handle, head, length - VhdFooter.Size) == VhdFooter.Size
+            && VhdFooter.HasCookie(head))
+            return head[63] == (byte)VhdDiskType.Fixed ? VirtualDiskFormat.VhdFixed : VirtualDiskFormat.VhdDynamic;
+        return VirtualDiskFormat.Raw;
+    }
+
+    /// <summary>Creates a new, empty disk of at least <paramref name="length"/> bytes (VHD rounds up to whole CHS geometry).</summary>
+    public static IVirtualDisk Create(string path, VirtualDiskFormat format, long length, int sectorSize = 512) =>
+        Create(path, format, length, new VirtualDiskCreateOptions { SectorSize = sectorSize });
+
+    public static IVirtualDisk Create(string path, VirtualDiskFormat format, long length, VirtualDiskCreateOptions options)
+    {
+        if (options.SectorSize is not (512 or 4096))
+            throw new ArgumentException($"sector size must be 512 or 4096, not {options.SectorSize}");
+        if (format is VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed && options.SectorSize != 512)
+            throw new ArgumentException("VHD files have 512-byte sectors only; use VHDX for 4096-byte sectors");
+        return format switch
+        {
+            VirtualDiskFormat.Raw => CreateRaw(path, length, options),
+            VirtualDiskFormat.VhdFixed => VhdDisk.CreateFixed(path, length, options.Preallocation),
+            VirtualDiskFormat.VhdDynamic => VhdDisk.CreateDynamic(path, length, options.BlockSize ?? VhdDynamicHeader.DefaultBlockSize),
+            VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdxFixed => VhdxDisk.Create(path, length, options.SectorSize,
+                options.BlockSize ?? VhdxDisk.DefaultBlockSize, format == VirtualDiskFormat.VhdxFixed, options.Preallocation),
+            _ => throw new ArgumentException($"unknown disk format {format}"),
+        };
+    }
+
+    private static RawDisk CreateRaw(string path, long length, VirtualDiskCreateOptions options)
+    {
+        if (options.Preallocation != Preallocation.Sparse)
+        {
+            using var file = HostFile.Create(path);
+            file.Reserve(0, length, options.Preallocation);
+            file.SetLength(length);
+        }
+        return options.Preallocation == Preallocation.Sparse ? RawDisk.Create(path, length, options.SectorSize) : RawDisk.OpenReadWrite(path, options.SectorSize);
+    }
 
     public static VirtualDiskFormat ParseFormat(string name) => name.ToLowerInvariant() switch
     {
@@ -34,4 +100,37 @@ public static class VirtualDisk
         "vhdx-fixed" => VirtualDiskFormat.VhdxFixed,
         _ => throw new ArgumentException($"unknown disk format '{name}' (raw, vhd, vhd-fixed, vhdx, vhdx-fixed)"),
     };
+
+    /// <summary>The name <see cref="ParseFormat"/> takes for a format.</summary>
+    public static string FormatName(VirtualDiskFormat format) => format switch
+    {
+        VirtualDiskFormat.Raw => "raw",
+        VirtualDiskFormat.VhdDynamic => "vhd",
+        VirtualDiskFormat.VhdFixed => "vhd-fixed",
+        VirtualDiskFormat.Vhdx => "vhdx",
+        VirtualDiskFormat.VhdxFixed => "vhdx-fixed",
+        _ => format.ToString(),
+    };
+
+    /// <summary>The format, geometry and allocation of an open disk.</summary>
+    public static VirtualDiskInfo Describe(IVirtualDisk disk, string path)
+    {
+        long fileSize = File.Exists(path) ? new FileInfo(path).Length : disk.Length;
+        long allocated = 0;
+        int extents = 0;
+        foreach (var e in disk.AllocatedExtents()) { allocated += e.Length; extents++; }
+        return disk switch
+        {
+            VhdxDisk x => new VirtualDiskInfo(x.IsFixed ? "vhdx-fixed" : "vhdx", x.Length, x.SectorSize, x.Metadata.PhysicalSectorSize,
+                x.BlockSize, fileSize, allocated, extents, x.Creator, x.Metadata.VirtualDiskId.ToString(), null, null),
+            VhdDisk v => new VirtualDiskInfo(v.DiskType switch
+                {
+                    VhdDiskType.Fixed => "vhd-fixed",
+                    VhdDiskType.Dynamic => "vhd",
+                    _ => "vhd-differencing",
+                }, v.Length, 512, 512, v.DynamicHeader?.BlockSize, fileSize, allocated, extents,
+                v.Footer.CreatorApplication.TrimEnd(' ', '\0'), v.Footer.UniqueId.ToString(), v.ParentPath, v.Footer.Geometry.ToString()),
+            _ => new VirtualDiskInfo("raw", disk.Length, disk.SectorSize, disk.SectorSize, null, fileSize, allocated, extents, null, null, null, null),
+        };
+    }
 }

@@ -1,0 +1,425 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace P2V.Imaging.VirtualDisks.Vhdx;
+
+/// <summary>
+/// A VHDX file (MS-VHDX): a 1 MiB header section (file identifier, two headers, two region tables), a log,
+/// a metadata region and a BAT, with payload blocks anywhere after them. Fixed disks have every block present
+/// from the start; dynamic disks get blocks appended at the end of the file when first written, their unwritten
+/// parts left as holes that read as zeros. The BAT is held in memory and written back on Flush and Dispose.
+/// BAT updates are written in place, not through the log: a crash mid-restore leaves a disk to restore again.
+/// </summary>
+public sealed class VhdxDisk : IVirtualDisk
+{
+    public const int DefaultBlockSize = 32 << 20;
+    private const long HeaderSectionSize = 1 << 20;
+    private const long Mib = 1 << 20;
+
+    private readonly HostFile _file;
+    private readonly ulong[] _bat;
+    private readonly long _batOffset;
+    private readonly long _chunkRatio;
+    private VhdxHeader _header;
+    private long _headerOffset;
+    private long _nextFree;
+    private int _dirtyLow = int.MaxValue, _dirtyHigh = -1;
+
+    private VhdxDisk(HostFile file, string creator, VhdxHeader header, long headerOffset, VhdxMetadata metadata, ulong[] bat, long batOffset, long nextFree)
+    {
+        _file = file;
+        Creator = creator;
+        _header = header;
+        _headerOffset = headerOffset;
+        Metadata = metadata;
+        _bat = bat;
+        _batOffset = batOffset;
+        _nextFree = nextFree;
+        _chunkRatio = ChunkRatio(metadata.LogicalSectorSize, metadata.BlockSize);
+    }
+
+    public string Path => _file.Path;
+    public long Length => Metadata.VirtualDiskSize;
+    public int SectorSize => Metadata.LogicalSectorSize;
+    public bool CanWrite => _file.CanWrite;
+    public VhdxMetadata Metadata { get; }
+    public VhdxHeader Header => _header;
+    public string Creator { get; }
+    public long BlockSize => Metadata.BlockSize;
+    public bool IsFixed => Metadata.LeaveBlocksAllocated;
+    public long PayloadBlocks => (Length + BlockSize - 1) / BlockSize;
+    public long AllocatedBlocks
+    {
+        get
+        {
+            long n = 0;
+            for (long b = 0; b < PayloadBlocks; b++) if (Entry(b).HasData) n++;
+            return n;
+        }
+    }
+
+    /// <summary>MS-VHDX 2.5: how many payload blocks one sector bitmap block describes: 2^23 sectors' worth.</summary>
+    public static long ChunkRatio(int logicalSectorSize, long blockSize) => (1L << 23) * logicalSectorSize / blockSize;
+
+    /// <summary>MS-VHDX 2.5: BAT entries for a disk without a parent: payload entries plus one bitmap entry per full chunk.</summary>
+    public static long BatEntries(long payloadBlocks, long chunkRatio) => payloadBlocks + (payloadBlocks - 1) / chunkRatio;
+
+    private VhdxBatEntry Entry(long block) => VhdxBatEntry.Parse(_bat[block + block / _chunkRatio]);
+
+    // ---- open ----
+
+    public static VhdxDisk Open(string path, bool writable = false)
+    {
+        var file = HostFile.Open(path, writable);
+        try
+        {
+            var disk = OpenFile(file);
+            if (writable) disk.BeginWriting();
+            return disk;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static VhdxDisk OpenFile(HostFile file)
+    {
+        string path = file.Path;
+        long fileLength = file.Length;
+        const long headerSectionEnd = VhdxRegionTable.SecondOffset + VhdxRegionTable.Size;
+        if (fileLength < headerSectionEnd)
+            throw new VirtualDiskException(path, 0, $"the {fileLength}-byte file is too small to hold the VHDX header section ({headerSectionEnd} bytes)");
+        var buf = new byte[VhdxRegionTable.Size];
+        file.ReadExactly(0, buf.AsSpan(0, 520), "VHDX file identifier");
+        var identifier = VhdxFileIdentifier.Parse(buf, path);
+
+        // MS-VHDX 2.2.2.1: the current header is the valid one with the greater sequence number.
+        VhdxHeader? current = null;
+        long currentOffset = 0;
+        var errors = new List<string>();
+        foreach (var offset in new[] { VhdxHeader.FirstOffset, VhdxHeader.SecondOffset })
+        {
+            file.ReadExactly(offset, buf.AsSpan(0, VhdxHeader.Size), "VHDX header");
+            try
+            {
+                var h = VhdxHeader.Parse(buf.AsSpan(0, VhdxHeader.Size), path, offset);
+                if (current == null || h.SequenceNumber > current.SequenceNumber) (current, currentOffset) = (h, offset);
+            }
+            catch (VirtualDiskException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        if (current == null)
+            throw new VirtualDiskException(path, VhdxHeader.FirstOffset, $"neither VHDX header is valid: {string.Join("; ", errors)}");
+        if (current.LogGuid != Guid.Empty)
+            throw new VirtualDiskException(path, currentOffset + 48,
+                $"the VHDX log ({current.LogGuid}) holds updates that were never applied; replaying logs is not supported: " +
+                "let Hyper-V or `qemu-img check -r all` replay it first");
+
+        // MS-VHDX 2.2.3: the region table copy is there for when the first one is damaged.
+        VhdxRegionTable? regions = null;
+        errors.Clear();
+        foreach (var offset in new[] { VhdxRegionTable.FirstOffset, VhdxRegionTable.SecondOffset })
+        {
+            file.ReadExactly(offset, buf, "VHDX region table");
+            try
+            {
+                regions = VhdxRegionTable.Parse(buf, path, offset);
+                break;
+            }
+            catch (VirtualDiskException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        if (regions == null)
+            throw new VirtualDiskException(path, VhdxRegionTable.FirstOffset, $"neither VHDX region table is valid: {string.Join("; ", errors)}");
+        foreach (var r in regions.Entries)
+            if (r.Required && r.Guid != VhdxRegionTable.BatRegion && r.Guid != VhdxRegionTable.MetadataRegion)
+                throw new VirtualDiskException(path, VhdxRegionTable.FirstOffset, $"VHDX region {r.Guid} is required but unknown to this reader");
+        var batRegion = regions.Find(VhdxRegionTable.BatRegion)
+            ?? throw new VirtualDiskException(path, VhdxRegionTable.FirstOffset, "the VHDX region table has no BAT region");
+        var metaRegion = regions.Find(VhdxRegionTable.MetadataRegion)
+            ?? throw new VirtualDiskException(path, VhdxRegionTable.FirstOffset, "the VHDX region table has no metadata region");
+
+        if (metaRegion.FileOffset + VhdxMetadataTable.Size > fileLength)
+            throw new VirtualDiskException(path, metaRegion.FileOffset, $"the VHDX metadata region lies past the end of the {fileLength}-byte file");
+        file.ReadExactly(metaRegion.FileOffset, buf, "VHDX metadata table");
+        var table = VhdxMetadataTable.Parse(buf, metaRegion.Length, path, metaRegion.FileOffset);
+        long needed = VhdxMetadata.NeededLength(table);
+        if (needed > 8 * Mib)
+            throw new VirtualDiskException(path, metaRegion.FileOffset, $"VHDX metadata items spread over {needed} bytes; more than 8 MiB is not plausible");
+        var region = new byte[Math.Max(needed, VhdxMetadataTable.Size)];
+        if (metaRegion.FileOffset + region.Length > fileLength)
+            throw new VirtualDiskException(path, metaRegion.FileOffset, $"the VHDX metadata items run past the end of the {fileLength}-byte file");
+        file.ReadExactly(metaRegion.FileOffset, region, "VHDX metadata items");
+        var metadata = VhdxMetadata.Parse(table, region, path, metaRegion.FileOffset);
+        if (metadata.HasParent)
+            throw new VirtualDiskException(path, metaRegion.FileOffset, "differencing VHDX files (with a parent) are not supported");
+
+        long chunkRatio = ChunkRatio(metadata.LogicalSectorSize, metadata.BlockSize);
+        long payloadBlocks = (metadata.VirtualDiskSize + metadata.BlockSize - 1) / metadata.BlockSize;
+        long entries = BatEntries(payloadBlocks, chunkRatio);
+        if (entries * 8 > batRegion.Length)
+            throw new VirtualDiskException(path, batRegion.FileOffset,
+                $"the {batRegion.Length}-byte BAT region cannot hold the {entries} entries a {metadata.VirtualDiskSize}-byte disk of {metadata.BlockSize}-byte blocks needs");
+        if (batRegion.FileOffset + entries * 8 > fileLength)
+            throw new VirtualDiskException(path, batRegion.FileOffset, $"the {entries * 8}-byte BAT runs past the end of the {fileLength}-byte file");
+
+        var bat = new ulong[entries];
+        long end = Math.Max(Math.Max(batRegion.End, metaRegion.End), (long)(current.LogOffset + current.LogLength));
+        var raw = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            for (long i = 0; i < entries; i += raw.Length / 8)
+            {
+                int n = (int)Math.Min(raw.Length / 8, entries - i);
+                file.ReadExactly(batRegion.FileOffset + i * 8, raw.AsSpan(0, n * 8), "VHDX BAT");
+                for (int j = 0; j < n; j++)
+                {
+                    long index = i + j;
+                    ulong value = BinaryPrimitives.ReadUInt64LittleEndian(raw.AsSpan(j * 8));
+                    bat[index] = value;
+                    var e = VhdxBatEntry.Parse(value);
+                    long at = batRegion.FileOffset + index * 8;
+                    bool isBitmap = (index + 1) % (chunkRatio + 1) == 0;
+                    if (isBitmap)
+                    {
+                        if (e.State is not (VhdxBlockState.NotPresent or (VhdxBlockState)6))
+                            throw new VirtualDiskException(path, at, $"VHDX BAT entry {index} (a sector bitmap) has state {(int)e.State}, expected 0 or 6");
+                        continue;
+                    }
+                    if (!e.IsValidPayloadState || e.State == VhdxBlockState.PartiallyPresent)
+                        throw new VirtualDiskException(path, at, $"VHDX BAT entry {index} has payload state {(int)e.State}, not one of 0, 1, 2, 3, 6 for a disk without a parent");
+                    if (!e.HasData) continue;
+                    if (e.FileOffset < HeaderSectionSize || e.FileOffset + metadata.BlockSize > fileLength)
+                        throw new VirtualDiskException(path, at,
+                            $"VHDX BAT entry {index} places its block at [{e.FileOffset}, {e.FileOffset + metadata.BlockSize}), not inside the {fileLength}-byte file past the header section");
+                    end = Math.Max(end, e.FileOffset + metadata.BlockSize);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+        }
+        long nextFree = (Math.Max(end, fileLength) + Mib - 1) / Mib * Mib;
+        return new VhdxDisk(file, identifier.Creator, current, currentOffset, metadata, bat, batRegion.FileOffset, nextFree);
+    }
+
+    /// <summary>
+    /// MS-VHDX 2.2.2.1: before the first write, a new header with a higher sequence number and fresh file and
+    /// data write GUIDs goes into the other header slot, which makes it the current one.
+    /// </summary>
+    private void BeginWriting()
+    {
+        var next = _header with
+        {
+            SequenceNumber = _header.SequenceNumber + 1,
+            FileWriteGuid = Guid.NewGuid(),
+            DataWriteGuid = Guid.NewGuid(),
+        };
+        long offset = _headerOffset == VhdxHeader.FirstOffset ? VhdxHeader.SecondOffset : VhdxHeader.FirstOffset;
+        var buf = new byte[VhdxHeader.Size];
+        next.Write(buf);
+        _file.Write(offset, buf);
+        (_header, _headerOffset) = (next, offset);
+    }
+
+    // ---- create ----
+
+    /// <summary>
+    /// Creates a VHDX: header section, a 1 MiB log at 1 MiB, the metadata at 2 MiB, the BAT at 3 MiB, then the
+    /// blocks. A dynamic disk has no blocks yet; a fixed one has all of them, laid out in order after the BAT.
+    /// </summary>
+    public static VhdxDisk Create(string path, long length, int logicalSectorSize = 512, int blockSize = DefaultBlockSize,
+        bool isFixed = false, Preallocation preallocation = Preallocation.Sparse, int? physicalSectorSize = null)
+    {
+        if (logicalSectorSize is not (512 or 4096))
+            throw new ArgumentException($"VHDX sector size must be 512 or 4096, not {logicalSectorSize}");
+        if (blockSize < VhdxMetadata.MinBlockSize || blockSize > VhdxMetadata.MaxBlockSize || (blockSize & (blockSize - 1)) != 0)
+            throw new ArgumentException($"VHDX block size must be a power of two from 1 MiB to 256 MiB, not {blockSize}");
+        long size = (length + logicalSectorSize - 1) / logicalSectorSize * logicalSectorSize;
+        if (length <= 0 || size > VhdxMetadata.MaxDiskSize)
+            throw new ArgumentException($"{path}: a VHDX holds 1 byte to 64 TiB, not {length} bytes");
+
+        var metadata = new VhdxMetadata
+        {
+            BlockSize = (uint)blockSize,
+            LeaveBlocksAllocated = isFixed,
+            VirtualDiskSize = size,
+            VirtualDiskId = Guid.NewGuid(),
+            LogicalSectorSize = logicalSectorSize,
+            PhysicalSectorSize = physicalSectorSize ?? Math.Max(logicalSectorSize, 4096),
+        };
+        long chunkRatio = ChunkRatio(logicalSectorSize, blockSize);
+        long payloadBlocks = (size + blockSize - 1) / blockSize;
+        long entries = BatEntries(payloadBlocks, chunkRatio);
+        const long logOffset = Mib, metadataOffset = 2 * Mib, batOffset = 3 * Mib;
+        long batLength = (entries * 8 + Mib - 1) / Mib * Mib;
+        if (batLength > uint.MaxValue)
+            throw new ArgumentException($"{path}: the BAT of a {size}-byte disk of {blockSize}-byte blocks would exceed 4 GiB; use larger blocks");
+        long dataStart = batOffset + batLength;
+
+        var header = new VhdxHeader
+        {
+            SequenceNumber = 1,
+            FileWriteGuid = Guid.NewGuid(),
+            DataWriteGuid = Guid.NewGuid(),
+            LogLength = (uint)Mib,
+            LogOffset = logOffset,
+        };
+        var regions = new VhdxRegionTable([
+            new VhdxRegionEntry(VhdxRegionTable.BatRegion, batOffset, (uint)batLength, true),
+            new VhdxRegionEntry(VhdxRegionTable.MetadataRegion, metadataOffset, (uint)Mib, true),
+        ]);
+
+        var bat = new ulong[entries];
+        long fileLength = dataStart;
+        if (isFixed)
+        {
+            for (long b = 0; b < payloadBlocks; b++)
+                bat[b + b / chunkRatio] = new VhdxBatEntry(VhdxBlockState.FullyPresent, dataStart + b * blockSize).Raw;
+            fileLength = dataStart + payloadBlocks * blockSize;
+        }
+
+        var file = HostFile.Create(path);
+        try
+        {
+            var buf = new byte[Mib];
+            new VhdxFileIdentifier("P2V.Boot").Write(buf);
+            file.Write(0, buf.AsSpan(0, VhdxFileIdentifier.Size));
+            buf.AsSpan().Clear();
+            header.Write(buf);
+            file.Write(VhdxHeader.FirstOffset, buf.AsSpan(0, VhdxHeader.Size));
+            (header with { SequenceNumber = 0 }).Write(buf);
+            file.Write(VhdxHeader.SecondOffset, buf.AsSpan(0, VhdxHeader.Size));
+            regions.Write(buf);
+            file.Write(VhdxRegionTable.FirstOffset, buf.AsSpan(0, VhdxRegionTable.Size));
+            file.Write(VhdxRegionTable.SecondOffset, buf.AsSpan(0, VhdxRegionTable.Size));
+            metadata.Write(buf);
+            file.Write(metadataOffset, buf);
+            if (isFixed) file.Reserve(dataStart, fileLength - dataStart, preallocation);
+            file.SetLength(fileLength);
+            var disk = new VhdxDisk(file, "P2V.Boot", header, VhdxHeader.FirstOffset, metadata, bat, batOffset, fileLength);
+            if (isFixed) (disk._dirtyLow, disk._dirtyHigh) = (0, bat.Length - 1);
+            disk.WriteMetadata();
+            return disk;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    // ---- read and write ----
+
+    public void ReadAt(long offset, Span<byte> buffer)
+    {
+        CheckRange(offset, buffer.Length, "read");
+        while (!buffer.IsEmpty)
+        {
+            long block = offset / BlockSize, inBlock = offset % BlockSize;
+            int n = (int)Math.Min(buffer.Length, BlockSize - inBlock);
+            var e = Entry(block);
+            // NotPresent, Undefined, Zero and Unmapped all read as zeros for a disk without a parent (2.5.1.1).
+            if (e.HasData) _file.ReadExactly(e.FileOffset + inBlock, buffer[..n], $"VHDX payload block {block}");
+            else buffer[..n].Clear();
+            buffer = buffer[n..];
+            offset += n;
+        }
+    }
+
+    public void WriteAt(long offset, ReadOnlySpan<byte> data)
+    {
+        if (!CanWrite) throw new VirtualDiskException(Path, offset, "the VHDX is open read-only");
+        CheckRange(offset, data.Length, "write");
+        while (!data.IsEmpty)
+        {
+            long block = offset / BlockSize, inBlock = offset % BlockSize;
+            int n = (int)Math.Min(data.Length, BlockSize - inBlock);
+            var e = Entry(block);
+            if (!e.HasData) e = Allocate(block);
+            _file.Write(e.FileOffset + inBlock, data[..n]);
+            data = data[n..];
+            offset += n;
+        }
+    }
+
+    /// <summary>A new block at the end of the file, 1 MiB aligned; extending the file makes its unwritten parts read as zeros.</summary>
+    private VhdxBatEntry Allocate(long block)
+    {
+        var e = new VhdxBatEntry(VhdxBlockState.FullyPresent, _nextFree);
+        _nextFree += BlockSize;
+        _file.SetLength(_nextFree);
+        int index = (int)(block + block / _chunkRatio);
+        _bat[index] = e.Raw;
+        _dirtyLow = Math.Min(_dirtyLow, index);
+        _dirtyHigh = Math.Max(_dirtyHigh, index);
+        return e;
+    }
+
+    /// <summary>Present blocks, narrowed to the parts the file system holds data for.</summary>
+    public IEnumerable<Extent> AllocatedExtents()
+    {
+        long pendingStart = -1, pendingEnd = -1;
+        for (long block = 0; block < PayloadBlocks; block++)
+        {
+            var e = Entry(block);
+            if (!e.HasData) continue;
+            long diskStart = block * BlockSize;
+            foreach (var r in _file.DataRanges(e.FileOffset, e.FileOffset + BlockSize))
+            {
+                long s = diskStart + (r.Offset - e.FileOffset), end = Math.Min(Length, s + r.Length);
+                if (end <= s) continue;
+                if (s == pendingEnd) { pendingEnd = end; continue; }
+                if (pendingEnd > pendingStart) yield return new Extent(pendingStart, pendingEnd - pendingStart);
+                (pendingStart, pendingEnd) = (s, end);
+            }
+        }
+        if (pendingEnd > pendingStart) yield return new Extent(pendingStart, pendingEnd - pendingStart);
+    }
+
+    public void Flush()
+    {
+        if (!CanWrite) return;
+        WriteMetadata();
+        _file.Flush();
+    }
+
+    private void WriteMetadata()
+    {
+        if (!CanWrite || _dirtyHigh < _dirtyLow) return;
+        const int chunk = 1 << 17; // entries per write: 1 MiB
+        var raw = new byte[Math.Min(chunk, _dirtyHigh - _dirtyLow + 1) * 8];
+        for (int i = _dirtyLow; i <= _dirtyHigh; i += chunk)
+        {
+            int n = Math.Min(chunk, _dirtyHigh - i + 1);
+            for (int j = 0; j < n; j++) BinaryPrimitives.WriteUInt64LittleEndian(raw.AsSpan(j * 8), _bat[i + j]);
+            _file.Write(_batOffset + i * 8L, raw.AsSpan(0, n * 8));
+        }
+        (_dirtyLow, _dirtyHigh) = (int.MaxValue, -1);
+    }
+
+    private void CheckRange(long offset, int count, string what)
+    {
+        if (offset < 0 || offset + count > Length)
+            throw new VirtualDiskException(Path, offset, $"{what} of {count} bytes past the end of the {Length}-byte disk");
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            WriteMetadata();
+        }
+        finally
+        {
+            _file.Dispose();
+        }
+    }
+}
