@@ -44,7 +44,7 @@ public static class DiskFixtures
     public static void MakeNtfsVolume(TempDirectory tmp, string volumePath, long bytes, int clusterSize, int seed, long partitionStartSector = 0)
     {
         using (var f = File.Create(volumePath)) f.SetLength(bytes);
-        ExternalTool.Run("mkntfs", "-F", "-Q", "-q", "-c", clusterSize.ToString(), "-p", partitionStartSector.ToString(), "-L", $"SYS{seed}", volumePath);
+        ExternalTool.Run("mkntfs", "-F", "-Q", "-q", "-s", "512", "-c", clusterSize.ToString(), "-p", partitionStartSector.ToString(), "-L", $"SYS{seed}", volumePath);
         var tree = tmp.File($"tree{seed}");
         Directory.CreateDirectory(tree);
         GenerateTree(tree, seed);
