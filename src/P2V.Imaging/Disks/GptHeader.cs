@@ -4,9 +4,9 @@ using System.IO.Hashing;
 namespace P2V.Imaging.Disks;
 
 /// <summary>
-/// The GPT header (UEFI spec 2.10 §5.3.2, table 5.5), at LBA 1 (primary) and at the last LBA (backup). The
+/// The GPT header (UEFI spec 2.10 §5.3.2 "GPT Header"), at LBA 1 (primary) and at the last LBA (backup). The
 /// header's CRC32 covers HeaderSize bytes with the CRC field zeroed; the entry array's CRC32 covers
-/// NumberOfPartitionEntries × SizeOfPartitionEntry bytes (§5.3.2 "GPT header validation").
+/// NumberOfPartitionEntries × SizeOfPartitionEntry bytes (§5.3.2).
 /// </summary>
 public sealed record GptHeader(
     uint Revision,

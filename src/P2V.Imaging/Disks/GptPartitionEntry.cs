@@ -4,7 +4,7 @@ using System.Text;
 namespace P2V.Imaging.Disks;
 
 /// <summary>
-/// One GPT partition entry (UEFI spec 2.10 §5.3.3, table 5.6): type GUID, unique GUID, first and last LBA
+/// One GPT partition entry (UEFI spec 2.10 §5.3.3 "GPT Partition Entry Array"): type GUID, unique GUID, first and last LBA
 /// (inclusive), attributes, and a 36-character UTF-16LE name. Entries may be larger than 128 bytes; the
 /// extra bytes are reserved and kept by copying the raw array on restore.
 /// </summary>
@@ -14,7 +14,7 @@ public readonly record struct GptPartitionEntry(
     public const int MinSize = 128;
     private const int NameOffset = 56, NameBytes = 72;
 
-    /// <summary>Bit 2 of the attributes: legacy BIOS bootable (§5.3.3, table 5.7).</summary>
+    /// <summary>Bit 2 of the attributes: legacy BIOS bootable (§5.3.3, partition entry attributes).</summary>
     public bool LegacyBiosBootable => (Attributes & 0x4) != 0;
 
     /// <summary>An unused entry has the all-zero type GUID.</summary>

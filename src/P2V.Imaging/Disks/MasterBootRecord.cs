@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace P2V.Imaging.Disks;
 
 /// <summary>
-/// The legacy master boot record in the first 512 bytes of LBA 0 (UEFI spec 2.10 §5.2.1, table 5.1): 440 bytes of
+/// The legacy master boot record in the first 512 bytes of LBA 0 (UEFI spec 2.10 §5.2.1 "Legacy Master Boot Record"): 440 bytes of
 /// boot code, the 32-bit disk signature at 440, four partition entries at 446 and the 0x55 0xAA signature at 510.
 /// On a 4096-byte-sector disk the record still occupies the first 512 bytes of the sector. Extended boot records
 /// (EBRs) share this layout; see <see cref="ExtendedBootRecord"/>.

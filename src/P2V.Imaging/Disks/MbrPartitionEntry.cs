@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace P2V.Imaging.Disks;
 
 /// <summary>
-/// One 16-byte MBR partition table entry (UEFI spec 2.10 §5.2.1, table 5.2 "Legacy MBR Partition Record"):
+/// One 16-byte MBR partition table entry (UEFI spec 2.10 §5.2.1, "Legacy MBR Partition Record"):
 /// boot indicator, starting CHS, OS type, ending CHS, starting LBA, size in LBA. CHS fields are kept as read
 /// because nothing modern uses them, but a restore must write them back unchanged.
 /// </summary>

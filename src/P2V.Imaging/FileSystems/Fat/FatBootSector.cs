@@ -5,9 +5,9 @@ namespace P2V.Imaging.FileSystems.Fat;
 
 /// <summary>
 /// The FAT boot sector and BIOS parameter block (Microsoft "FAT: General Overview of On-Disk Format" v1.03,
-/// a.k.a. fatgen103, §3.1 common BPB, §3.2 FAT12/16 extension, §3.3 FAT32 extension). The FAT type is decided
-/// only by the count of data clusters (§3.5): below 4085 FAT12, below 65525 FAT16, else FAT32 — never by the
-/// BS_FilSysType string.
+/// a.k.a. fatgen103, section "Boot Sector and BPB": the common BPB, then the FAT12/16 or the FAT32 fields from
+/// offset 36). The FAT type is decided only by the count of data clusters (section "FAT Type Determination"):
+/// below 4085 FAT12, below 65525 FAT16, else FAT32 — never by the BS_FilSysType string.
 /// </summary>
 public sealed record FatBootSector(
     string OemName,
@@ -35,7 +35,7 @@ public sealed record FatBootSector(
 
     public int ClusterSize => BytesPerSector * SectorsPerCluster;
 
-    /// <summary>Sectors of the FAT12/16 fixed root directory; 0 on FAT32 (§3.5).</summary>
+    /// <summary>Sectors of the FAT12/16 fixed root directory; 0 on FAT32 ("FAT Type Determination": RootDirSectors).</summary>
     public long RootDirectorySectors => ((long)RootEntryCount * 32 + BytesPerSector - 1) / BytesPerSector;
 
     public long FirstFatSector => ReservedSectors;
@@ -56,20 +56,20 @@ public sealed record FatBootSector(
         _ => FileSystemKind.Fat32,
     };
 
-    /// <summary>FAT32 ExtFlags bit 7: mirroring off, only the FAT numbered in bits 0–3 is active (§3.3).</summary>
+    /// <summary>FAT32 BPB_ExtFlags bit 7: mirroring off, only the FAT numbered in bits 0–3 is active.</summary>
     public int ActiveFat => Kind == FileSystemKind.Fat32 && (ExtFlags & 0x80) != 0 ? ExtFlags & 0xF : 0;
 
-    /// <summary>Byte offset of the first sector of <paramref name="cluster"/> (§3.5: FirstSectorofCluster).</summary>
+    /// <summary>Byte offset of the first sector of <paramref name="cluster"/> (fatgen103 "FAT Data Structure": FirstSectorofCluster).</summary>
     public long ClusterOffset(long cluster) => (FirstDataSector + (cluster - 2) * SectorsPerCluster) * BytesPerSector;
 
     /// <summary>Parses and validates the boot sector; <paramref name="volumeLength"/> bounds the sizes it may claim.</summary>
     public static FatBootSector Parse(ReadOnlySpan<byte> sector, long volumeLength)
     {
         if (sector.Length < Size) throw new FatException(0, $"the boot sector needs {Size} bytes; the volume has {sector.Length}");
-        // §3.1 BS_jmpBoot: EB ?? 90 or E9 ?? ??.
+        // BS_jmpBoot: EB ?? 90 or E9 ?? ??.
         if (!(sector[0] == 0xEB && sector[2] == 0x90) && sector[0] != 0xE9)
             throw new FatException(0, $"boot sector starts with 0x{sector[0]:X2} 0x{sector[1]:X2} 0x{sector[2]:X2}; expected a jump (EB xx 90 or E9 xx xx)");
-        // §3.1 note: the 0x55AA signature is at 510 whatever the sector size.
+        // fatgen103: the 0x55AA signature is at offset 510 whatever the sector size.
         if (sector[510] != 0x55 || sector[511] != 0xAA)
             throw new FatException(510, $"boot sector signature is 0x{sector[510]:X2}{sector[511]:X2}; expected 0x55AA");
 
@@ -92,7 +92,7 @@ public sealed record FatBootSector(
         long totalSectors = totalSectors16 != 0 ? totalSectors16 : totalSectors32;
         if (totalSectors == 0) throw new FatException(19, "BPB_TotSec16 and BPB_TotSec32 are both 0");
 
-        // §3.3: FAT32 has BPB_FATSz16 = 0 and BPB_FATSz32 at 36; FAT12/16 have the §3.2 fields there instead.
+        // FAT32 has BPB_FATSz16 = 0 and BPB_FATSz32 at 36; FAT12/16 have BS_DrvNum… there instead.
         bool fat32Layout = fatSize16 == 0;
         long fatSize = fat32Layout ? BinaryPrimitives.ReadUInt32LittleEndian(sector[36..]) : fatSize16;
         if (fatSize == 0) throw new FatException(22, "BPB_FATSz16 and BPB_FATSz32 are both 0");

@@ -15,7 +15,7 @@ public sealed class FatVolume
 {
     private const int ChunkBytes = 1 << 20; // a multiple of 2, 3 and 4, so no FAT entry straddles two chunks
     private const int DirectoryEntrySize = 32;
-    private const long MaxDirectoryBytes = 65536L * DirectoryEntrySize; // §6: a directory holds at most 65,536 entries
+    private const long MaxDirectoryBytes = 65536L * DirectoryEntrySize; // fatgen103 "FAT Directory Structure": at most 65,536 entries
 
     private readonly IVirtualDisk _volume;
     private Scan? _scan;
@@ -123,7 +123,7 @@ public sealed class FatVolume
 
     private int EntryBytes => Kind switch { FileSystemKind.Fat12 => 2, FileSystemKind.Fat16 => 2, _ => 4 };
 
-    /// <summary>§4: FAT12 entries are 12 bits packed in pairs (offset n + n/2), FAT16 16 bits, FAT32 32 bits of which the low 28 count.</summary>
+    /// <summary>fatgen103 "FAT Data Structure": FAT12 entries are 12 bits packed in pairs (offset n + n/2), FAT16 16 bits, FAT32 32 bits of which the low 28 count.</summary>
     private long EntryOffset(long cluster) => Kind switch
     {
         FileSystemKind.Fat12 => cluster + cluster / 2,
@@ -145,7 +145,7 @@ public sealed class FatVolume
         }
     }
 
-    /// <summary>§4: the BAD CLUSTER mark, 0xFF7 / 0xFFF7 / 0x0FFFFFF7.</summary>
+    /// <summary>fatgen103 "FAT Data Structure": the BAD CLUSTER mark, 0xFF7 / 0xFFF7 / 0x0FFFFFF7.</summary>
     private uint BadClusterMark => Kind switch
     {
         FileSystemKind.Fat12 => 0xFF7,
@@ -162,7 +162,7 @@ public sealed class FatVolume
         return ReadEntry(bytes, cluster);
     }
 
-    /// <summary>§6: the volume label is a root directory entry with ATTR_VOLUME_ID; BS_VolLab is only a copy.</summary>
+    /// <summary>fatgen103 "FAT Directory Structure": the label is a root directory entry with ATTR_VOLUME_ID; BS_VolLab is only a copy.</summary>
     private string ReadLabel()
     {
         var b = BootSector;
