@@ -18,7 +18,8 @@ public sealed class CommandArgs
                 if (eq > 0) _options[a[2..eq]] = a[(eq + 1)..];
                 else if (flags.Contains(a[2..])) _options[a[2..]] = null;
                 else if (i + 1 < list.Count) _options[a[2..]] = list[++i];
-                else throw new UsageException($"option {a} needs a value");
+                else _options[a[2..]] = null; // an unknown option is reported as such by EnsureAllUsed, a known one by Option
+
             }
             else if (a == "-o" && i + 1 < list.Count) _options["output"] = list[++i];
             else Positionals.Add(a);
@@ -32,7 +33,12 @@ public sealed class CommandArgs
 
     public bool Flag(string name) { _read.Add(name); return _options.ContainsKey(name); }
 
-    public string? Option(string name) { _read.Add(name); return _options.TryGetValue(name, out var v) ? v : null; }
+    public string? Option(string name)
+    {
+        _read.Add(name);
+        if (!_options.TryGetValue(name, out var v)) return null;
+        return v ?? throw new UsageException($"option --{name} needs a value");
+    }
 
     public string Required(string name) => Option(name) ?? throw new UsageException($"missing option --{name}");
 

@@ -1,0 +1,121 @@
+using System.Text.Json;
+
+namespace P2V.Cli.Tests;
+
+/// <summary>The `p2v` capture/restore/image commands as a user runs them: a real process, exit codes, one-line reasons, nothing half-written.</summary>
+public sealed class CaptureCommandTests : IDisposable
+{
+    private readonly TempDirectory _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    private static ExternalTool.Result P2v(params string[] args) =>
+        ExternalTool.RunWith("dotnet", [Path.Combine(AppContext.BaseDirectory, "p2v.dll"), .. args], stdin: null, check: false);
+
+    /// <summary>An MBR disk with one NTFS partition, made by sfdisk and mkntfs.</summary>
+    private string MakeDisk(string partitionType = "7")
+    {
+        var disk = _tmp.File("disk.img");
+        using (var f = File.Create(disk)) f.SetLength(48 << 20);
+        ExternalTool.RunWith("sfdisk", ["--no-reread", "--no-tell-kernel", disk], $"label: dos\nstart=2048, type={partitionType}\n");
+        if (partitionType == "7")
+        {
+            var vol = _tmp.File("vol.img");
+            using (var f = File.Create(vol)) f.SetLength((48 << 20) - (2048 * 512));
+            ExternalTool.Run("mkntfs", "-F", "-Q", "-q", "-s", "512", "-c", "4096", vol);
+            ExternalTool.Run("dd", $"if={vol}", $"of={disk}", "bs=512", "seek=2048", "conv=notrunc,sparse", "status=none");
+        }
+        return disk;
+    }
+
+    [Fact]
+    public void NoArgumentsPrintsHelpAndFails()
+    {
+        var r = P2v();
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("capture", r.StdOut);
+    }
+
+    [Fact]
+    public void CaptureRestoreInfoVerifyRoundTrip()
+    {
+        var disk = MakeDisk();
+        var image = _tmp.File("disk.p2v");
+        var capture = P2v("capture", disk, "-o", image, "--json");
+        Assert.True(capture.ExitCode == 0, capture.StdErr);
+        var result = JsonDocument.Parse(capture.StdOut).RootElement;
+        Assert.True(result.GetProperty("bytesRead").GetInt64() > 0);
+        Assert.False(File.Exists(image + ".partial"));
+
+        var info = JsonDocument.Parse(P2v("image", "info", image, "--json").StdOut).RootElement;
+        Assert.Equal("Mbr", info.GetProperty("partitionTable").GetString());
+        Assert.Equal(48L << 20, info.GetProperty("diskBytes").GetInt64());
+        Assert.Contains(info.GetProperty("volumes").EnumerateArray(), v => v.GetProperty("kind").GetString() == "Ntfs");
+
+        var verify = P2v("image", "verify", image);
+        Assert.Equal(0, verify.ExitCode);
+        Assert.Contains("ok", verify.StdOut);
+
+        var target = _tmp.File("restored.img");
+        var restore = P2v("restore", image, target);
+        Assert.True(restore.ExitCode == 0, restore.StdErr);
+        Assert.Contains("Images are identical", ExternalTool.Run("qemu-img", "compare", "-f", "raw", "-F", "raw", disk, target));
+    }
+
+    [Fact]
+    public void CaptureStreamsToStandardOutput()
+    {
+        var disk = MakeDisk();
+        var image = _tmp.File("streamed.p2v");
+        var r = ExternalTool.RunWith("sh", ["-c", $"dotnet '{Path.Combine(AppContext.BaseDirectory, "p2v.dll")}' capture '{disk}' -o - > '{image}'"], stdin: null, check: false);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Equal(0, P2v("image", "verify", image).ExitCode);
+    }
+
+    [Fact]
+    public void DynamicDiskFailsWithOneLineAndLeavesNoFile()
+    {
+        var disk = MakeDisk(partitionType: "42");
+        var image = _tmp.File("dyn.p2v");
+        var r = P2v("capture", disk, "-o", image);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("dynamic", r.StdErr, StringComparison.OrdinalIgnoreCase);
+        Assert.Single(r.StdErr.Trim().Split('\n'));
+        Assert.False(File.Exists(image));
+        Assert.False(File.Exists(image + ".partial"));
+    }
+
+    [Fact]
+    public void MissingSourceNamesIt()
+    {
+        var r = P2v("capture", _tmp.File("nope.img"), "-o", _tmp.File("x.p2v"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("nope.img", r.StdErr);
+        Assert.False(File.Exists(_tmp.File("x.p2v.partial")));
+    }
+
+    [Fact]
+    public void UnknownOptionIsAUsageError()
+    {
+        var r = P2v("capture", "a", "-o", "b", "--compress-harder");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("unknown option --compress-harder", r.StdErr);
+    }
+
+    [Fact]
+    public void TruncatedImageIsReportedIncomplete()
+    {
+        var disk = MakeDisk();
+        var image = _tmp.File("t.p2v");
+        Assert.Equal(0, P2v("capture", disk, "-o", image).ExitCode);
+        var bytes = File.ReadAllBytes(image);
+        File.WriteAllBytes(image, bytes[..(bytes.Length - 100)]);
+        var r = P2v("image", "verify", image);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("incomplete", r.StdErr);
+        var restore = P2v("restore", image, _tmp.File("never.img"));
+        Assert.Equal(1, restore.ExitCode);
+        Assert.False(File.Exists(_tmp.File("never.img")));
+        Assert.False(File.Exists(_tmp.File("never.img.partial")));
+    }
+}
