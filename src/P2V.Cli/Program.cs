@@ -4,5 +4,6 @@ using P2V.Cli.Commands;
 var table = new CommandTable();
 ImagingCommands.Register(table);
 DiskCommands.Register(table);
+NetbootCommands.Register(table);
 
 return await CliHost.RunAsync(table, args);
