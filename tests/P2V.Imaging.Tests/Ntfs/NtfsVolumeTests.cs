@@ -148,6 +148,34 @@ public sealed class NtfsVolumeTests
         Assert.Equal(ExternalTool.RunBytes("ntfscat", fx.VolumePath, NtfsFixture.HoleyFile), volume.ReadFile(NtfsFixture.HoleyFile));
     }
 
+    [Fact]
+    public void FragmentedMftIsFollowed()
+    {
+        // A data file takes the space after the MFT zone, so the MFT, growing for thousands of files, must jump it.
+        using var tmp = new TempDirectory();
+        var tree = Directory.CreateDirectory(tmp.File("tree")).FullName;
+        Directory.CreateDirectory(Path.Combine(tree, "many"));
+        for (int i = 0; i < 2600; i++) File.WriteAllText(Path.Combine(tree, "many", $"f{i:D5}"), $"file {i}");
+        File.WriteAllBytes(Path.Combine(tree, "aaa_filler"), new byte[9 << 20]);
+        var image = tmp.File("v.img");
+        NtfsFixture.Format(image, 16 << 20, 4096);
+        ExternalTool.Run("wimcapture", tree, tmp.File("x.wim"), "--compress=none");
+        ExternalTool.Run("wimapply", tmp.File("x.wim"), "1", image);
+        var dump = ExternalTool.Run("ntfsinfo", "-v", "-i", "0", image);
+        var mftData = dump[dump.IndexOf("Dumping attribute $DATA", StringComparison.Ordinal)..];
+        mftData = mftData[..mftData.IndexOf("Dumping attribute", 10, StringComparison.Ordinal)];
+        Assert.True(mftData.Split('\n').Count(l => l.TrimStart().StartsWith("0x")) >= 2, "precondition: $MFT in two or more runs\n" + mftData);
+
+        using var disk = RawDisk.OpenRead(image);
+        var volume = NtfsVolume.Open(disk);
+        var names = volume.ListDirectory("/many").Select(e => e.Name).ToList();
+        Assert.Equal(2600, names.Count);
+        for (int i = 0; i < 2600; i++)
+            Assert.Equal($"file {i}", System.Text.Encoding.ASCII.GetString(volume.ReadFile($"/many/f{i:D5}")));
+        for (int i = 2599; i >= 0; i -= 97)
+            Assert.Equal(ExternalTool.RunBytes("ntfscat", image, $"/many/f{i:D5}"), volume.ReadFile($"/many/f{i:D5}"));
+    }
+
     [Theory]
     [MemberData(nameof(Layouts))]
     public void InfoMatchesNtfsinfoAndBlkid(Layout layout)
