@@ -149,22 +149,33 @@ public sealed partial class NtfsCorruptionTests(NtfsCorruptionTests.BaseVolume b
         Assert.Contains($"update sequence mismatch at the end of sector {sector}", e.Message);
     }
 
-    [Theory]
-    [InlineData(0x0001, "compressed")]
-    [InlineData(0x4000, "encrypted")]
-    public void CompressedAndEncryptedFilesAreReportedAsSuch(ushort flag, string expected)
+    private NtfsVolume WithDataFlags(ushort flags)
     {
         var image = Copy();
         long record = Inode(VictimDirectory, VictimName), at = RecordOffset(record);
         int pos = BinaryPrimitives.ReadUInt16LittleEndian(image.AsSpan((int)at + 0x14));
         while (BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan((int)at + pos)) != 0x80)
             pos += BinaryPrimitives.ReadInt32LittleEndian(image.AsSpan((int)at + pos + 4));
-        BinaryPrimitives.WriteUInt16LittleEndian(image.AsSpan((int)at + pos + 0x0C), flag);
-        var volume = OpenCopy(image);
+        BinaryPrimitives.WriteUInt16LittleEndian(image.AsSpan((int)at + pos + 0x0C), flags);
+        return OpenCopy(image);
+    }
+
+    [Fact]
+    public void EncryptedFilesAreReportedAsSuch()
+    {
+        var volume = WithDataFlags(0x4000);
         var e = Assert.Throws<NotSupportedException>(() => volume.OpenFile(Victim));
-        Assert.Contains(expected, e.Message);
+        Assert.Contains("encrypted", e.Message);
         Assert.Contains(VictimName, e.Message);
         Assert.True(volume.FileExists(Victim));
+    }
+
+    [Fact]
+    public void CompressedFlagWithoutACompressionUnitIsRejected()
+    {
+        var volume = WithDataFlags(0x0001);
+        var e = Assert.Throws<NtfsException>(() => volume.ReadFile(Victim));
+        Assert.Contains("compression unit of 2^0", e.Message);
     }
 
     [Fact]

@@ -13,11 +13,17 @@ internal sealed class AttributeData
     public long InitializedSize { get; init; }
     public long AllocatedSize { get; init; }
     public AttributeFlags Flags { get; init; }
+    /// <summary>log2 of the compression unit in clusters (compressed attributes only).</summary>
+    public int CompressionUnit { get; init; }
     /// <summary>Where the first attribute record starts, for error messages.</summary>
     public long VolumeOffset { get; init; }
 
     public bool IsCompressed => (Flags & AttributeFlags.CompressionMask) != 0;
     public bool IsEncrypted => (Flags & AttributeFlags.Encrypted) != 0;
+
+    // The last compression unit decompressed, since reads usually walk a file forwards in smaller pieces.
+    internal long CachedUnit { get; set; } = -1;
+    internal byte[]? CachedUnitData { get; set; }
 
     public static AttributeData FromFragments(IReadOnlyList<NtfsAttribute> fragments, long totalClusters, string what)
     {
@@ -38,6 +44,7 @@ internal sealed class AttributeData
             InitializedSize = first.Header.InitializedSize,
             AllocatedSize = first.Header.AllocatedSize,
             Flags = first.Header.Flags,
+            CompressionUnit = first.Header.CompressionUnit,
             VolumeOffset = first.VolumeOffset,
         };
     }

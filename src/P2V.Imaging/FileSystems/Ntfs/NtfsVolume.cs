@@ -192,16 +192,15 @@ public sealed class NtfsVolume
 
     public bool DirectoryExists(string path) => Resolve(path) is { IsDirectory: true };
 
-    /// <summary>A read-only seekable stream over the file's unnamed $DATA.</summary>
+    /// <summary>A read-only seekable stream over the file's unnamed $DATA (LZNT1-compressed files are decompressed).</summary>
     /// <exception cref="FileNotFoundException">No such file, or it is a directory.</exception>
-    /// <exception cref="NotSupportedException">The file is compressed or encrypted.</exception>
+    /// <exception cref="NotSupportedException">The file is EFS-encrypted.</exception>
     public Stream OpenFile(string path)
     {
         var file = Resolve(path) ?? throw new FileNotFoundException($"'{path}' not found on the NTFS volume", path);
         if (file.IsDirectory) throw new FileNotFoundException($"'{path}' is a directory, not a file", path);
         var data = OpenAttribute(file, AttributeType.Data, "");
         if (data is null) return new MemoryStream([], writable: false);
-        if (data.IsCompressed) throw new NotSupportedException($"'{path}' is NTFS-compressed (LZNT1), which this reader does not decompress");
         if (data.IsEncrypted) throw new NotSupportedException($"'{path}' is EFS-encrypted and cannot be read offline");
         return new NtfsFileStream(this, data);
     }
@@ -436,8 +435,13 @@ public sealed class NtfsVolume
             resident.AsSpan((int)offset, destination.Length).CopyTo(destination);
             return;
         }
-        if (data.IsCompressed || data.IsEncrypted)
-            throw new NotSupportedException($"{data.What} is {(data.IsCompressed ? "compressed" : "encrypted")}; its clusters cannot be read as they are");
+        if (data.IsEncrypted)
+            throw new NotSupportedException($"{data.What} is encrypted; its clusters cannot be read as they are");
+        if (data.IsCompressed)
+        {
+            ReadCompressed(data, offset, destination);
+            return;
+        }
 
         long cluster = ClusterSize, validEnd = Math.Min(data.InitializedSize, data.DataSize);
         int done = 0;
@@ -460,6 +464,70 @@ public sealed class NtfsVolume
             else _disk.ReadAt((run.Lcn + (vcn - run.Vcn)) * cluster + inCluster, piece);
             done += n;
         }
+    }
+
+    /// <summary>
+    /// A compressed attribute is stored in compression units of 2^CompressionUnit clusters (16 on every NTFS so
+    /// far). A unit whose clusters are all allocated is stored as is; one that is entirely sparse is zeros; one
+    /// with fewer clusters allocated holds LZNT1 data, and its tail is a sparse run.
+    /// (NTFS Documentation, "Concepts: Compression"; ntfs-3g compress.c ntfs_compressed_attr_pread.)
+    /// </summary>
+    private void ReadCompressed(AttributeData data, long offset, Span<byte> destination)
+    {
+        if (data.CompressionUnit is 0 or > 8)
+            throw new NtfsException($"{data.What}: compressed with a compression unit of 2^{data.CompressionUnit} clusters", data.VolumeOffset);
+        long unitBytes = (long)ClusterSize << data.CompressionUnit;
+        long validEnd = Math.Min(data.InitializedSize, data.DataSize);
+        int done = 0;
+        while (done < destination.Length)
+        {
+            long pos = offset + done;
+            if (pos >= validEnd)
+            {
+                destination[done..].Clear();
+                return;
+            }
+            long unit = pos / unitBytes;
+            if (data.CachedUnit != unit || data.CachedUnitData is null)
+            {
+                data.CachedUnitData = ReadCompressionUnit(data, unit, (int)unitBytes);
+                data.CachedUnit = unit;
+            }
+            int inUnit = (int)(pos - unit * unitBytes);
+            int n = (int)Math.Min(Math.Min(destination.Length - done, unitBytes - inUnit), validEnd - pos);
+            data.CachedUnitData.AsSpan(inUnit, n).CopyTo(destination.Slice(done, n));
+            done += n;
+        }
+    }
+
+    private byte[] ReadCompressionUnit(AttributeData data, long unit, int unitBytes)
+    {
+        int clusters = 1 << data.CompressionUnit;
+        long firstVcn = unit * clusters;
+        var stored = new byte[unitBytes];
+        int allocated = 0;
+        for (long vcn = firstVcn; vcn < firstVcn + clusters;)
+        {
+            var run = data.Runs.Find(vcn);
+            long count = Math.Min(run?.NextVcn ?? firstVcn + clusters, firstVcn + clusters) - vcn;
+            if (run is { IsSparse: false } r)
+            {
+                if (allocated != vcn - firstVcn)
+                    throw new NtfsException($"{data.What}: compression unit at VCN {firstVcn} has allocated clusters after a hole", data.VolumeOffset);
+                _disk.ReadAt((r.Lcn + vcn - r.Vcn) * ClusterSize, stored.AsSpan(allocated * ClusterSize, (int)count * ClusterSize));
+                allocated += (int)count;
+            }
+            else if (run is null)
+            {
+                // Past the runlist: the allocated size ends inside this unit; the rest reads as zeros.
+                count = firstVcn + clusters - vcn;
+            }
+            vcn += count;
+        }
+        if (allocated == clusters || allocated == 0) return stored; // stored uncompressed, or all zeros
+        var unitData = new byte[unitBytes];
+        Lznt1.Decompress(stored.AsSpan(0, allocated * ClusterSize), unitData, VolumeOffsetOf(data, firstVcn * ClusterSize), data.What);
+        return unitData;
     }
 
     /// <summary>Where byte <paramref name="offset"/> of an attribute lies on the volume (for error messages); -1 if sparse or unmapped.</summary>

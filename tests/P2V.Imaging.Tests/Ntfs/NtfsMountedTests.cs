@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using P2V.Imaging.FileSystems.Ntfs;
+using P2V.Imaging.VirtualDisks;
+
+namespace P2V.Imaging.Tests.Ntfs;
+
+/// <summary>
+/// Volumes written through the ntfs-3g FUSE driver, for what wimapply cannot make: LZNT1-compressed files
+/// (a directory marked compressed) and a file fragmented into the holes left by deleted files (ntfs-3g fills them a few dozen clusters at a time, so this one needs no attribute list; the sparse file of NtfsFixture does). Needs
+/// /dev/fuse and root, as the test machine has; without them these tests have nothing to check.
+/// </summary>
+public sealed partial class NtfsMountedTests
+{
+    private static bool CanMount => File.Exists("/dev/fuse") && Environment.UserName == "root";
+
+    /// <summary>Mounts the image with ntfs-3g in the foreground, runs <paramref name="write"/> on the mount point, unmounts and waits for the driver to finish.</summary>
+    private static void WithMount(string image, string mountPoint, Action<string> write)
+    {
+        Directory.CreateDirectory(mountPoint);
+        var psi = new ProcessStartInfo("ntfs-3g") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "-o", "no_detach,compression", image, mountPoint }) psi.ArgumentList.Add(a);
+        using var driver = Process.Start(psi)!;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!File.ReadAllText("/proc/mounts").Contains(" " + mountPoint + " "))
+        {
+            if (driver.HasExited || DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"ntfs-3g did not mount {image}: {driver.StandardError.ReadToEnd()}");
+            Thread.Sleep(20);
+        }
+        try
+        {
+            write(mountPoint);
+        }
+        finally
+        {
+            ExternalTool.Run("fusermount", "-u", mountPoint);
+            if (!driver.WaitForExit(60_000)) driver.Kill();
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s*$")]
+    private static partial System.Text.RegularExpressions.Regex RunLine();
+
+    [LibraryImport("libc", EntryPoint = "setxattr", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int SetXattr(string path, string name, byte[] value, nuint size, int flags);
+
+    /// <summary>ntfs-3g exposes the Windows file attributes as the big-endian xattr system.ntfs_attrib_be.</summary>
+    private static void MarkCompressed(string directory)
+    {
+        byte[] value = [0x00, 0x00, 0x08, 0x00]; // FILE_ATTRIBUTE_COMPRESSED
+        if (SetXattr(directory, "system.ntfs_attrib_be", value, (nuint)value.Length, 0) != 0)
+            throw new IOException($"setxattr on {directory} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [Fact]
+    public void CompressedFilesDecompressAsNtfscatReadsThem()
+    {
+        if (!CanMount) return;
+        using var tmp = new TempDirectory();
+        var image = tmp.File("c.img");
+        NtfsFixture.Format(image, 32 << 20, 4096);
+        var random = new Random(3);
+        var files = new Dictionary<string, byte[]>();
+        WithMount(image, tmp.File("mnt"), mnt =>
+        {
+            var dir = Path.Combine(mnt, "Compressed");
+            Directory.CreateDirectory(dir);
+            MarkCompressed(dir);
+            var text = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 40_000).Select(i => $"line {i} of the hive, compressible\r\n")));
+            var noise = new byte[300_000];
+            random.NextBytes(noise);
+            var mixed = new byte[1_000_003];
+            text.AsSpan(0, 200_000).CopyTo(mixed);            // compressed units
+            noise.AsSpan(0, 150_000).CopyTo(mixed.AsSpan(500_000)); // stored units, zeros before and after: sparse units
+            files["/Compressed/system.log"] = text;
+            files["/Compressed/noise.bin"] = noise;
+            files["/Compressed/mixed.bin"] = mixed;
+            files["/Compressed/tiny.txt"] = "tiny"u8.ToArray();
+            foreach (var (path, bytes) in files) File.WriteAllBytes(mnt + path, bytes);
+        });
+        Assert.Contains("COMPRESSED", ExternalTool.Run("ntfsinfo", "-F", "/Compressed/system.log", image));
+
+        using var disk = RawDisk.OpenRead(image);
+        var volume = NtfsVolume.Open(disk);
+        foreach (var (path, bytes) in files)
+        {
+            var ours = volume.ReadFile(path);
+            Assert.True(bytes.AsSpan().SequenceEqual(ours), $"{path} differs from what was written");
+            Assert.True(ExternalTool.RunBytes("ntfscat", image, path).AsSpan().SequenceEqual(ours), $"{path} differs from ntfscat");
+        }
+        // Reads that start inside a compression unit and cross into the next.
+        using var s = volume.OpenFile("/Compressed/mixed.bin");
+        var piece = new byte[70_001];
+        foreach (long at in new long[] { 65_530, 199_999, 495_000, 640_000, 1_000_003 - 70_001 })
+        {
+            s.Position = at;
+            s.ReadExactly(piece);
+            Assert.True(files["/Compressed/mixed.bin"].AsSpan((int)at, piece.Length).SequenceEqual(piece), $"at {at}");
+        }
+    }
+
+    [Fact]
+    public void FileFragmentedIntoHolesReads()
+    {
+        if (!CanMount) return;
+        using var tmp = new TempDirectory();
+        var image = tmp.File("f.img");
+        NtfsFixture.Format(image, 16 << 20, 4096);
+        var random = new Random(5);
+        byte[] fragmented = [];
+        WithMount(image, tmp.File("mnt"), mnt =>
+        {
+            Directory.CreateDirectory(Path.Combine(mnt, "small"));
+            var small = new byte[8192];
+            for (int i = 0; i < 700; i++)
+            {
+                random.NextBytes(small);
+                File.WriteAllBytes(Path.Combine(mnt, "small", $"s{i:D4}"), small);
+            }
+            // Fill what is left, then free every other small file: the free space is now 2-cluster holes.
+            try
+            {
+                using var filler = File.Create(Path.Combine(mnt, "filler"));
+                var block = new byte[1 << 16];
+                while (true) filler.Write(block);
+            }
+            catch (IOException) { } // ENOSPC
+            for (int i = 0; i < 700; i += 2) File.Delete(Path.Combine(mnt, "small", $"s{i:D4}"));
+            fragmented = new byte[300 * 8192];
+            random.NextBytes(fragmented);
+            File.WriteAllBytes(Path.Combine(mnt, "fragmented.bin"), fragmented);
+        });
+        var dump = ExternalTool.Run("ntfsinfo", "-v", "-F", "/fragmented.bin", image);
+        int runs = dump.Split('\n').Count(l => RunLine().IsMatch(l));
+        Assert.True(runs >= 10, $"precondition: fragmented, but ntfsinfo shows {runs} runs"); // ntfs-3g fills the holes a few dozen clusters at a time
+
+        using var disk = RawDisk.OpenRead(image);
+        var volume = NtfsVolume.Open(disk);
+        var ours = volume.ReadFile("/fragmented.bin");
+        Assert.True(fragmented.AsSpan().SequenceEqual(ours));
+        Assert.Equal(ExternalTool.RunBytes("ntfscat", image, "/fragmented.bin"), ours);
+        Assert.Equal(350, volume.ListDirectory("/small").Count());
+    }
+}
