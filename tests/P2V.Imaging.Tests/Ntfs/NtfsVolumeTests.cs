@@ -7,8 +7,27 @@ namespace P2V.Imaging.Tests.Ntfs;
 /// Volumes of every cluster size mkntfs makes, filled by wimapply, read by our reader and checked against
 /// ntfs-3g's own tools (ntfscat, ntfsls, ntfsinfo, ntfsfix) and blkid.
 /// </summary>
-public sealed class NtfsVolumeTests
+public sealed class NtfsVolumeTests(NtfsVolumeTests.Volumes volumes) : IClassFixture<NtfsVolumeTests.Volumes>
 {
+    /// <summary>Each layout's filled volume, made once and shared by the tests that only read it.</summary>
+    public sealed class Volumes : IDisposable
+    {
+        private readonly TempDirectory _tmp = new();
+        private readonly Dictionary<string, NtfsFixture> _made = [];
+
+        public NtfsFixture Get(Layout l)
+        {
+            lock (_made)
+            {
+                if (!_made.TryGetValue(l.Name, out var fx))
+                    _made[l.Name] = fx = NtfsFixture.Make(_tmp, l.Name + ".img", l.MiB << 20, l.ClusterSize, l.SectorSize, l.SmallFiles, l.WideFiles, l.BigFiles, l.Holey);
+                return fx;
+            }
+        }
+
+        public void Dispose() => _tmp.Dispose();
+    }
+
     public sealed record Layout(string Name, int ClusterSize, int SectorSize, long MiB, int SmallFiles, int WideFiles, int BigFiles, bool Holey)
     {
         public override string ToString() => Name;
@@ -24,8 +43,7 @@ public sealed class NtfsVolumeTests
         new Layout("c2M", 2 * 1024 * 1024, 512, 128, 10, 50, 1, false),
     ];
 
-    private static NtfsFixture Make(TempDirectory tmp, Layout l) =>
-        NtfsFixture.Make(tmp, l.Name + ".img", l.MiB << 20, l.ClusterSize, l.SectorSize, l.SmallFiles, l.WideFiles, l.BigFiles, l.Holey);
+    private NtfsFixture Make(TempDirectory tmp, Layout l) => volumes.Get(l);
 
     [Theory]
     [MemberData(nameof(Layouts))]

@@ -23,6 +23,9 @@ public sealed class NtfsVolume
 
     private const int BitmapChunkSize = 1 << 20;
 
+    /// <summary>Windows compresses in 16-cluster units on clusters up to 4 KiB; allow some slack, not unbounded buffers.</summary>
+    private const long MaxCompressionUnitBytes = 1 << 20;
+
     public const long DefaultReadFileCap = 256L << 20;
 
     private readonly IVirtualDisk _disk;
@@ -474,9 +477,9 @@ public sealed class NtfsVolume
     /// </summary>
     private void ReadCompressed(AttributeData data, long offset, Span<byte> destination)
     {
-        if (data.CompressionUnit is 0 or > 8)
-            throw new NtfsException($"{data.What}: compressed with a compression unit of 2^{data.CompressionUnit} clusters", data.VolumeOffset);
-        long unitBytes = (long)ClusterSize << data.CompressionUnit;
+        long unitBytes = (long)ClusterSize << Math.Min(data.CompressionUnit, 16);
+        if (data.CompressionUnit == 0 || unitBytes > MaxCompressionUnitBytes)
+            throw new NtfsException($"{data.What}: compressed with a compression unit of 2^{data.CompressionUnit} clusters ({unitBytes} bytes; NTFS uses 64 KiB)", data.VolumeOffset);
         long validEnd = Math.Min(data.InitializedSize, data.DataSize);
         int done = 0;
         while (done < destination.Length)
