@@ -41,6 +41,36 @@ public sealed class UsedExtentMap
         return new UsedExtentMap(merged) { UsedBytes = merged.Sum(e => e.Length) };
     }
 
+    /// <summary>
+    /// Like <see cref="From"/> for ranges already in offset order (an allocation bitmap walked front to back):
+    /// one merging pass, no sort. Falls back to <see cref="From"/> if the input turns out not to be in order.
+    /// </summary>
+    public static UsedExtentMap FromSorted(IReadOnlyList<Extent> extents, long limit = long.MaxValue)
+    {
+        var merged = new List<Extent>(extents.Count);
+        long used = 0;
+        foreach (var x in extents)
+        {
+            long start = Math.Max(0, x.Offset), end = Math.Min(limit, x.End);
+            if (end <= start) continue;
+            if (merged.Count > 0)
+            {
+                var last = merged[^1];
+                if (start < last.Offset) return From(extents, limit);
+                if (last.End >= start)
+                {
+                    long newEnd = Math.Max(last.End, end);
+                    used += newEnd - last.End;
+                    merged[^1] = new Extent(last.Offset, newEnd - last.Offset);
+                    continue;
+                }
+            }
+            merged.Add(new Extent(start, end - start));
+            used += end - start;
+        }
+        return new UsedExtentMap(merged) { UsedBytes = used };
+    }
+
     /// <summary>The same ranges moved by <paramref name="delta"/> bytes (volume-relative → disk-relative).</summary>
     public UsedExtentMap Shift(long delta) =>
         new(_extents.Select(e => new Extent(e.Offset + delta, e.Length)).ToList()) { UsedBytes = UsedBytes };

@@ -128,7 +128,7 @@ public sealed class NtfsVolume
         if (fileSystemEnd > clustersEnd) extents.Add(new Extent(clustersEnd, fileSystemEnd - clustersEnd));
         long lastSector = _disk.Length / sector * sector - sector;
         if (lastSector >= 0) extents.Add(new Extent(lastSector, _disk.Length - lastSector));
-        return UsedExtentMap.From(extents, _disk.Length);
+        return UsedExtentMap.FromSorted(extents, _disk.Length); // bitmap runs come in order; the tail ranges lie after them
     }
 
     /// <summary>
