@@ -16,6 +16,9 @@ public sealed partial class NtfsFixture
     public required IReadOnlyDictionary<string, string> Files { get; init; } // volume path → host file
 
     public const string DeepDirectory = "/deep/l1/l2/l3/l4/l5/l6/l7/l8/l9/l10/l11/l12/l13/l14/l15";
+
+    /// <summary>A path far beyond Win32's MAX_PATH of 260: 30 levels of 40-character names.</summary>
+    public static readonly string LongPath = string.Concat(Enumerable.Range(0, 30).Select(i => $"/level {i:D2} of a path longer than MAX_PATH")) + "/end.txt";
     public const string HoleyFile = "/holey.bin";
     public const string SparseFile = "/sparse.vhd";
 
@@ -55,6 +58,7 @@ public sealed partial class NtfsFixture
         Put("/Ünïcødé/Ελληνικά κείμενο.doc", 5000);
         Put(DeepDirectory + "/leaf.bin", 9000);
         Put("/empty.txt", 0);
+        Put(LongPath, 321);
 
         // A sparse file as truncate and a seeking dd make it: a hole, data, a hole to the end.
         var sparse = Path.Combine(tree, SparseFile.TrimStart('/'));
@@ -102,6 +106,15 @@ public sealed partial class NtfsFixture
             result.Add((name, long.Parse(m.Groups[1].Value)));
         }
         return result;
+    }
+
+    /// <summary>Names `ntfsls -a` lists in a directory (with -x: the DOS names instead of the long ones), without "." and "..".</summary>
+    public static List<string> NtfsLsNames(string volume, string directory, bool dos)
+    {
+        var args = new List<string> { "-a", "-p", directory, volume };
+        if (dos) args.Insert(0, "-x");
+        return ExternalTool.RunWith("ntfsls", args, stdin: null).StdOut.Split('\n')
+            .Where(n => n.Length > 0 && n is not "." and not "..").ToList();
     }
 
     /// <summary>`ntfsinfo -m` as key → value.</summary>

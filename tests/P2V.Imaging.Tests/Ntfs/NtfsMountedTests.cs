@@ -101,6 +101,41 @@ public sealed partial class NtfsMountedTests
     }
 
     [Fact]
+    public void DosNamesAreNotLookedUpNorListed()
+    {
+        if (!CanMount) return;
+        using var tmp = new TempDirectory();
+        var image = tmp.File("d.img");
+        NtfsFixture.Format(image, 16 << 20, 4096);
+        WithMount(image, tmp.File("mnt"), mnt =>
+        {
+            // Windows gives every long name an 8.3 alias: a second, DOS-namespace entry in the same $I30 index.
+            var dir = Directory.CreateDirectory(Path.Combine(mnt, "Program Files")).FullName;
+            for (int i = 0; i < 300; i++)
+            {
+                var file = Path.Combine(dir, $"Long Application Name {i:D3}.dll");
+                File.WriteAllText(file, $"dll {i}");
+                var alias = System.Text.Encoding.ASCII.GetBytes($"LO{i:D3}~1.DLL");
+                if (SetXattr(file, "system.ntfs_dos_name", alias, (nuint)alias.Length, 0) != 0)
+                    throw new IOException($"setting the DOS name of {file} failed: errno {Marshal.GetLastPInvokeError()}");
+            }
+        });
+        var dosNames = NtfsFixture.NtfsLsNames(image, "/Program Files", dos: true);
+        Assert.Contains("LO123~1.DLL", dosNames); // the precondition: the aliases are on disk
+
+        using var disk = RawDisk.OpenRead(image);
+        var volume = NtfsVolume.Open(disk);
+        var listed = volume.ListDirectory("/Program Files").Select(e => e.Name).ToList();
+        Assert.Equal(NtfsFixture.NtfsLsNames(image, "/Program Files", dos: false).Order(StringComparer.Ordinal), listed.Order(StringComparer.Ordinal));
+        Assert.Equal(300, listed.Count);
+        Assert.DoesNotContain(listed, n => n.Contains('~'));
+        Assert.False(volume.FileExists("/Program Files/LO123~1.DLL"));
+        Assert.False(volume.FileExists("/PROGRA~1/Long Application Name 123.dll"));
+        for (int i = 0; i < 300; i += 7)
+            Assert.Equal($"dll {i}", System.Text.Encoding.ASCII.GetString(volume.ReadFile($"\\program files\\LONG APPLICATION NAME {i:D3}.DLL")));
+    }
+
+    [Fact]
     public void FileFragmentedIntoHolesReads()
     {
         if (!CanMount) return;
