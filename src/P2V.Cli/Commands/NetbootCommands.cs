@@ -57,7 +57,14 @@ public static class NetbootCommands
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-        await using var server = await NetbootServer.StartAsync(options, log, stop.Token);
+        NetbootServer server;
+        try { server = await NetbootServer.StartAsync(options, log, stop.Token); }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            // Port 67/69 taken by another daemon, or not root: say which, not a stack trace.
+            throw new IOException($"cannot listen on {listen}: {e.Message} (ports: tftp {options.TftpPort}, http {options.HttpPort}, dhcp {options.DhcpPort})", e);
+        }
+        await using var _ = server;
         try { await Task.Delay(Timeout.Infinite, stop.Token); }
         catch (OperationCanceledException) { }
         log.Write("netboot", listen.ToString(), "stopping");
