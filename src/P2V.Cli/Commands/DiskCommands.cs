@@ -18,6 +18,8 @@ public static class DiskCommands
             ["preallocate", "zero-fill"], Create));
         table.Add(new Command("disk info", "Show a disk file's format, size and allocation",
             "<file> [--json]", ["json"], Info));
+        table.Add(new Command("disk repair", "Replay a VHDX log, or restore a VHD's damaged footer from its copy",
+            "<file>", [], Repair));
         table.Add(new Command("disk convert", "Copy a disk into another format, only its allocated, non-zero ranges",
             $"<in> <out> --format {Formats} [--sector-size 512|4096] [--block-size S] [--preallocate|--zero-fill] [--sync]",
             ["preallocate", "zero-fill", "sync"], Convert));
@@ -92,6 +94,17 @@ public static class DiskCommands
         if (i.Creator != null) Console.WriteLine($"creator:        {i.Creator}");
         if (i.DiskId != null) Console.WriteLine($"disk id:        {i.DiskId}");
         if (i.Parent != null) Console.WriteLine($"parent:         {i.Parent}");
+        return Task.FromResult(0);
+    }
+
+    private static Task<int> Repair(CommandArgs a, CancellationToken ct)
+    {
+        string path = a.Positional(0, "file");
+        a.EnsureAllUsed();
+        // Opening writable is the repair: VHDX replays its log, VHD rewrites its end footer from the copy at offset 0.
+        using (var disk = VirtualDisk.Open(path, writable: true)) disk.Flush();
+        using (var disk = VirtualDisk.Open(path))
+            Console.WriteLine($"{path}: {VirtualDisk.Describe(disk, path).Format}, {disk.Length:N0} bytes, consistent");
         return Task.FromResult(0);
     }
 

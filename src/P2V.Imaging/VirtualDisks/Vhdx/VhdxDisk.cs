@@ -73,7 +73,7 @@ public sealed class VhdxDisk : IVirtualDisk
         var file = HostFile.Open(path, writable);
         try
         {
-            var disk = OpenFile(file);
+            var disk = OpenFile(file, writable);
             if (writable) disk.BeginWriting();
             return disk;
         }
@@ -84,7 +84,7 @@ public sealed class VhdxDisk : IVirtualDisk
         }
     }
 
-    private static VhdxDisk OpenFile(HostFile file)
+    private static VhdxDisk OpenFile(HostFile file, bool writable)
     {
         string path = file.Path;
         long fileLength = file.Length;
@@ -115,9 +115,14 @@ public sealed class VhdxDisk : IVirtualDisk
         if (current == null)
             throw new VirtualDiskException(path, VhdxHeader.FirstOffset, $"neither VHDX header is valid: {string.Join("; ", errors)}");
         if (current.LogGuid != Guid.Empty)
-            throw new VirtualDiskException(path, currentOffset + 48,
-                $"the VHDX log ({current.LogGuid}) holds updates that were never applied; replaying logs is not supported: " +
-                "let Hyper-V or `qemu-img check -r all` replay it first");
+        {
+            if (!writable)
+                throw new VirtualDiskException(path, currentOffset + 48,
+                    $"the VHDX log ({current.LogGuid}) holds updates that were never applied; open the disk writable to replay them " +
+                    "(`p2v disk repair`, or `qemu-img check -r all`)");
+            (current, currentOffset) = ReplayLog(file, current, currentOffset);
+            fileLength = file.Length;
+        }
 
         // MS-VHDX 2.2.3: the region table copy is there for when the first one is damaged.
         VhdxRegionTable? regions = null;
@@ -208,6 +213,52 @@ public sealed class VhdxDisk : IVirtualDisk
         }
         long nextFree = (Math.Max(end, fileLength) + Mib - 1) / Mib * Mib;
         return new VhdxDisk(file, identifier.Creator, current, currentOffset, metadata, bat, batRegion.FileOffset, nextFree);
+    }
+
+    /// <summary>
+    /// MS-VHDX 2.3.3: applies the active log sequence to the file, grows the file to the head's last file offset,
+    /// then writes a header with no log GUID into the other slot, which makes it current.
+    /// </summary>
+    private static (VhdxHeader, long) ReplayLog(HostFile file, VhdxHeader header, long headerOffset)
+    {
+        const long maxLog = 32 * Mib, maxGrowth = 16L << 30;
+        long fileLength = file.Length;
+        long logOffset = (long)Math.Min(header.LogOffset, long.MaxValue / 2);
+        if (header.LogLength == 0 || header.LogLength > maxLog || logOffset + header.LogLength > fileLength)
+            throw new VirtualDiskException(file.Path, headerOffset + 68,
+                $"the VHDX log [{header.LogOffset}, +{header.LogLength}) is empty, over {maxLog} bytes, or past the end of the {fileLength}-byte file");
+        var log = new byte[header.LogLength];
+        file.ReadExactly(logOffset, log, "VHDX log");
+        var entries = VhdxLog.ActiveSequence(log, header.LogGuid);
+        if (entries.Count > 0)
+        {
+            long last = (long)Math.Min(entries[^1].LastFileOffset, long.MaxValue / 2);
+            if (last > fileLength + maxGrowth)
+                throw new VirtualDiskException(file.Path, logOffset, $"the VHDX log wants the file {last} bytes long, implausibly past its {fileLength} bytes");
+            long limit = Math.Max(fileLength, last);
+            var zeros = new byte[Mib];
+            foreach (var entry in entries)
+            {
+                foreach (var u in entry.Updates)
+                {
+                    long end = u.FileOffset + (u.Sector?.Length ?? u.ZeroLength);
+                    if (u.FileOffset < HeaderSectionSize || end > limit)
+                        throw new VirtualDiskException(file.Path, logOffset,
+                            $"VHDX log entry {entry.SequenceNumber} updates [{u.FileOffset}, {end}), outside the file past the header section");
+                    if (u.Sector != null) file.Write(u.FileOffset, u.Sector);
+                    else for (long at = u.FileOffset; at < end; at += zeros.Length) file.Write(at, zeros.AsSpan(0, (int)Math.Min(zeros.Length, end - at)));
+                }
+            }
+            if (file.Length < last) file.SetLength(last);
+            file.Flush();
+        }
+        var cleared = header with { SequenceNumber = header.SequenceNumber + 1, LogGuid = Guid.Empty, FileWriteGuid = Guid.NewGuid() };
+        long offset = headerOffset == VhdxHeader.FirstOffset ? VhdxHeader.SecondOffset : VhdxHeader.FirstOffset;
+        var buf = new byte[VhdxHeader.Size];
+        cleared.Write(buf);
+        file.Write(offset, buf);
+        file.Flush();
+        return (cleared, offset);
     }
 
     /// <summary>
