@@ -7,7 +7,7 @@ using SharpFuzz;
 // Corrupt input must end in VirtualDiskException; anything else (or a hang) is a finding.
 if (args.Length < 1)
 {
-    Console.Error.WriteLine("usage: P2V.Fuzz vhd-footer|vhd-header|vhdx-header|vhdx-regions|vhdx-metadata|open [input-file]");
+    Console.Error.WriteLine("usage: P2V.Fuzz vhd-footer|vhd-header|vhdx-header|vhdx-regions|vhdx-metadata|vhdx-log|open [input-file]");
     return 2;
 }
 Action<byte[]> target = args[0] switch
@@ -24,6 +24,11 @@ Action<byte[]> target = args[0] switch
     {
         var table = VhdxMetadataTable.Parse(b, b.Length, "fuzz", 0);
         if (VhdxMetadata.NeededLength(table) <= b.Length) VhdxMetadata.Parse(table, b, "fuzz", 0);
+    },
+    "vhdx-log" => b =>
+    {
+        // The log GUID is taken from where the first entry keeps it, so valid entries can be found and mutated.
+        if (b.Length >= 4096) VhdxLog.ActiveSequence(b.AsSpan(0, b.Length / 4096 * 4096), new Guid(b.AsSpan(32, 16)));
     },
     "open" => OpenAsDisk,
     _ => throw new ArgumentException($"unknown target {args[0]}"),

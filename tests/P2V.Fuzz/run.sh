@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one virtual-disk parser with AFL++ and SharpFuzz.
-# Usage: tests/P2V.Fuzz/run.sh TARGET [SECONDS]   (TARGET: vhd-footer vhd-header vhdx-header vhdx-regions vhdx-metadata open)
+# Usage: tests/P2V.Fuzz/run.sh TARGET [SECONDS]   (TARGET: vhd-footer vhd-header vhdx-header vhdx-regions vhdx-metadata vhdx-log open)
 # Findings land in $OUT (default /tmp/p2v-fuzz/TARGET/findings/default/crashes); replay one with
 #   dotnet /tmp/p2v-fuzz/app/P2V.Fuzz.dll TARGET FILE
 set -euo pipefail
@@ -10,7 +10,8 @@ root=/tmp/p2v-fuzz; app=$root/app; out=${OUT:-$root/$target}
 command -v afl-fuzz >/dev/null || { echo "afl-fuzz missing: apt-get install afl++ (tools/setup does)" >&2; exit 1; }
 tool=$root/tool/sharpfuzz
 [ -x "$tool" ] || dotnet tool install --tool-path "$root/tool" SharpFuzz.CommandLine --version 2.3.0 >/dev/null
-if [ ! -f "$app/.instrumented" ]; then
+if [ ! -f "$app/.instrumented" ] || [ -n "$(find src/P2V.Imaging tests/P2V.Fuzz -name '*.cs' -newer "$app/.instrumented")" ]; then
+  rm -rf "$app"
   dotnet publish tests/P2V.Fuzz -c Release -o "$app" -v q -nologo >/dev/null
   "$tool" "$app/P2V.Imaging.dll" >/dev/null
   touch "$app/.instrumented"
@@ -29,6 +30,9 @@ case $target in
   vhdx-metadata)
     off=$(python3 -c "import struct,sys;d=open('$tmp/d.vhdx','rb').read();r=d[196608:196608+65536];n=struct.unpack_from('<I',r,8)[0];print([struct.unpack_from('<Q',r,16+i*32+16)[0] for i in range(n) if r[16+i*32:16+i*32+4]==bytes.fromhex('06a27c8b')][0])")
     dd if="$tmp/d.vhdx" of="$seeds/metadata" bs=4096 skip=$((off / 4096)) count=17 status=none ;;
+  vhdx-log)
+    qemu-io -f vhdx -c "write -P 9 0 64k" -c "write -P 8 2M 4k" "$tmp/d.vhdx" >/dev/null
+    dd if="$tmp/d.vhdx" of="$seeds/log" bs=4096 skip=256 count=16 status=none ;;
   open) cp "$tmp/d.vhd" "$seeds/dynamic.vhd"; qemu-img create -q -f vpc "$tmp/w.vhd" 3M; qemu-io -f vpc -c "write -P 7 1M 4k" "$tmp/w.vhd" >/dev/null; cp "$tmp/w.vhd" "$seeds/written.vhd" ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
