@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using P2V.Imaging.VirtualDisks;
+using P2V.Migration.Planning;
+using P2V.Migration.VmConfigs;
+
+namespace P2V.Migration.Creation;
+
+public sealed record CreateVmOptions
+{
+    /// <summary>A boot floppy image to copy; when null, tools/make-floppy builds one.</summary>
+    public string? FloppySource { get; init; }
+    /// <summary>Write zeros over fixed disks, as Virtual Server did; by default their space is left sparse.</summary>
+    public bool ZeroFill { get; init; }
+    /// <summary>Replace disk files that exist already (their contents are lost).</summary>
+    public bool Overwrite { get; init; }
+    public string? MakeFloppyScript { get; init; }
+}
+
+public sealed record CreatedVm(IReadOnlyList<string> Disks, string Floppy, string Config, string DeviceFile, bool Registered);
+
+/// <summary>
+/// Step 5 (the seed's CreateVM.cmd): the VM's disk files sized like the source disks, the deploy boot floppy,
+/// the configuration, and the target device's record for the controller.
+/// </summary>
+public static class VmCreator
+{
+    public static async Task<CreatedVm> CreateAsync(MigrationPlan plan, CreateVmOptions options, CancellationToken cancel = default)
+    {
+        foreach (var d in plan.Disks)
+            if (File.Exists(d.File) && !options.Overwrite)
+                throw new IOException($"{d.File} exists already (--force replaces it)");
+
+        var disks = new List<string>();
+        foreach (var d in plan.Disks)
+        {
+            cancel.ThrowIfCancellationRequested();
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(d.File))!);
+            if (File.Exists(d.File)) File.Delete(d.File);
+            CreateDisk(d, options.ZeroFill);
+            disks.Add(d.File);
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(plan.Floppy))!);
+        if (options.FloppySource is { } source)
+            File.Copy(source, plan.Floppy, overwrite: true);
+        else
+            await MakeFloppyAsync(options.MakeFloppyScript ?? FindMakeFloppy(), plan.Floppy, cancel);
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(plan.ConfigFile))!);
+        await File.WriteAllBytesAsync(plan.ConfigFile, MigrationFolder.Configuration(plan), cancel);
+        if (plan.Target == TargetKind.Qemu && !OperatingSystem.IsWindows())
+            File.SetUnixFileMode(plan.ConfigFile, File.GetUnixFileMode(plan.ConfigFile) | UnixFileMode.UserExecute);
+
+        var device = DeviceRecord(plan);
+        var deviceFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(plan.ConfigFile))!, plan.Name + "_device.json");
+        await File.WriteAllTextAsync(deviceFile, device.ToJsonString(new() { WriteIndented = true }) + "\n", cancel);
+        bool registered = false;
+        if (plan.Controller is { } controller)
+        {
+            using var http = new HttpClient { BaseAddress = new Uri(controller.TrimEnd('/') + "/") };
+            using var response = await http.PostAsJsonAsync("api/devices", device, cancel);
+            if (!response.IsSuccessStatusCode)
+                throw new IOException($"controller {controller} refused the device: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancel)}");
+            registered = true;
+        }
+        return new CreatedVm(disks, plan.Floppy, plan.ConfigFile, deviceFile, registered);
+    }
+
+    private static void CreateDisk(PlannedDisk d, bool zeroFill)
+    {
+        var prealloc = zeroFill ? Preallocation.ZeroFill : Preallocation.Sparse;
+        if (d.Format == DiskFileFormat.Vmdk)
+        {
+            // A descriptor naming a raw "-flat.vmdk" extent: no VMDK writer needed, and any tool reads the extent as raw.
+            var flat = Path.ChangeExtension(d.File, null) + "-flat.vmdk";
+            if (File.Exists(flat)) File.Delete(flat);
+            using (VirtualDisk.Create(flat, VirtualDiskFormat.Raw, d.SizeBytes, new VirtualDiskCreateOptions { Preallocation = prealloc })) { }
+            File.WriteAllText(d.File, VmdkDescriptor.Write(Path.GetFileName(flat), d.SizeBytes, d.Bus == VmDiskBus.Ide ? "ide" : "lsilogic"), new UTF8Encoding(false));
+            return;
+        }
+        var format = d.Format switch
+        {
+            DiskFileFormat.Vhd => VirtualDiskFormat.VhdDynamic,
+            DiskFileFormat.VhdFixed => VirtualDiskFormat.VhdFixed,
+            DiskFileFormat.Vhdx => VirtualDiskFormat.Vhdx,
+            DiskFileFormat.VhdxFixed => VirtualDiskFormat.VhdxFixed,
+            _ => VirtualDiskFormat.Raw,
+        };
+        using var disk = VirtualDisk.Create(d.File, format, d.SizeBytes, new VirtualDiskCreateOptions { SectorSize = d.SectorSize, Preallocation = prealloc });
+        disk.Flush();
+    }
+
+    /// <summary>What the controller needs to know of the target device: its MACs (how it will PXE-boot) and the images to deploy.</summary>
+    public static JsonObject DeviceRecord(MigrationPlan plan) => new()
+    {
+        ["name"] = plan.Name,
+        ["macs"] = new JsonArray(plan.Nics.Select(n => (JsonNode)n.Mac).ToArray()),
+        ["role"] = "deploy",
+        ["job"] = new JsonObject
+        {
+            ["kind"] = "deploy",
+            ["halAction"] = plan.Hal.Action == HalAction.SwapToUniprocessor ? "swap-to-uniprocessor" : "keep",
+            ["disks"] = new JsonArray(plan.Disks.Select((d, i) => (JsonNode)new JsonObject
+            {
+                ["index"] = i, ["source"] = d.Source, ["image"] = $"{plan.Name}_{d.Source}.p2vi", ["sizeBytes"] = d.SizeBytes,
+            }).ToArray()),
+        },
+    };
+
+    /// <summary>tools/make-floppy: $P2V_MAKE_FLOPPY, else the first tools/make-floppy above the program or the working folder.</summary>
+    public static string FindMakeFloppy()
+    {
+        if (Environment.GetEnvironmentVariable("P2V_MAKE_FLOPPY") is { Length: > 0 } env) return env;
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+            for (var dir = new DirectoryInfo(start); dir != null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, "tools", "make-floppy");
+                if (File.Exists(candidate)) return candidate;
+            }
+        throw new FileNotFoundException("no boot floppy given (--floppy) and tools/make-floppy not found (set P2V_MAKE_FLOPPY)");
+    }
+
+    private static async Task MakeFloppyAsync(string script, string output, CancellationToken cancel)
+    {
+        var psi = new ProcessStartInfo("sh") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        psi.ArgumentList.Add(script);
+        psi.ArgumentList.Add(output);
+        using var p = Process.Start(psi) ?? throw new IOException($"cannot run {script}");
+        var stderr = p.StandardError.ReadToEndAsync(cancel);
+        await p.StandardOutput.ReadToEndAsync(cancel);
+        await p.WaitForExitAsync(cancel);
+        if (p.ExitCode != 0) throw new IOException($"{script} failed ({p.ExitCode}): {(await stderr).Trim()}");
+    }
+}

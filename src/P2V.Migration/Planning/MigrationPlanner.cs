@@ -1,0 +1,111 @@
+using P2V.Migration.Inventory;
+using P2V.Migration.Validation;
+
+namespace P2V.Migration.Planning;
+
+public sealed record PlanOptions
+{
+    public required string Name { get; init; }
+    public required TargetKind Target { get; init; }
+    public required string VmConfigPath { get; init; }
+    public required string VirtualDiskPath { get; init; }
+    public required string DestHost { get; init; }
+    public DiskFileFormat? DiskFormat { get; init; }
+    public long? MemoryMB { get; init; }
+    /// <summary>The virtual network / switch / bridge the NICs join; the seed created "VM0".</summary>
+    public string? Network { get; init; }
+    public string? Controller { get; init; }
+}
+
+/// <summary>
+/// The seed's VMScript /hwgeneratep2v: turns an inventory into a plan — same RAM, the source NICs' MACs, one disk
+/// per source disk of the same size, the deploy boot floppy, and the vCPU count the HAL decision allows.
+/// </summary>
+public static class MigrationPlanner
+{
+    public static (MigrationPlan Plan, IReadOnlyList<Finding> Findings) Plan(SourceInventory inv, PlanOptions o)
+    {
+        if (o.Name.Length == 0 || o.Name.IndexOfAny(['/', '\\', ':', '"', '\'', '*', '?', '<', '>', '|', '$', '`', ' ']) >= 0)
+            throw new ArgumentException($"VM name '{o.Name}' must be non-empty, without spaces, quotes or path characters");
+        var limits = TargetLimits.For(o.Target);
+        var format = o.DiskFormat ?? limits.DefaultDiskFormat;
+        if (!limits.DiskFormats.Contains(format))
+            throw new ArgumentException($"{limits.DisplayName} cannot use {TargetLimits.DiskFormatName(format)} disks ({string.Join(", ", limits.DiskFormats.Select(TargetLimits.DiskFormatName))})");
+        var context = ValidationContext.For(inv, o.Target, format);
+        var findings = InventoryValidator.Validate(context);
+
+        // MemTotal is what the kernel manages, a little below what is installed: round up to 32 MB.
+        long sourceMB = (inv.MemoryBytes + (32L << 20) - 1) / (32L << 20) * 32;
+        long memory = Math.Min(o.MemoryMB ?? Math.Max(sourceMB, 128), limits.MaxMemoryMB);
+
+        var guest = new PlannedGuest(inv.Windows?.Product, inv.Windows?.Version, inv.Windows?.ServicePack,
+            Acpi: inv.Windows?.Hal is not { } hal || hal.Contains("acpi", StringComparison.OrdinalIgnoreCase));
+        var network = o.Network ?? (o.Target is TargetKind.Libvirt ? "default" : o.Target is TargetKind.Qemu ? "br0" : "VM0");
+        var nics = inv.NetworkAdapters.Take(ValidationRules.NicLimit(context))
+            .Select(n => new PlannedNic(n.Name, n.Mac, NicModel(o.Target, guest), network)).ToList();
+
+        var (slots, _) = DiskPlacement.Place(DiskPlacement.MigratedDisks(inv), limits);
+        var disks = slots.Select((s, i) => new PlannedDisk(s.Disk.Name, s.Disk.SizeBytes,
+            s.Disk.LogicalSectorSize == 4096 && format is DiskFileFormat.Vhdx or DiskFileFormat.VhdxFixed ? 4096 : 512,
+            HostPath.Join(o.VirtualDiskPath, $"{o.Name}_{s.Disk.Name}{TargetLimits.Extension(format)}"), format, s.Bus, s.Controller, s.Unit)).ToList();
+
+        var plan = new MigrationPlan
+        {
+            Name = o.Name,
+            Target = o.Target,
+            VmConfigPath = o.VmConfigPath,
+            VirtualDiskPath = o.VirtualDiskPath,
+            DestHost = o.DestHost,
+            MemoryMB = memory,
+            Vcpus = context.Hal.Vcpus,
+            Hal = new PlannedHal(context.Hal.Action, inv.Windows?.Hal, context.Hal.Reason),
+            Guest = guest,
+            Disks = disks,
+            Nics = nics,
+            Floppy = HostPath.Join(o.VmConfigPath, $"{o.Name}_boot.vfd"),
+            ConfigFile = HostPath.Join(o.VmConfigPath, o.Name + ConfigExtension(o.Target)),
+            Controller = o.Controller,
+            Findings = findings.Select(f => new PlannedFinding(f.RuleId, f.Severity, f.Subject, f.Message)).ToList(),
+        };
+        return (plan, findings);
+    }
+
+    public static string ConfigExtension(TargetKind target) => target switch
+    {
+        TargetKind.VirtualServer => ".vmc",
+        TargetKind.HyperV => ".hyperv.ps1",
+        TargetKind.Libvirt => ".xml",
+        TargetKind.Qemu => ".qemu.sh",
+        TargetKind.Vmware => ".vmx",
+        _ => throw new ArgumentOutOfRangeException(nameof(target)),
+    };
+
+    /// <summary>
+    /// An adapter the guest has an inbox driver for: NT 4.0 knows NE2000 (QEMU) and PCnet (VMware); 2000–2003 the
+    /// Realtek 8139; Vista and later the Intel PRO/1000. Hyper-V's legacy adapter is a DEC 21140 for every pre-6.0 guest.
+    /// </summary>
+    internal static string NicModel(TargetKind target, PlannedGuest guest)
+    {
+        return target switch
+        {
+            TargetKind.VirtualServer => "dec21140",
+            TargetKind.HyperV => guest.IsBefore(6, 0) ? "legacy" : "synthetic",
+            TargetKind.Vmware => guest.IsBefore(6, 0) ? "vlance" : "e1000",
+            _ => guest.IsBefore(5, 0) ? "ne2k_pci" : guest.IsBefore(6, 0) ? "rtl8139" : "e1000",
+        };
+    }
+}
+
+/// <summary>Paths on the destination host, which may be Windows ("D:\VMs") or POSIX ("/srv/vms").</summary>
+public static class HostPath
+{
+    public static bool IsWindows(string path) => path.Contains('\\') || path.Length >= 2 && path[1] == ':';
+
+    public static string Join(string dir, string name)
+    {
+        char sep = IsWindows(dir) ? '\\' : '/';
+        return dir.Length == 0 ? name : dir.TrimEnd('/', '\\') + sep + name;
+    }
+
+    public static string FileName(string path) => path[(path.LastIndexOfAny(['/', '\\']) + 1)..];
+}

@@ -1,0 +1,119 @@
+using System.Text;
+using P2V.Migration.VmConfigs;
+
+namespace P2V.Migration.Planning;
+
+/// <summary>
+/// The seed's generated Capture.cmd, CreateVM.cmd and DeployVM.cmd, as POSIX sh (Linux hosts and the capture boot
+/// environment) and PowerShell (Windows hosts). Each calls `p2v` and the target's own tools; all paths come from the plan.
+/// </summary>
+public static class MigrationScripts
+{
+    public static IReadOnlyList<(string FileName, string Text)> Write(MigrationPlan plan) =>
+    [
+        ($"{plan.Name}_Capture.sh", CaptureSh(plan)),
+        ($"{plan.Name}_Capture.ps1", CapturePs1(plan)),
+        ($"{plan.Name}_CreateVM.sh", CreateVmSh(plan)),
+        ($"{plan.Name}_CreateVM.ps1", CreateVmPs1(plan)),
+        ($"{plan.Name}_DeployVM.sh", DeployVmSh(plan)),
+        ($"{plan.Name}_DeployVM.ps1", DeployVmPs1(plan)),
+    ];
+
+    private const string ShHeader = "#!/bin/sh\nset -eu\nhere=$(cd \"$(dirname \"$0\")\" && pwd)\n";
+    private const string Ps1Header = "$ErrorActionPreference = 'Stop'\r\n$here = Split-Path -Parent $MyInvocation.MyCommand.Path\r\n";
+
+    /// <summary>Runs on the source, booted into P2V's capture environment: each migrated disk into an image in P2V_IMAGES.</summary>
+    private static string CaptureSh(MigrationPlan plan)
+    {
+        var s = new StringBuilder(ShHeader);
+        s.Append($"# Step 3 for '{plan.Name}': capture the source disks. Run on the source in the P2V capture environment.\n");
+        s.Append("images=${P2V_IMAGES:-$here/images}\nmkdir -p \"$images\"\n");
+        foreach (var d in plan.Disks)
+            s.Append($"p2v capture \"/dev/{d.Source}\" -o \"$images/{plan.Name}_{d.Source}.p2vi\" --source \"$here/{plan.Inventory}\"\n");
+        return s.ToString();
+    }
+
+    private static string CapturePs1(MigrationPlan plan)
+    {
+        var s = new StringBuilder(Ps1Header);
+        s.Append($"# Step 3 for '{plan.Name}': capture the source disks from their files or devices. Set P2V_DISK_<name> to a disk's path.\r\n");
+        s.Append("$images = if ($env:P2V_IMAGES) { $env:P2V_IMAGES } else { Join-Path $here 'images' }\r\n");
+        s.Append("New-Item -ItemType Directory -Force -Path $images | Out-Null\r\n");
+        foreach (var d in plan.Disks)
+        {
+            s.Append($"$disk = [Environment]::GetEnvironmentVariable('P2V_DISK_{d.Source}'); if (-not $disk) {{ throw 'set P2V_DISK_{d.Source} to the path of source disk {d.Source}' }}\r\n");
+            s.Append($"& p2v capture $disk -o (Join-Path $images '{plan.Name}_{d.Source}.p2vi') --source (Join-Path $here '{plan.Inventory}')\r\n");
+            s.Append("if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }\r\n");
+        }
+        return s.ToString();
+    }
+
+    private static string CreateVmSh(MigrationPlan plan)
+    {
+        var s = new StringBuilder(ShHeader);
+        s.Append($"# Step 5 for '{plan.Name}': create the disks, the boot floppy and the VM configuration on {plan.DestHost}.\n");
+        s.Append("p2v createvm \"$here/plan.json\" \"$@\"\n");
+        switch (plan.Target)
+        {
+            case TargetKind.Libvirt:
+                s.Append($"virsh -c \"${{P2V_LIBVIRT_URI:-qemu:///system}}\" define \"{plan.ConfigFile}\"\n");
+                break;
+            case TargetKind.HyperV:
+                s.Append($"echo \"now run {HostPath.FileName(plan.ConfigFile)} on {plan.DestHost} (PowerShell, Hyper-V module)\"\n");
+                break;
+            case TargetKind.VirtualServer:
+                s.Append($"echo \"now add {plan.ConfigFile} in the Virtual Server Administration Website (Add Virtual Machine)\"\n");
+                break;
+        }
+        return s.ToString();
+    }
+
+    private static string CreateVmPs1(MigrationPlan plan)
+    {
+        var s = new StringBuilder(Ps1Header);
+        s.Append($"# Step 5 for '{plan.Name}': create the disks, the boot floppy and the VM configuration on {plan.DestHost}.\r\n");
+        s.Append("& p2v createvm (Join-Path $here 'plan.json') @args\r\nif ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }\r\n");
+        switch (plan.Target)
+        {
+            case TargetKind.HyperV:
+                s.Append($"& {HyperVScript.Q(plan.ConfigFile)}\r\n");
+                break;
+            case TargetKind.VirtualServer:
+                // Virtual Server's COM API: register the .vmc with the server (the seed's VMClient.exe did this).
+                s.Append("$vs = New-Object -ComObject VirtualServer.Application\r\n");
+                s.Append($"$vs.RegisterVirtualMachine({HyperVScript.Q(plan.Name)}, {HyperVScript.Q(plan.VmConfigPath)}) | Out-Null\r\n");
+                break;
+        }
+        return s.ToString();
+    }
+
+    private static string DeployVmSh(MigrationPlan plan)
+    {
+        var s = new StringBuilder(ShHeader);
+        s.Append($"# Step 6 for '{plan.Name}': start the VM; it boots the floppy, iPXE asks the controller for its deploy job.\n");
+        s.Append(plan.Target switch
+        {
+            TargetKind.Libvirt => "virsh -c \"${P2V_LIBVIRT_URI:-qemu:///system}\" start " + QemuCommandLine.Sh(plan.Name) + "\n",
+            TargetKind.Qemu => $"exec sh {QemuCommandLine.Sh(plan.ConfigFile)} -daemonize -display none \"$@\"\n",
+            TargetKind.Vmware => $"vmrun -T ws start {QemuCommandLine.Sh(plan.ConfigFile)} nogui\n",
+            TargetKind.HyperV => $"echo \"run {plan.Name}_DeployVM.ps1 on {plan.DestHost}\"\n",
+            _ => $"echo \"run {plan.Name}_DeployVM.ps1 on {plan.DestHost}, or start {plan.Name} in the Virtual Server Administration Website\"\n",
+        });
+        return s.ToString();
+    }
+
+    private static string DeployVmPs1(MigrationPlan plan)
+    {
+        var s = new StringBuilder(Ps1Header);
+        s.Append($"# Step 6 for '{plan.Name}': start the VM; it boots the floppy, iPXE asks the controller for its deploy job.\r\n");
+        s.Append(plan.Target switch
+        {
+            TargetKind.HyperV => $"Start-VM -Name {HyperVScript.Q(plan.Name)} -ComputerName {HyperVScript.Q(plan.DestHost)}\r\n",
+            TargetKind.VirtualServer => $"$vs = New-Object -ComObject VirtualServer.Application\r\n$vs.FindVirtualMachine({HyperVScript.Q(plan.Name)}).Startup() | Out-Null\r\n",
+            TargetKind.Vmware => $"& vmrun -T ws start {HyperVScript.Q(plan.ConfigFile)} nogui\r\n",
+            TargetKind.Libvirt => $"& virsh -c \"qemu+ssh://{plan.DestHost}/system\" start {HyperVScript.Q(plan.Name)}\r\n",
+            _ => $"& ssh {HyperVScript.Q(plan.DestHost)} sh {HyperVScript.Q(plan.ConfigFile)} -daemonize -display none\r\n",
+        });
+        return s.ToString();
+    }
+}

@@ -1,0 +1,27 @@
+using P2V.Migration.Inventory;
+using P2V.Migration.Planning;
+
+namespace P2V.Migration.Validation;
+
+/// <summary>What a rule looks at: the inventory, and the target with its limits, disk format and HAL decision when one is named.</summary>
+public sealed record ValidationContext(SourceInventory Inventory, TargetLimits? Target, DiskFileFormat DiskFormat, HalDecision Hal)
+{
+    public static ValidationContext For(SourceInventory inv, TargetKind? target, DiskFileFormat? diskFormat = null)
+    {
+        var limits = target is { } t ? TargetLimits.For(t) : null;
+        // With no target, the seed's: a Virtual Server VHD.
+        return new(inv, limits, diskFormat ?? limits?.DefaultDiskFormat ?? DiskFileFormat.Vhd, HalPolicy.Decide(inv, limits));
+    }
+}
+
+/// <summary>A check with a stable id (docs/migration.md lists them), its severity and a one-line title.</summary>
+public sealed record ValidationRule(string Id, Severity Severity, string Title, Func<ValidationContext, IEnumerable<Finding>> Check);
+
+/// <summary>The seed's VMScript /hwvalidate: runs every rule and reports the findings, errors first.</summary>
+public static class InventoryValidator
+{
+    public static IReadOnlyList<Finding> Validate(ValidationContext context) =>
+        ValidationRules.All.SelectMany(r => r.Check(context)).OrderByDescending(f => f.Severity).ThenBy(f => f.RuleId, StringComparer.Ordinal).ToList();
+
+    public static bool HasErrors(IEnumerable<Finding> findings) => findings.Any(f => f.Severity == Severity.Error);
+}

@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Text;
+using P2V.Migration.Planning;
+
+namespace P2V.Migration.VmConfigs;
+
+/// <summary>
+/// A POSIX sh script that starts the VM with qemu-system-x86_64 on the "pc" machine. Environment variables
+/// choose what differs between hosts: P2V_QEMU (the binary), P2V_QEMU_ACCEL (default kvm:tcg),
+/// P2V_QEMU_NETDEV (default a bridge to the plan's network); arguments are passed on to QEMU
+/// (e.g. "-display none -serial stdio").
+/// </summary>
+public static class QemuCommandLine
+{
+    /// <summary>The QEMU block driver name of a disk format ("vpc" is QEMU's name for VHD).</summary>
+    public static string QemuFormat(DiskFileFormat f) => f switch
+    {
+        DiskFileFormat.Vhd or DiskFileFormat.VhdFixed => "vpc",
+        DiskFileFormat.Vhdx or DiskFileFormat.VhdxFixed => "vhdx",
+        DiskFileFormat.Vmdk => "vmdk",
+        _ => "raw",
+    };
+
+    /// <summary>The arguments after the binary; "$ACCEL" and "$NETDEV" stand for the variables the script expands.</summary>
+    public static IReadOnlyList<string> Arguments(MigrationPlan plan)
+    {
+        var a = new List<string>
+        {
+            "-name", plan.Name,
+            "-machine", "pc,accel=$ACCEL" + (plan.Guest.Acpi ? "" : ",acpi=off"),
+            "-m", plan.MemoryMB.ToString(CultureInfo.InvariantCulture),
+            "-smp", plan.Vcpus.ToString(CultureInfo.InvariantCulture),
+            "-rtc", "base=localtime",
+        };
+        foreach (var c in plan.Disks.Where(d => d.Bus == VmDiskBus.Scsi).Select(d => d.Controller).Distinct().Order())
+            a.AddRange(["-device", $"lsi53c895a,id=scsi{c}"]);
+        for (int i = 0; i < plan.Disks.Count; i++)
+        {
+            var d = plan.Disks[i];
+            var file = "file=" + d.File.Replace(",", ",,", StringComparison.Ordinal) + ",format=" + QemuFormat(d.Format);
+            if (d.Bus == VmDiskBus.Ide)
+                a.AddRange(["-drive", $"{file},if=ide,bus={d.Controller},unit={d.Unit},media=disk"]);
+            else
+                a.AddRange(["-drive", $"{file},if=none,id=disk{i}", "-device", $"scsi-hd,bus=scsi{d.Controller}.0,scsi-id={d.Unit},drive=disk{i}"]);
+        }
+        a.AddRange(["-drive", "file=" + plan.Floppy.Replace(",", ",,", StringComparison.Ordinal) + ",format=raw,if=floppy,index=0"]);
+        // a = floppy first: its iPXE starts the deploy; c = the first hard disk once deployed.
+        a.AddRange(["-boot", "order=ac"]);
+        for (int i = 0; i < plan.Nics.Count; i++)
+            a.AddRange(["-netdev", $"$NETDEV{i},id=net{i}", "-device", $"{plan.Nics[i].Model},netdev=net{i},mac={plan.Nics[i].Mac}"]);
+        return a;
+    }
+
+    public static string Write(MigrationPlan plan)
+    {
+        var s = new StringBuilder();
+        s.Append("#!/bin/sh\n");
+        s.Append($"# QEMU VM '{plan.Name}': written by p2v plan. Arguments are passed on to QEMU, e.g. -display none -serial stdio.\n");
+        s.Append("# P2V_QEMU: the binary; P2V_QEMU_ACCEL: kvm, tcg or kvm:tcg; P2V_QEMU_NETDEV: a -netdev backend for every NIC (e.g. user).\n");
+        s.Append("set -eu\n");
+        s.Append("ACCEL=${P2V_QEMU_ACCEL:-kvm:tcg}\n");
+        for (int i = 0; i < plan.Nics.Count; i++)
+            s.Append($"NETDEV{i}=${{P2V_QEMU_NETDEV:-bridge,br={plan.Nics[i].Network}}}\n");
+        s.Append("exec \"${P2V_QEMU:-qemu-system-x86_64}\"");
+        foreach (var arg in Arguments(plan))
+            s.Append(" \\\n  ").Append(Sh(arg));
+        s.Append(" \\\n  \"$@\"\n");
+        return s.ToString();
+    }
+
+    /// <summary>
+    /// A word for sh: double-quoted so "$ACCEL"/"$NETDEVn" expand, with every other $, `, " and \ escaped.
+    /// </summary>
+    internal static string Sh(string word)
+    {
+        var b = new StringBuilder("\"");
+        for (int i = 0; i < word.Length; i++)
+        {
+            char c = word[i];
+            if (c == '$' && (Matches(word, i, "$ACCEL") || Matches(word, i, "$NETDEV"))) { b.Append(c); continue; }
+            if (c is '$' or '`' or '"' or '\\') b.Append('\\');
+            b.Append(c);
+        }
+        return b.Append('"').ToString();
+    }
+
+    private static bool Matches(string s, int i, string token) => string.CompareOrdinal(s, i, token, 0, token.Length) == 0;
+}
