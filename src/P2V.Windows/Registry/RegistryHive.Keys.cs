@@ -284,7 +284,9 @@ public sealed partial class RegistryHive
             for (int i = 0; i < count; i++)
             {
                 var part = data.Slice(i * BigData.SegmentSize, Math.Min(BigData.SegmentSize, data.Length - i * BigData.SegmentSize));
-                segments[i] = Allocate(part.Length);
+                // 4 spare bytes: hivex takes a segment's data as its cell size less 8, so a cell with no padding
+                // would lose its last bytes there; Windows reads only the data length and ignores the spare.
+                segments[i] = Allocate(part.Length + 4);
                 part.CopyTo(Cell(segments[i]));
             }
             uint list = Allocate(count * 4);
