@@ -5,5 +5,6 @@ var table = new CommandTable();
 ImagingCommands.Register(table);
 DiskCommands.Register(table);
 NetbootCommands.Register(table);
+MigrationCommands.Register(table);
 
 return await CliHost.RunAsync(table, args);
