@@ -93,7 +93,7 @@ public sealed class TftpServer : IAsyncDisposable
             socket.Dispose();
             return;
         }
-        var transfer = new TftpTransfer(socket, client, request, _options, _log);
+        var transfer = new TftpTransfer(socket, client, request, _options, _log, () => _transfers.Count <= Environment.ProcessorCount);
         _transfers[transfer] = Task.Run(async () =>
         {
             try { await transfer.RunAsync(_stop.Token); }

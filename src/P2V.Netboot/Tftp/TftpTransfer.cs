@@ -14,7 +14,7 @@ namespace P2V.Netboot.Tftp;
 /// one; the loop sends from that ring and allocates nothing per packet. Block numbers wrap 65535 → 0, as
 /// tftp-hpa, curl, atftp and iPXE expect for files over blksize × 65535 bytes.
 /// </summary>
-internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest request, TftpServerOptions options, NetbootLog log)
+internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest request, TftpServerOptions options, NetbootLog log, Func<bool> fewTransfers)
 {
     private readonly string _client = client.ToString();
 
@@ -110,6 +110,8 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
         byte[] ring = ArrayPool<byte>.Shared.Rent(slotSize * ringSlots);
         byte[] receive = ArrayPool<byte>.Shared.Rent(1024);
         var slotLength = ArrayPool<int>.Shared.Rent(ringSlots);
+        var offsets = ArrayPool<int>.Shared.Rent(window);
+        var lengths = ArrayPool<int>.Shared.Rent(window);
         _timer = CancellationTokenSource.CreateLinkedTokenSource(stop);
         try
         {
@@ -129,6 +131,8 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
                 }
             }
 
+            // Segmentation offload pays only when a window holds several blocks; the OACK above went out before it.
+            int segmentSize = window > 1 && DatagramBatch.TryEnableSegmentation(socket, slotSize) ? slotSize : 0;
             long acked = 0;        // last block the client acknowledged
             long filled = 0;       // last block read into the ring
             long last = -1;        // number of the final (short) block once the file has ended
@@ -151,10 +155,19 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
                 }
 
                 long windowEnd = Math.Min(acked + window, filled);
-                for (long block = acked + 1; block <= windowEnd; block++)
+                // A UDP send does not wait for the peer: the whole window goes out synchronously in one batch.
+                int sending = (int)(windowEnd - acked);
+                for (int i = 0; i < sending; i++)
                 {
-                    int slot = (int)(block % ringSlots);
-                    await socket.SendAsync(ring.AsMemory(slot * slotSize, slotLength[slot]), SocketFlags.None, stop);
+                    int slot = (int)((acked + 1 + i) % ringSlots);
+                    offsets[i] = slot * slotSize;
+                    lengths[i] = slotLength[slot];
+                }
+                if (!DatagramBatch.Send(socket, ring, offsets.AsSpan(0, sending), lengths.AsSpan(0, sending), segmentSize))
+                {
+                    // The kernel or device refused segmentation offload: plain datagrams from now on.
+                    socket.SetRawSocketOption(17, 103, BitConverter.GetBytes(0));
+                    segmentSize = 0;
                 }
 
                 while (true)
@@ -184,6 +197,8 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
             ArrayPool<byte>.Shared.Return(ring);
             ArrayPool<byte>.Shared.Return(receive);
             ArrayPool<int>.Shared.Return(slotLength);
+            ArrayPool<int>.Shared.Return(offsets);
+            ArrayPool<int>.Shared.Return(lengths);
         }
     }
 
@@ -218,16 +233,23 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
             _timer.Dispose();
             _timer = CancellationTokenSource.CreateLinkedTokenSource(stop);
         }
-        _timer.CancelAfter(timeout);
         int n;
-        try
+        // While few transfers run, wait for the ACK in the kernel for up to a millisecond: the async engine's hop
+        // through the thread pool costs more than the client takes to acknowledge a window on a fast network.
+        if (fewTransfers() && socket.Poll(1000, SelectMode.SelectRead))
+            n = socket.Receive(buffer);
+        else
         {
-            n = await socket.ReceiveAsync(buffer, SocketFlags.None, _timer.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            stop.ThrowIfCancellationRequested();
-            return (Reply.Timeout, 0);
+            _timer.CancelAfter(timeout);
+            try
+            {
+                n = await socket.ReceiveAsync(buffer, SocketFlags.None, _timer.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                stop.ThrowIfCancellationRequested();
+                return (Reply.Timeout, 0);
+            }
         }
         var packet = buffer.AsSpan(0, n);
         if (n >= 4 && BinaryPrimitives.ReadUInt16BigEndian(packet) == (ushort)TftpOpcode.Ack)
