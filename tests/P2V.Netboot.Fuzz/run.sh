@@ -14,12 +14,14 @@ tool=$root/tool/sharpfuzz
 if [ ! -f "$app/.instrumented" ] || [ -n "$(find src/P2V.Netboot tests/P2V.Netboot.Fuzz -name '*.cs' -newer "$app/.instrumented")" ]; then
   rm -rf "$app"
   P2V_ARTIFACTS= dotnet publish tests/P2V.Netboot.Fuzz -c Release -o "$app" -v q -nologo >/dev/null
+  # Seeds come from our own encoder, run before instrumentation (instrumented code needs AFL's shared memory).
+  rm -rf "$root/all-seeds"
+  dotnet "$app/P2V.Netboot.Fuzz.dll" seeds "$root/all-seeds"
   "$tool" "$app/P2V.Netboot.dll" >/dev/null
   touch "$app/.instrumented"
 fi
 seeds=$out/seeds; mkdir -p "$seeds"
-all=$(mktemp -d); trap 'rm -rf "$all"' EXIT
-dotnet "$app/P2V.Netboot.Fuzz.dll" seeds "$all"
+all=$root/all-seeds
 case $target in
   dhcp) cp "$all"/dhcp-* "$seeds/" ;;
   tftp-request) cp "$all"/tftp-rrq "$seeds/" ;;
