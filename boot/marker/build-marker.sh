@@ -36,7 +36,9 @@ echo "P2V-NETBOOT-MARKER role=$role mac=$mac" > /dev/ttyS0 2>/dev/null
 /bin/busybox poweroff -f
 INIT
 chmod 755 "$stage/init"
-(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initrd.img.tmp"
+cpio=(cpio -o -H newc --quiet)
+command -v cpio >/dev/null || cpio=("$busybox" cpio -o -H newc)
+(cd "$stage" && find . | "${cpio[@]}" 2>/dev/null | gzip -1) > "$out/initrd.img.tmp"
 cp "$kernel" "$out/vmlinuz.tmp"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 mv "$out/initrd.img.tmp" "$out/initrd.img"
