@@ -60,7 +60,7 @@ public sealed partial class VirtualDiskVmTests
             """.Replace("\r\n", "\n"));
         ExternalTool.Run("chmod", "755", init);
         string initrd = dir.File("initrd.cpio");
-        ExternalTool.Run("sh", "-c", $"cd '{root}' && find . | cpio -o -H newc --quiet > '{initrd}'");
+        ExternalTool.Run("sh", "-c", $"cd '{root}' && find . | busybox cpio -o -H newc > '{initrd}' 2>/dev/null");
 
         var args = new List<string>
         {
