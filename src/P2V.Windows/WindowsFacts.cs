@@ -1,0 +1,97 @@
+using P2V.Windows.Boot;
+using P2V.Windows.Pe;
+
+namespace P2V.Windows;
+
+/// <summary>The HAL variants of Windows 2000/XP/2003, by the OriginalFilename in hal.dll's version resource.</summary>
+public enum HalType
+{
+    Unknown,
+    /// <summary>hal.dll: Standard PC (no ACPI, no APIC).</summary>
+    StandardPc,
+    /// <summary>halacpi.dll: Advanced Configuration and Power Interface (ACPI) PC (PIC, uniprocessor).</summary>
+    AcpiPc,
+    /// <summary>halaacpi.dll: ACPI Uniprocessor PC (APIC).</summary>
+    AcpiUniprocessor,
+    /// <summary>halmacpi.dll: ACPI Multiprocessor PC.</summary>
+    AcpiMultiprocessor,
+    /// <summary>halapic.dll: MPS Uniprocessor PC.</summary>
+    MpsUniprocessor,
+    /// <summary>halmps.dll: MPS Multiprocessor PC.</summary>
+    MpsMultiprocessor,
+}
+
+public static class HalTypes
+{
+    public static HalType FromOriginalFilename(string? name) => name?.ToLowerInvariant() switch
+    {
+        "hal.dll" => HalType.StandardPc,
+        "halacpi.dll" => HalType.AcpiPc,
+        "halaacpi.dll" => HalType.AcpiUniprocessor,
+        "halmacpi.dll" => HalType.AcpiMultiprocessor,
+        "halapic.dll" => HalType.MpsUniprocessor,
+        "halmps.dll" => HalType.MpsMultiprocessor,
+        _ => HalType.Unknown,
+    };
+
+    public static bool IsAcpi(this HalType t) => t is HalType.AcpiPc or HalType.AcpiUniprocessor or HalType.AcpiMultiprocessor;
+
+    public static bool IsMultiprocessor(this HalType t) => t is HalType.AcpiMultiprocessor or HalType.MpsMultiprocessor;
+
+    /// <summary>The file a HAL ships as on the media (the inverse of <see cref="FromOriginalFilename"/>).</summary>
+    public static string? FileName(this HalType t) => t switch
+    {
+        HalType.StandardPc => "hal.dll",
+        HalType.AcpiPc => "halacpi.dll",
+        HalType.AcpiUniprocessor => "halaacpi.dll",
+        HalType.AcpiMultiprocessor => "halmacpi.dll",
+        HalType.MpsUniprocessor => "halapic.dll",
+        HalType.MpsMultiprocessor => "halmps.dll",
+        _ => null,
+    };
+}
+
+/// <summary>A system file identified by its version resource (hal.dll, ntoskrnl.exe …).</summary>
+public sealed record SystemFile(string Path, string? OriginalFilename, Version? FileVersion, PeMachine Machine)
+{
+    public int? Build => FileVersion?.Build;
+    /// <summary>ntkrnlmp.exe / ntkrpamp.exe are the multiprocessor kernels.</summary>
+    public bool IsMultiprocessorKernel => OriginalFilename?.ToLowerInvariant() is "ntkrnlmp.exe" or "ntkrpamp.exe";
+}
+
+/// <summary>A service or driver key under SYSTEM\CurrentControlSet\Services (Start: 0 boot … 4 disabled; Type: 1 kernel driver, 2 file system driver, 0x10/0x20 Win32 service).</summary>
+public sealed record WindowsService(string Name, uint? Start, uint? Type, string? ImagePath, string? Group, string? DisplayName)
+{
+    public bool IsDriver => Type is 1 or 2 or 8;
+}
+
+/// <summary>What <see cref="WindowsInstallation.Read"/> found on an offline volume.</summary>
+public sealed record WindowsFacts
+{
+    /// <summary>The system root on the volume, e.g. "\WINDOWS".</summary>
+    public required string SystemRoot { get; init; }
+    public string? ProductName { get; init; }
+    /// <summary>CurrentVersion, e.g. "5.2".</summary>
+    public string? Version { get; init; }
+    /// <summary>CurrentBuildNumber, e.g. "3790".</summary>
+    public string? Build { get; init; }
+    /// <summary>CSDVersion, e.g. "Service Pack 2" (null before the first service pack).</summary>
+    public string? ServicePack { get; init; }
+    /// <summary>CurrentType, e.g. "Multiprocessor Free".</summary>
+    public string? CurrentType { get; init; }
+    /// <summary>"x86", "AMD64" or "IA64" (PROCESSOR_ARCHITECTURE, else the kernel's PE machine).</summary>
+    public string? Architecture { get; init; }
+    public string? ComputerName { get; init; }
+    /// <summary>The control set that CurrentControlSet stands for (SYSTEM\Select\Current).</summary>
+    public int ControlSet { get; init; }
+    public SystemFile? Hal { get; init; }
+    public HalType HalType => HalTypes.FromOriginalFilename(Hal?.OriginalFilename);
+    public SystemFile? Kernel { get; init; }
+    public IReadOnlyList<WindowsService> Services { get; init; } = [];
+    public BootIni? BootIni { get; init; }
+    public IReadOnlyList<BcdEntry> BcdEntries { get; init; } = [];
+    /// <summary>Hives that were dirty and brought up to date from their logs (in memory only).</summary>
+    public IReadOnlyList<string> RecoveredHives { get; init; } = [];
+    /// <summary>What could not be read, one line each (a missing hal.dll, a missing SOFTWARE hive …).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+}
