@@ -97,6 +97,11 @@ public sealed class TftpServer : IAsyncDisposable
         _transfers[transfer] = Task.Run(async () =>
         {
             try { await transfer.RunAsync(_stop.Token); }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A bug in one session must not go unnoticed, nor take the server down.
+                _log.Write("tftp", client.ToString(), $"transfer of {request.FileName} failed: {e.GetType().Name}: {e.Message}");
+            }
             finally { _transfers.TryRemove(transfer, out _); }
         });
     }

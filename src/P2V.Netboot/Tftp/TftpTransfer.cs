@@ -107,7 +107,8 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
         int blockSize = n.BlockSize, window = n.WindowSize;
         int slotSize = TftpPacket.HeaderSize + blockSize;
         int ringSlots = window * 2;
-        byte[] ring = ArrayPool<byte>.Shared.Rent(slotSize * ringSlots);
+        // The OACK is built in the ring too, so it is never smaller than the largest request could ask for.
+        byte[] ring = ArrayPool<byte>.Shared.Rent(Math.Max(slotSize * ringSlots, 4096));
         byte[] receive = ArrayPool<byte>.Shared.Rent(1024);
         var slotLength = ArrayPool<int>.Shared.Rent(ringSlots);
         var offsets = ArrayPool<int>.Shared.Rent(window);
