@@ -22,6 +22,7 @@ public sealed class DhcpServer : IAsyncDisposable
     private readonly LeaseStore _leases;
     private readonly Dictionary<uint, (string Mac, DateTime Until)> _offered = [];
     private readonly Dictionary<uint, DateTime> _declined = [];
+    private readonly Dictionary<uint, DateTime> _probedFree = [];
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly List<(Socket Socket, Task Loop)> _listeners = [];
@@ -200,7 +201,7 @@ public sealed class DhcpServer : IAsyncDisposable
             }
             case DhcpMessageType.Decline:
             {
-                if (request.AddressOption(DhcpOption.RequestedAddress) is { } bad)
+                if (request.AddressOption(DhcpOption.RequestedAddress) is { } bad && InRange(bad))
                 {
                     // Someone else answers on that address (RFC 2131 §3.1.5): keep it out of offers for a while.
                     _declined[ToUInt(bad)] = now.AddMinutes(10);
@@ -350,11 +351,18 @@ public sealed class DhcpServer : IAsyncDisposable
     private async Task<bool> AnswersPingAsync(IPAddress address)
     {
         if (!_options.ProbeBeforeOffer) return false;
+        // One probe per address every few minutes: a flood of DISCOVERs must not turn into a flood of pings
+        // (nor stall everyone behind 300 ms waits). The map is bounded by the range.
+        uint key = ToUInt(address);
+        var now = DateTime.UtcNow;
+        if (_probedFree.TryGetValue(key, out var until) && until > now) return false;
         try
         {
             using var ping = new Ping();
             var reply = await ping.SendPingAsync(address, TimeSpan.FromMilliseconds(300), cancellationToken: _stop.Token);
-            return reply.Status == IPStatus.Success;
+            if (reply.Status == IPStatus.Success) return true;
+            _probedFree[key] = now.AddMinutes(5);
+            return false;
         }
         catch (Exception e) when (e is PingException or InvalidOperationException or NotSupportedException) { return false; }
     }
