@@ -10,7 +10,7 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// fix-ups: boot.ini, registry hives, hal.dll). Reads go straight to the volume; only one MFT record or
 /// index record is held at a time, plus the $UpCase table.
 /// </summary>
-public sealed class NtfsVolume
+public sealed partial class NtfsVolume
 {
     // Fixed MFT record numbers of the system files (NTFS Documentation, "Files").
     private const long MftRecordNumber = 0, VolumeRecordNumber = 3, RootRecordNumber = 5, BitmapRecordNumber = 6, UpcaseRecordNumber = 10;
@@ -29,7 +29,7 @@ public sealed class NtfsVolume
     public const long DefaultReadFileCap = 256L << 20;
 
     private readonly IVirtualDisk _disk;
-    private readonly AttributeData _mft;
+    private AttributeData _mft;     // not readonly: writes that extend $MFT reopen it
     private readonly AttributeData _bitmap;
     private readonly UpcaseTable _upcase;
     private readonly Lazy<NtfsVolumeInfo> _info;

@@ -36,4 +36,26 @@ public static class UpdateSequence
             record[(usaOffset + 2 * i)..(usaOffset + 2 * i + 2)].CopyTo(record[tail..]);
         }
     }
+
+    /// <summary>
+    /// The write direction of <see cref="Apply"/>: bumps the update sequence number (skipping 0 and 0xFFFF,
+    /// as ntfs-3g mst.c ntfs_mst_pre_write_fixup does), saves each stride's last two bytes into the array
+    /// and stamps the number there, in place. <paramref name="record"/> holds the record as it should read.
+    /// </summary>
+    public static void Protect(Span<byte> record)
+    {
+        int usaOffset = BinaryPrimitives.ReadUInt16LittleEndian(record[4..]);
+        int usaCount = BinaryPrimitives.ReadUInt16LittleEndian(record[6..]);
+        if (record.Length % StrideSize != 0 || usaCount != record.Length / StrideSize + 1 || usaOffset + 2 * usaCount > StrideSize - 2)
+            throw new InvalidOperationException($"update sequence array ({usaCount} entries at {usaOffset}) does not fit a {record.Length}-byte record");
+        ushort usn = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(record[usaOffset..]) + 1);
+        if (usn is 0 or 0xFFFF) usn = 1;
+        BinaryPrimitives.WriteUInt16LittleEndian(record[usaOffset..], usn);
+        for (int i = 1; i < usaCount; i++)
+        {
+            int tail = i * StrideSize - 2;
+            record[tail..(tail + 2)].CopyTo(record[(usaOffset + 2 * i)..]);
+            BinaryPrimitives.WriteUInt16LittleEndian(record[tail..], usn);
+        }
+    }
 }

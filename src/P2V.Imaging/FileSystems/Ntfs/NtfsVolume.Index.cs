@@ -1,0 +1,370 @@
+using System.Buffers.Binary;
+using System.Numerics;
+
+namespace P2V.Imaging.FileSystems.Ntfs;
+
+/// <summary>
+/// Changes to a directory's $I30 B+ tree: patching the $FILE_NAME copies its entries hold, and inserting an
+/// entry. Insertion goes into the leaf where the name sorts (NTFS Documentation, "Concepts: Directory Tree";
+/// ntfs-3g index.c ntfs_ie_add): when a node overflows it is split — the lower half moves to a new INDX
+/// block and its last entry goes up to the parent, pointing at that block — and when the root no longer
+/// fits its MFT record its entries move into a new INDX block and the root keeps just an end entry pointing
+/// there (ntfs-3g ntfs_ir_reparent). New blocks are written first, then the changed blocks, then the
+/// directory's record (root, $I30 $BITMAP, $INDEX_ALLOCATION).
+/// </summary>
+public sealed partial class NtfsVolume
+{
+    private const int EntryFlagHasChild = 1, EntryFlagLast = 2;
+
+    private sealed class IndexWrite
+    {
+        public required NtfsFile Directory { get; init; }
+        public required FileRecordEditor Record { get; init; }
+        public required int BlockSize { get; init; }
+        public required int VcnShift { get; init; }
+        public AttributeData? Allocation { get; set; }
+        public string What => $"directory (MFT record {Directory.RecordNumber}) $I30";
+    }
+
+    /// <summary>One node while it is changed: its entries as raw bytes, the last one the end entry.</summary>
+    private sealed class IndexNodeImage
+    {
+        public bool IsRoot { get; init; }
+        public long Vcn { get; init; }
+        public long Lsn { get; init; }
+        public ushort Usn { get; init; }
+        public required List<byte[]> Entries { get; set; }
+        public int Size => Entries.Sum(e => e.Length);
+        public bool HasChildren => Entries.Any(HasChild);
+    }
+
+    private IndexWrite OpenIndexForWrite(NtfsFile directory)
+    {
+        if (directory.Attributes.Any(a => a.Type == AttributeType.AttributeList))
+            throw new NotSupportedException($"directory MFT record {directory.RecordNumber} has an $ATTRIBUTE_LIST; changing its index is not supported");
+        var index = OpenIndex(directory); // checks the root
+        var allocation = OpenAttribute(directory, AttributeType.IndexAllocation, "$I30");
+        if (allocation is { Resident: not null }) throw new NtfsException($"{index.What}: $INDEX_ALLOCATION is resident", allocation.VolumeOffset);
+        return new IndexWrite
+        {
+            Directory = directory,
+            Record = ReadRecordForWrite(directory.RecordNumber),
+            BlockSize = index.Root.IndexRecordSize,
+            VcnShift = index.VcnShift,
+            Allocation = allocation,
+        };
+    }
+
+    /// <summary>Applies <paramref name="patch"/> to the $FILE_NAME key of every entry of <paramref name="directory"/> that refers to record <paramref name="recordNumber"/> (Win32 and DOS names alike).</summary>
+    private void UpdateIndexCopies(NtfsFile directory, long recordNumber, SpanAction patch)
+    {
+        var w = OpenIndexForWrite(directory);
+        var root = LoadRoot(w);
+        var pending = new Stack<(long Vcn, int Depth)>();
+        if (PatchEntries(root, recordNumber, patch)) SaveRoot(w, root.Entries);
+        Push(root, 0);
+        var visited = new HashSet<long>();
+        while (pending.Count > 0)
+        {
+            var (vcn, depth) = pending.Pop();
+            if (depth > MaxIndexDepth || !visited.Add(vcn)) throw new NtfsException($"{w.What}: index loop at VCN {vcn}", w.Record.VolumeOffset);
+            var node = LoadBlock(w, vcn);
+            if (PatchEntries(node, recordNumber, patch)) WriteBlock(w, node);
+            Push(node, depth + 1);
+        }
+        WriteRecord(w.Record);
+
+        void Push(IndexNodeImage node, int depth)
+        {
+            foreach (var e in node.Entries) if (HasChild(e)) pending.Push((ChildVcn(e), depth));
+        }
+    }
+
+    internal delegate void SpanAction(Span<byte> key);
+
+    private static bool PatchEntries(IndexNodeImage node, long recordNumber, SpanAction patch)
+    {
+        bool changed = false;
+        foreach (var e in node.Entries)
+        {
+            if (IsLast(e) || (long)(BinaryPrimitives.ReadUInt64LittleEndian(e) & 0x0000_FFFF_FFFF_FFFF) != recordNumber) continue;
+            int keyLength = BinaryPrimitives.ReadUInt16LittleEndian(e.AsSpan(0x0A));
+            if (keyLength < FileName.HeaderSize) continue;
+            patch(e.AsSpan(IndexEntry.HeaderSize, keyLength));
+            changed = true;
+        }
+        return changed;
+    }
+
+    private void InsertIndexEntry(NtfsFile directory, byte[] entry, string name, long now)
+    {
+        var w = OpenIndexForWrite(directory);
+        var root = LoadRoot(w);
+        var promoted = Insert(w, root, entry, name, 0);
+        if (promoted is not null) throw new InvalidOperationException("the root never splits");
+        TouchStandardInformation(w.Record, now, modified: true);
+        WriteRecord(w.Record);
+    }
+
+    /// <summary>Inserts into the subtree at <paramref name="node"/>; returns the entry to add to the parent when the node split.</summary>
+    private byte[]? Insert(IndexWrite w, IndexNodeImage node, byte[] entry, string name, int depth)
+    {
+        if (depth > MaxIndexDepth) throw new NtfsException($"{w.What}: index deeper than {MaxIndexDepth} levels (a loop?)", w.Record.VolumeOffset);
+        int i = 0;
+        for (; i < node.Entries.Count - 1; i++)
+        {
+            var e = node.Entries[i];
+            if (IsLast(e)) break;
+            int order = _upcase.Compare(name, KeyName(e));
+            if (order == 0) throw new IOException($"{w.What}: '{name}' is already there (as '{KeyName(e)}')");
+            if (order < 0) break;
+        }
+        if (HasChild(node.Entries[i]))
+        {
+            var child = LoadBlock(w, ChildVcn(node.Entries[i]));
+            var up = Insert(w, child, entry, name, depth + 1);
+            if (up is null) return null;
+            node.Entries.Insert(i, up);
+        }
+        else
+        {
+            node.Entries.Insert(i, entry);
+        }
+        return node.IsRoot ? StoreRoot(w, node) : StoreBlock(w, node);
+    }
+
+    private byte[]? StoreRoot(IndexWrite w, IndexNodeImage root)
+    {
+        if (SaveRoot(w, root.Entries)) return null;
+        // The root outgrew the MFT record: shrink it first (that frees the room the new attributes may need),
+        // move its entries into a new block, and leave an end entry pointing there.
+        var entries = root.Entries;
+        if (!SaveRoot(w, [EndEntry(null)])) throw new NotSupportedException($"{w.What}: no room for even an empty root");
+        long vcn = AllocateBlock(w);
+        var moved = new IndexNodeImage { Vcn = vcn, Entries = entries };
+        var up = StoreBlock(w, moved);
+        List<byte[]> newRoot = up is null ? [EndEntry(vcn)] : [up, EndEntry(vcn)];
+        if (!SaveRoot(w, newRoot)) throw new NotSupportedException($"{w.What}: no room in the MFT record for the new root");
+        return null;
+    }
+
+    private byte[]? StoreBlock(IndexWrite w, IndexNodeImage node)
+    {
+        if (BlockFits(w, node)) { WriteBlock(w, node); return null; }
+        // Split: the lower half goes to a new block, the middle entry goes up pointing at it; the upper half
+        // stays where it is, so the parent's pointer to this block stays right.
+        int half = node.Size / 2, acc = 0, m = 0;
+        while (m < node.Entries.Count - 2 && acc + node.Entries[m].Length <= half) acc += node.Entries[m++].Length;
+        if (m == 0) m = 1;
+        var middle = node.Entries[m];
+        long vcn = AllocateBlock(w);
+        var lower = new IndexNodeImage { Vcn = vcn, Entries = [.. node.Entries.Take(m), EndEntry(HasChild(middle) ? ChildVcn(middle) : null)] };
+        node.Entries = node.Entries.Skip(m + 1).ToList();
+        if (!BlockFits(w, lower) || !BlockFits(w, node)) throw new NotSupportedException($"{w.What}: index entries too large to split into {w.BlockSize}-byte blocks");
+        WriteBlock(w, lower);
+        WriteBlock(w, node);
+        return WithChild(middle, vcn);
+    }
+
+    // ---- The root ($INDEX_ROOT) ---------------------------------------------------------------------------
+
+    private static IndexNodeImage LoadRoot(IndexWrite w)
+    {
+        int at = w.Record.Find(AttributeType.IndexRoot, "$I30");
+        if (at < 0) throw new NtfsException($"{w.What}: no $INDEX_ROOT", w.Record.VolumeOffset);
+        var value = w.Record.ResidentValue(at);
+        var node = value[IndexRoot.HeaderSize..];
+        int entries = (int)BinaryPrimitives.ReadUInt32LittleEndian(node), length = (int)BinaryPrimitives.ReadUInt32LittleEndian(node[4..]);
+        return new IndexNodeImage { IsRoot = true, Entries = SplitEntries(node, entries, length, w.Record.VolumeOffset + at, w.What) };
+    }
+
+    /// <summary>Rewrites $INDEX_ROOT with <paramref name="entries"/>; false when the MFT record has no room.</summary>
+    private static bool SaveRoot(IndexWrite w, List<byte[]> entries)
+    {
+        int at = w.Record.Find(AttributeType.IndexRoot, "$I30");
+        var header = w.Record.HeaderAt(at);
+        int size = entries.Sum(e => e.Length);
+        var value = new byte[IndexRoot.HeaderSize + IndexNodeHeader.Size + size];
+        w.Record.ResidentValue(at)[..IndexRoot.HeaderSize].CopyTo(value);
+        WriteNodeHeader(value.AsSpan(IndexRoot.HeaderSize), IndexNodeHeader.Size, IndexNodeHeader.Size + size, IndexNodeHeader.Size + size, entries.Any(HasChild));
+        int pos = IndexRoot.HeaderSize + IndexNodeHeader.Size;
+        foreach (var e in entries) { e.CopyTo(value, pos); pos += e.Length; }
+        return w.Record.TryReplace(at, AttributeRecord.Resident(AttributeType.IndexRoot, "$I30", header.Id, value));
+    }
+
+    // ---- INDX blocks ($INDEX_ALLOCATION) ------------------------------------------------------------------
+
+    private int EntriesOffsetInBlock(IndexWrite w) =>
+        AttributeRecord.Align8(0x28 + 2 * (w.BlockSize / UpdateSequence.StrideSize + 1)) - IndexRecord.NodeHeaderOffset;
+
+    private bool BlockFits(IndexWrite w, IndexNodeImage node) =>
+        IndexRecord.NodeHeaderOffset + EntriesOffsetInBlock(w) + node.Size <= w.BlockSize;
+
+    private IndexNodeImage LoadBlock(IndexWrite w, long vcn)
+    {
+        var allocation = w.Allocation ?? throw new NtfsException($"{w.What}: an entry points to VCN {vcn} but there is no $INDEX_ALLOCATION", w.Record.VolumeOffset);
+        long offset = vcn << w.VcnShift;
+        if (vcn < 0 || offset > allocation.DataSize - w.BlockSize)
+            throw new NtfsException($"{w.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION", allocation.VolumeOffset);
+        var buffer = new byte[w.BlockSize];
+        ReadAttribute(allocation, offset, buffer);
+        long at = VolumeOffsetOf(allocation, offset);
+        IndexRecord.Parse(buffer, vcn, at, w.What); // checks it and takes the fix-ups off
+        var node = buffer.AsSpan(IndexRecord.NodeHeaderOffset);
+        int entries = (int)BinaryPrimitives.ReadUInt32LittleEndian(node), length = (int)BinaryPrimitives.ReadUInt32LittleEndian(node[4..]);
+        return new IndexNodeImage
+        {
+            Vcn = vcn,
+            Lsn = BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(8)),
+            Usn = BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(4)))),
+            Entries = SplitEntries(node, entries, length, at + IndexRecord.NodeHeaderOffset, w.What),
+        };
+    }
+
+    /// <summary>Writes an INDX block (NTFS Documentation, "Concepts: Index Record"; ntfs-3g layout.h INDEX_BLOCK) with fresh fix-ups.</summary>
+    private void WriteBlock(IndexWrite w, IndexNodeImage node)
+    {
+        int size = w.BlockSize, usaCount = size / UpdateSequence.StrideSize + 1, entriesOffset = EntriesOffsetInBlock(w);
+        var b = new byte[size];
+        IndexRecord.Magic.CopyTo(b);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(4), 0x28);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(6), (ushort)usaCount);
+        BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(8), node.Lsn);
+        BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(0x10), node.Vcn);
+        WriteNodeHeader(b.AsSpan(IndexRecord.NodeHeaderOffset), entriesOffset, entriesOffset + node.Size, size - IndexRecord.NodeHeaderOffset, node.HasChildren);
+        int pos = IndexRecord.NodeHeaderOffset + entriesOffset;
+        foreach (var e in node.Entries) { e.CopyTo(b, pos); pos += e.Length; }
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(0x28), node.Usn);
+        UpdateSequence.Protect(b);
+        WriteAttribute(w.Allocation!, node.Vcn << w.VcnShift, b);
+    }
+
+    /// <summary>
+    /// A free INDX block: a clear bit of the directory's $I30 $BITMAP, or a new block at the end of
+    /// $INDEX_ALLOCATION (one block, or a cluster's worth when blocks are smaller than a cluster), with the
+    /// clusters claimed in $Bitmap and the two attributes created when the directory had only a root.
+    /// </summary>
+    private long AllocateBlock(IndexWrite w)
+    {
+        var record = w.Record;
+        int bitmapAt = record.Find(AttributeType.Bitmap, "$I30");
+        if (bitmapAt >= 0 && record.HeaderAt(bitmapAt).IsNonResident)
+            throw new NotSupportedException($"{w.What}: its $BITMAP is non-resident; growing such a directory is not supported");
+        long blocks = w.Allocation is null ? 0 : w.Allocation.DataSize / w.BlockSize;
+        if (bitmapAt >= 0)
+        {
+            var bits = record.ResidentValue(bitmapAt);
+            for (long b = 0; b < Math.Min(blocks, bits.Length * 8L); b++)
+            {
+                if ((bits[(int)(b / 8)] & (1 << (int)(b % 8))) != 0) continue;
+                bits[(int)(b / 8)] |= (byte)(1 << (int)(b % 8));
+                return b * w.BlockSize >> w.VcnShift;
+            }
+        }
+
+        long bytes = Math.Max(w.BlockSize, ClusterSize), clusters = bytes / ClusterSize;
+        var oldRuns = w.Allocation?.Runs.Runs ?? [];
+        var added = _allocator!.Allocate(clusters, oldRuns.Count == 0 ? 0 : oldRuns[^1].NextVcn);
+        _allocator.Mark(added, used: true);
+        var runs = MappingPairs.Coalesce(oldRuns.Concat(added));
+        long dataSize = (w.Allocation?.DataSize ?? 0) + bytes, allocated = (w.Allocation?.AllocatedSize ?? 0) + clusters * ClusterSize;
+        int allocationAt = record.Find(AttributeType.IndexAllocation, "$I30");
+        var attribute = AttributeRecord.NonResident(AttributeType.IndexAllocation, "$I30", allocationAt >= 0 ? record.HeaderAt(allocationAt).Id : (ushort)0, runs, allocated, dataSize, dataSize);
+        bool fits = allocationAt >= 0 ? record.TryReplace(allocationAt, attribute) : record.TryInsert(attribute);
+        if (!fits) throw new NotSupportedException($"{w.What}: no room in the directory's MFT record for a longer $INDEX_ALLOCATION");
+        w.Allocation = new AttributeData
+        {
+            What = $"MFT record {record.RecordNumber} attribute 0xA0:$I30",
+            Runs = Runlist.Combine([runs], record.VolumeOffset, w.What),
+            DataSize = dataSize,
+            InitializedSize = dataSize,
+            AllocatedSize = allocated,
+            VolumeOffset = record.VolumeOffset,
+        };
+
+        // $BITMAP: one bit per block, kept a multiple of 8 bytes long as Windows does.
+        bitmapAt = record.Find(AttributeType.Bitmap, "$I30");
+        var old = bitmapAt >= 0 ? record.ResidentValue(bitmapAt).ToArray() : [];
+        var value = new byte[Math.Max(old.Length, AttributeRecord.Align8((int)((dataSize / w.BlockSize + 7) / 8)))];
+        old.CopyTo(value, 0);
+        value[blocks / 8] |= (byte)(1 << (int)(blocks % 8));
+        var bitmap = AttributeRecord.Resident(AttributeType.Bitmap, "$I30", bitmapAt >= 0 ? record.HeaderAt(bitmapAt).Id : (ushort)0, value);
+        fits = bitmapAt >= 0 ? record.TryReplace(bitmapAt, bitmap) : record.TryInsert(bitmap);
+        if (!fits) throw new NotSupportedException($"{w.What}: no room in the directory's MFT record for its $I30 $BITMAP");
+        return blocks * w.BlockSize >> w.VcnShift;
+    }
+
+    // ---- Entries -------------------------------------------------------------------------------------------
+
+    private static void WriteNodeHeader(Span<byte> node, int entriesOffset, int length, int allocated, bool hasChildren)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(node, (uint)entriesOffset);
+        BinaryPrimitives.WriteUInt32LittleEndian(node[4..], (uint)length);
+        BinaryPrimitives.WriteUInt32LittleEndian(node[8..], (uint)allocated);
+        node[12] = hasChildren ? (byte)1 : (byte)0; // LARGE_INDEX in the root, INDEX_NODE in a block
+    }
+
+    private static List<byte[]> SplitEntries(ReadOnlySpan<byte> node, int entriesOffset, int length, long volumeOffset, string what)
+    {
+        var entries = new List<byte[]>();
+        int pos = entriesOffset;
+        while (true)
+        {
+            if (pos + IndexEntry.HeaderSize > length || length > node.Length)
+                throw new NtfsException($"{what}: index node ends without a last entry", volumeOffset + pos);
+            int entryLength = BinaryPrimitives.ReadUInt16LittleEndian(node[(pos + 8)..]);
+            if (entryLength < IndexEntry.HeaderSize || (entryLength & 7) != 0 || pos + entryLength > length)
+                throw new NtfsException($"{what}: index entry of length {entryLength} does not fit its node", volumeOffset + pos + 8);
+            var entry = node.Slice(pos, entryLength).ToArray();
+            entries.Add(entry);
+            if (IsLast(entry)) return entries;
+            pos += entryLength;
+        }
+    }
+
+    /// <summary>An index entry (NTFS Documentation, "Concepts: Index Entry"): file reference, lengths, flags, the $FILE_NAME key, 8-byte aligned.</summary>
+    private static byte[] IndexEntryBytes(FileReference file, ReadOnlySpan<byte> key)
+    {
+        var e = new byte[AttributeRecord.Align8(IndexEntry.HeaderSize + key.Length)];
+        BinaryPrimitives.WriteUInt64LittleEndian(e, file.Value);
+        BinaryPrimitives.WriteUInt16LittleEndian(e.AsSpan(8), (ushort)e.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(e.AsSpan(0x0A), (ushort)key.Length);
+        key.CopyTo(e.AsSpan(IndexEntry.HeaderSize));
+        return e;
+    }
+
+    private static byte[] EndEntry(long? child)
+    {
+        var e = new byte[IndexEntry.HeaderSize];
+        BinaryPrimitives.WriteUInt16LittleEndian(e.AsSpan(8), IndexEntry.HeaderSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(e.AsSpan(0x0C), EntryFlagLast);
+        return child is long vcn ? WithChild(e, vcn) : e;
+    }
+
+    private static int EntryFlags(byte[] e) => BinaryPrimitives.ReadUInt16LittleEndian(e.AsSpan(0x0C));
+    private static bool HasChild(byte[] e) => (EntryFlags(e) & EntryFlagHasChild) != 0;
+    private static bool IsLast(byte[] e) => (EntryFlags(e) & EntryFlagLast) != 0;
+    private static long ChildVcn(byte[] e) => BinaryPrimitives.ReadInt64LittleEndian(e.AsSpan(e.Length - 8));
+
+    private static string KeyName(byte[] e)
+    {
+        int n = e[IndexEntry.HeaderSize + 0x40];
+        return NtfsName.Decode(e.AsSpan(IndexEntry.HeaderSize + FileName.HeaderSize, 2 * n));
+    }
+
+    /// <summary>The entry with its child pointer (the last 8 bytes, flag 0x01) set to <paramref name="vcn"/>, added when it had none.</summary>
+    private static byte[] WithChild(byte[] e, long vcn)
+    {
+        byte[] result;
+        if (HasChild(e)) result = (byte[])e.Clone();
+        else
+        {
+            result = new byte[e.Length + 8];
+            e.CopyTo(result, 0);
+            BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(8), (ushort)result.Length);
+            BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(0x0C), (ushort)(EntryFlags(e) | EntryFlagHasChild));
+        }
+        BinaryPrimitives.WriteInt64LittleEndian(result.AsSpan(result.Length - 8), vcn);
+        return result;
+    }
+}

@@ -1,0 +1,539 @@
+using System.Buffers.Binary;
+
+namespace P2V.Imaging.FileSystems.Ntfs;
+
+/// <summary>
+/// Targeted writes for the offline fix-ups: replace a file's content, set and clear its attributes, create a
+/// file in an existing directory. Nothing is journalled: each write is ordered so that a volume interrupted
+/// between any two steps still reads — new clusters are written before $Bitmap claims them, $Bitmap before the
+/// MFT record points at them, the record before clusters it let go are freed, and the directory index last.
+/// See docs/ntfs.md, "Writes".
+/// </summary>
+public sealed partial class NtfsVolume
+{
+    private const long MftMirrorRecordNumber = 1, LogFileRecordNumber = 2;
+
+    /// <summary>Records 0–15 are system files and 16–23 are kept for their extension records; files get records from 24 on (ntfs-3g: mft_data_pos = 24).</summary>
+    private const long FirstUserRecord = 24;
+
+    /// <summary>How many records $MFT grows by when it has no free record left (ntfs-3g grows it 16 records at a time as well).</summary>
+    private const int MftGrowthRecords = 16;
+
+    private const int WriteChunk = 1 << 20;
+
+    private bool _writeChecked;
+    private ClusterAllocator? _allocator;
+
+    /// <summary>Write even though the volume is marked dirty or its $LogFile needs replaying (the log is then emptied and the volume marked dirty, so Windows checks it).</summary>
+    public bool AllowUncleanVolume { get; set; }
+
+    /// <summary>Why writing would be unsafe (a dirty flag, a $LogFile Windows would replay), or null when the volume is clean.</summary>
+    public string? UncleanReason()
+    {
+        var reasons = new List<string>();
+        if (Info.IsDirty) reasons.Add("is marked dirty (Windows runs chkdsk on it at the next boot)");
+        if (ReadLogFileState() == LogFileState.Unclean) reasons.Add("has a $LogFile with active clients that Windows would replay at mount, over any offline change");
+        return reasons.Count == 0 ? null : string.Join(" and ", reasons);
+    }
+
+    /// <summary>Reads the restart area of $LogFile (both copies; the newer counts).</summary>
+    public LogFileState ReadLogFileState()
+    {
+        var data = LogFileData();
+        var bytes = new byte[(int)Math.Min(data.DataSize, 2 * 65536)];
+        ReadAttribute(data, 0, bytes);
+        int firstPage = Math.Min(bytes.Length, 4096);
+        if (bytes.AsSpan(0, firstPage).IndexOfAnyExcept((byte)0xFF) < 0) return LogFileState.Empty;
+        var first = LogFileRestartArea.Parse(bytes, data.VolumeOffset)
+            ?? throw new NtfsException($"$LogFile: no restart page (magic \"{FileRecord.Printable(bytes.AsSpan(0, 4))}\", expected \"RSTR\")", VolumeOffsetOf(data, 0));
+        int pageSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(0x10));
+        LogFileRestartArea? second = null;
+        if (pageSize < bytes.Length)
+        {
+            try { second = LogFileRestartArea.Parse(bytes.AsSpan(pageSize), VolumeOffsetOf(data, pageSize)); }
+            catch (NtfsException) { } // a torn second copy: the first stands
+        }
+        var newest = second is not null && second.CurrentLsn > first.CurrentLsn ? second : first;
+        return newest.IsClean ? LogFileState.Clean : LogFileState.Unclean;
+    }
+
+    private AttributeData LogFileData()
+    {
+        var log = OpenRecord(FileReference.Of(LogFileRecordNumber), "$LogFile");
+        var data = OpenAttribute(log, AttributeType.Data, "") ?? throw new NtfsException("$LogFile: no unnamed $DATA attribute", log.BaseRecord.VolumeOffset);
+        if (data.Resident is not null || data.DataSize < 8192) throw new NtfsException($"$LogFile: {data.DataSize} bytes{(data.Resident is null ? "" : ", resident")}, too small for its restart pages", data.VolumeOffset);
+        return data;
+    }
+
+    private void EnsureWritable()
+    {
+        if (_writeChecked) return;
+        if (!_disk.CanWrite) throw new IOException("NTFS: the volume was opened read-only");
+        if (UncleanReason() is { } reason)
+        {
+            if (!AllowUncleanVolume)
+                throw new IOException($"NTFS: the volume {reason}. Boot Windows on it once and shut it down cleanly, or force the write (its $LogFile is then emptied as ntfs-3g does, and it is marked dirty so that Windows checks it)");
+            if (ReadLogFileState() == LogFileState.Unclean)
+            {
+                // As ntfs-3g's ntfs_logfile_reset: all 0xFF is a log Windows re-initialises instead of replaying.
+                var data = LogFileData();
+                var ones = new byte[WriteChunk];
+                ones.AsSpan().Fill(0xFF);
+                for (long offset = 0; offset < data.DataSize; offset += WriteChunk)
+                    WriteAttribute(data, offset, ones.AsSpan(0, (int)Math.Min(WriteChunk, data.DataSize - offset)));
+                SetVolumeFlags(VolumeFlags.Dirty);
+                _disk.Flush();
+            }
+        }
+        _allocator = new ClusterAllocator(this, _bitmap, TotalClusters);
+        _writeChecked = true;
+    }
+
+    private void SetVolumeFlags(VolumeFlags flags)
+    {
+        var record = ReadRecordForWrite(VolumeRecordNumber);
+        int at = record.Find(AttributeType.VolumeInformation);
+        if (at < 0) throw new NtfsException("$Volume: no $VOLUME_INFORMATION", record.VolumeOffset);
+        var value = record.ResidentValue(at);
+        BinaryPrimitives.WriteUInt16LittleEndian(value[0x0A..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(value[0x0A..]) | (ushort)flags));
+        WriteRecord(record);
+    }
+
+    // ---- Files -----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Replaces the unnamed $DATA of an existing file with <paramref name="content"/>, growing or shrinking it:
+    /// resident when it fits the MFT record, otherwise in newly allocated clusters (the old ones are freed only
+    /// after the record points at the new ones). Times in $STANDARD_INFORMATION and the sizes and times of the
+    /// file's entries in its directory's $I30 index follow.
+    /// </summary>
+    public void ReplaceFile(string path, ReadOnlySpan<byte> content)
+    {
+        EnsureWritable();
+        var file = ResolveForWrite(path, out var parent, directoryAllowed: false);
+        var record = ReadRecordForWrite(file.RecordNumber);
+        int at = record.Find(AttributeType.Data);
+        AttributeHeader? old = at >= 0 ? record.HeaderAt(at) : null;
+        if (old is { } o && (o.IsCompressed || o.IsEncrypted || o.IsSparse))
+            throw new NotSupportedException($"'{path}' is {(o.IsEncrypted ? "encrypted" : o.IsCompressed ? "compressed" : "sparse")}; replacing such a file is not supported");
+        var oldRuns = old is { IsNonResident: true } h ? DecodeRuns(record, at, h) : [];
+
+        var (attribute, runs, allocated) = BuildData(record, at, old?.Id ?? 0, content, path);
+        WriteNewClusters(runs, content);
+        if (at >= 0) record.TryReplace(at, attribute);
+        else record.TryInsert(attribute);
+        long now = DateTime.UtcNow.ToFileTimeUtc();
+        TouchStandardInformation(record, now, modified: true);
+        WriteRecord(record);
+        _disk.Flush();
+        _allocator!.Mark(oldRuns, used: false);
+        _disk.Flush();
+
+        long size = content.Length;
+        UpdateIndexCopies(parent, file.RecordNumber, key =>
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(key[0x10..], now);
+            BinaryPrimitives.WriteInt64LittleEndian(key[0x18..], now);
+            BinaryPrimitives.WriteInt64LittleEndian(key[0x20..], now);
+            BinaryPrimitives.WriteInt64LittleEndian(key[0x28..], allocated);
+            BinaryPrimitives.WriteInt64LittleEndian(key[0x30..], size);
+        });
+        _disk.Flush();
+    }
+
+    /// <summary>The Windows attributes in a file's $STANDARD_INFORMATION (FILE_ATTRIBUTE_* bits).</summary>
+    public FileAttributes GetFileAttributes(string path)
+    {
+        var file = Resolve(path) ?? throw new FileNotFoundException($"'{path}' not found on the NTFS volume", path);
+        var si = file.FindResident(AttributeType.StandardInformation)
+            ?? throw new NtfsException($"'{path}': MFT record {file.RecordNumber} has no resident $STANDARD_INFORMATION", file.BaseRecord.VolumeOffset);
+        return (FileAttributes)StandardInformation.Parse(si.ResidentValue, si.VolumeOffset, $"MFT record {file.RecordNumber}").FileAttributes;
+    }
+
+    /// <summary>
+    /// Sets and clears Windows attribute bits (read-only, hidden, system, archive …) in $STANDARD_INFORMATION and
+    /// in the copies held by the directory's $I30 entries; returns the attributes as they were.
+    /// </summary>
+    public FileAttributes SetFileAttributes(string path, FileAttributes set, FileAttributes clear)
+    {
+        EnsureWritable();
+        const uint changeable = 0xFFFF & ~(uint)(FileAttributes.Directory | FileAttributes.Device | FileAttributes.ReparsePoint | FileAttributes.SparseFile | FileAttributes.Compressed | FileAttributes.Encrypted);
+        if ((((uint)set | (uint)clear) & ~changeable) != 0)
+            throw new ArgumentException($"attributes {set | clear} include bits that describe the file's structure; only flags such as ReadOnly, Hidden, System and Archive can be changed");
+        var file = ResolveForWrite(path, out var parent, directoryAllowed: true);
+        var record = ReadRecordForWrite(file.RecordNumber);
+        int at = record.Find(AttributeType.StandardInformation);
+        if (at < 0) throw new NtfsException($"'{path}': MFT record {file.RecordNumber} has no $STANDARD_INFORMATION", record.VolumeOffset);
+        var si = record.ResidentValue(at);
+        if (si.Length < StandardInformation.MinSize) throw new NtfsException($"'{path}': $STANDARD_INFORMATION of {si.Length} bytes", record.VolumeOffset + at);
+        uint before = BinaryPrimitives.ReadUInt32LittleEndian(si[0x20..]);
+        uint after = (before | (uint)set) & ~(uint)clear;
+        BinaryPrimitives.WriteUInt32LittleEndian(si[0x20..], after);
+        long now = DateTime.UtcNow.ToFileTimeUtc();
+        TouchStandardInformation(record, now, modified: false);
+        WriteRecord(record);
+        _disk.Flush();
+        UpdateIndexCopies(parent, file.RecordNumber, key =>
+        {
+            uint flags = BinaryPrimitives.ReadUInt32LittleEndian(key[0x38..]);
+            BinaryPrimitives.WriteUInt32LittleEndian(key[0x38..], (flags | (uint)set) & ~(uint)clear);
+            BinaryPrimitives.WriteInt64LittleEndian(key[0x18..], now);
+        });
+        _disk.Flush();
+        return (FileAttributes)before;
+    }
+
+    /// <summary>
+    /// Creates a file in an existing directory: a new MFT record (from $MFT's $BITMAP, growing $MFT when no
+    /// record is free) with $STANDARD_INFORMATION (the directory's security id), $FILE_NAME and $DATA, then its
+    /// entry in the directory's $I30 index (splitting nodes and moving the root into an INDX block as needed).
+    /// </summary>
+    public void CreateFile(string path, ReadOnlySpan<byte> content, FileAttributes attributes = FileAttributes.Archive)
+    {
+        EnsureWritable();
+        var (parent, name) = ResolveParent(path);
+        CheckName(name, path);
+        var index = OpenIndex(parent);
+        if (FindInIndex(index, index.Root.Entries, name, 0) is not null) throw new IOException($"'{path}' already exists");
+        if (parent.Attributes.Any(a => a.Type == AttributeType.AttributeList))
+            throw new NotSupportedException($"'{path}': the directory has an $ATTRIBUTE_LIST; adding to it is not supported");
+
+        long now = DateTime.UtcNow.ToFileTimeUtc();
+        var (number, sequence, usn, grows) = AllocateMftRecord();
+        int size = BootSector.FileRecordSize;
+        var record = FileRecordEditor.CreateEmpty(size, number, -1, sequence, usn, FileRecordFlags.InUse);
+
+        var parentSi = parent.FindResident(AttributeType.StandardInformation);
+        record.TryInsert(AttributeRecord.Resident(AttributeType.StandardInformation, "", 0, StandardInformationValue(now, (uint)attributes, parentSi is null ? default : parentSi.ResidentValue)));
+        var ns = NamespaceFor(name);
+        int fileNameLength = AttributeRecord.Align8(AttributeRecord.Align8(AttributeHeader.ResidentHeaderSize) + FileName.HeaderSize + 2 * name.Length);
+        var (data, runs, allocated) = BuildData(record, -1, 0, content, path, reserve: fileNameLength);
+        var fileName = FileNameValue(parent.Reference, now, allocated, content.Length, (uint)attributes, ns, name);
+        if (!record.TryInsert(AttributeRecord.Resident(AttributeType.FileName, "", 0, fileName, AttributeRecord.ResidentIndexed)) || !record.TryInsert(data))
+            throw new NotSupportedException($"'{path}': the new MFT record has no room for its attributes");
+
+        WriteNewClusters(runs, content);
+        WriteRecord(record, allowUninitialized: grows);
+        _disk.Flush();
+        if (grows) GrowMftInitialized(number);
+        SetMftBitmapBit(number, true);
+        _disk.Flush();
+
+        var reference = FileReference.Of(number, sequence);
+        InsertIndexEntry(parent, IndexEntryBytes(reference, fileName), name, now);
+        _disk.Flush();
+    }
+
+    // ---- Helpers for file writes -------------------------------------------------------------------------
+
+    private NtfsFile ResolveForWrite(string path, out NtfsFile parent, bool directoryAllowed)
+    {
+        (parent, var name) = ResolveParent(path);
+        var index = OpenIndex(parent);
+        var found = FindInIndex(index, index.Root.Entries, name, 0) ?? throw new FileNotFoundException($"'{path}' not found on the NTFS volume", path);
+        var file = OpenRecord(found, $"'{path}'");
+        if (file.IsDirectory && !directoryAllowed) throw new IOException($"'{path}' is a directory, not a file");
+        if (file.BaseRecord.Attributes.Any(a => a.Type == AttributeType.AttributeList))
+            throw new NotSupportedException($"'{path}' has an $ATTRIBUTE_LIST (its attributes span several MFT records); writing it is not supported");
+        return file;
+    }
+
+    private (NtfsFile Parent, string Name) ResolveParent(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var parts = path.Split(['\\', '/'], StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0) throw new ArgumentException("a file path is needed, not the root directory", nameof(path));
+        string parentPath = string.Join('\\', parts[..^1]);
+        var parent = Resolve(parentPath) ?? throw new DirectoryNotFoundException($"'{parentPath}' not found on the NTFS volume");
+        if (!parent.IsDirectory) throw new DirectoryNotFoundException($"'{parentPath}' is a file, not a directory");
+        return (parent, parts[^1]);
+    }
+
+    private static void CheckName(string name, string path)
+    {
+        if (name.Length > 255 || name.Contains('\0') || name is "." or "..")
+            throw new ArgumentException($"'{path}': '{name}' is not a valid NTFS name (1–255 UTF-16 units, no NUL, not . or ..)", nameof(path));
+    }
+
+    /// <summary>Win32 when Windows can open the name, Win32 &amp; DOS when it is its own 8.3 alias (as Windows names it), POSIX otherwise.</summary>
+    internal static FileNameNamespace NamespaceFor(string name)
+    {
+        if (name.IndexOfAny("\"*/:<>?\\|".ToCharArray()) >= 0 || name.Any(c => c < 0x20) || name.EndsWith('.') || name.EndsWith(' '))
+            return FileNameNamespace.Posix;
+        int dot = name.IndexOf('.');
+        string stem = dot < 0 ? name : name[..dot], extension = dot < 0 ? "" : name[(dot + 1)..];
+        bool dos = stem.Length is >= 1 and <= 8 && extension.Length <= 3 && (dot < 0 || extension.Length > 0) && !extension.Contains('.')
+            && (stem + extension).All(c => c is >= 'A' and <= 'Z' or >= '0' and <= '9' || "!#$%&'()-@^_`{}~".Contains(c));
+        return dos ? FileNameNamespace.Win32AndDos : FileNameNamespace.Win32;
+    }
+
+    private IReadOnlyList<DataRun> DecodeRuns(FileRecordEditor record, int at, AttributeHeader header)
+    {
+        if (header.LowestVcn != 0) throw new NtfsException($"MFT record {record.RecordNumber}: attribute 0x{(uint)header.Type:X} starts at VCN {header.LowestVcn}", record.VolumeOffset + at);
+        return Runlist.Decode(record.Bytes.AsSpan(at + header.MappingPairsOffset, header.RecordLength - header.MappingPairsOffset), 0, TotalClusters,
+            record.VolumeOffset + at + header.MappingPairsOffset, $"MFT record {record.RecordNumber} attribute 0x{(uint)header.Type:X}");
+    }
+
+    /// <summary>
+    /// The new $DATA record: resident when it fits the MFT record (with <paramref name="reserve"/> bytes kept for
+    /// attributes still to come), otherwise non-resident in freshly allocated clusters. Allocated size follows
+    /// ntfs-3g: the value rounded to 8 bytes when resident, whole clusters otherwise.
+    /// </summary>
+    private (byte[] Attribute, List<DataRun> Runs, long Allocated) BuildData(FileRecordEditor record, int at, ushort id, ReadOnlySpan<byte> content, string path, int reserve = 0)
+    {
+        int oldLength = at >= 0 ? record.HeaderAt(at).RecordLength : 0;
+        int room = record.FreeBytes + oldLength - reserve;
+        if (AttributeRecord.Align8(AttributeHeader.ResidentHeaderSize) + (long)content.Length <= room)
+        {
+            var resident = AttributeRecord.Resident(AttributeType.Data, "", id, content);
+            if (resident.Length <= room) return (resident, [], AttributeRecord.Align8(content.Length));
+        }
+        long clusters = (content.Length + (long)ClusterSize - 1) / ClusterSize;
+        var runs = _allocator!.Allocate(clusters, 0);
+        var attribute = AttributeRecord.NonResident(AttributeType.Data, "", id, runs, clusters * ClusterSize, content.Length, content.Length);
+        if (attribute.Length > room)
+        {
+            _allocator.Release(runs);
+            throw new NotSupportedException($"'{path}': its new runlist ({runs.Count} runs) does not fit MFT record {record.RecordNumber}; free space is too fragmented");
+        }
+        return (attribute, runs, clusters * ClusterSize);
+    }
+
+    /// <summary>Writes the content into its new clusters (the last one zero-padded), then claims them in $Bitmap.</summary>
+    private void WriteNewClusters(List<DataRun> runs, ReadOnlySpan<byte> content)
+    {
+        if (runs.Count == 0) return;
+        var buffer = new byte[WriteChunk];
+        foreach (var run in runs)
+        {
+            long start = run.Vcn * ClusterSize, end = run.NextVcn * ClusterSize;
+            for (long pos = start; pos < end; pos += WriteChunk)
+            {
+                int n = (int)Math.Min(WriteChunk, end - pos);
+                var piece = buffer.AsSpan(0, n);
+                piece.Clear();
+                if (pos < content.Length) content.Slice((int)pos, (int)Math.Min(n, content.Length - pos)).CopyTo(piece);
+                _disk.WriteAt(run.Lcn * ClusterSize + (pos - start), piece);
+            }
+        }
+        _disk.Flush();
+        _allocator!.Mark(runs, used: true);
+        _disk.Flush();
+    }
+
+    /// <summary>$STANDARD_INFORMATION times: last write (when the content changed), MFT change and last access.</summary>
+    private static void TouchStandardInformation(FileRecordEditor record, long now, bool modified)
+    {
+        int at = record.Find(AttributeType.StandardInformation);
+        if (at < 0) return;
+        var si = record.ResidentValue(at);
+        if (si.Length < StandardInformation.MinSize) return;
+        if (modified) BinaryPrimitives.WriteInt64LittleEndian(si[0x08..], now);
+        BinaryPrimitives.WriteInt64LittleEndian(si[0x10..], now);
+        BinaryPrimitives.WriteInt64LittleEndian(si[0x18..], now);
+    }
+
+    /// <summary>
+    /// $STANDARD_INFORMATION of a new file (ntfs-3g layout.h STANDARD_INFORMATION): the NTFS 3.x form of 72 bytes
+    /// with the directory's owner and security ids when the directory has them (so its $Secure descriptor applies),
+    /// the 48-byte NTFS 1.2 form otherwise.
+    /// </summary>
+    private static byte[] StandardInformationValue(long now, uint attributes, ReadOnlySpan<byte> parentSi)
+    {
+        var v = new byte[parentSi.Length >= 0x48 ? 0x48 : StandardInformation.MinSize];
+        for (int i = 0; i < 4; i++) BinaryPrimitives.WriteInt64LittleEndian(v.AsSpan(8 * i), now);
+        BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(0x20), attributes);
+        if (v.Length == 0x48)
+        {
+            parentSi.Slice(0x30, 4).CopyTo(v.AsSpan(0x30)); // owner id
+            parentSi.Slice(0x34, 4).CopyTo(v.AsSpan(0x34)); // security id
+        }
+        return v;
+    }
+
+    /// <summary>A $FILE_NAME value (NTFS Documentation, "Attributes: $FILE_NAME"): also the key of the $I30 entry.</summary>
+    private static byte[] FileNameValue(FileReference parent, long now, long allocated, long size, uint attributes, FileNameNamespace ns, string name)
+    {
+        var v = new byte[FileName.HeaderSize + 2 * name.Length];
+        BinaryPrimitives.WriteUInt64LittleEndian(v, parent.Value);
+        for (int i = 0; i < 4; i++) BinaryPrimitives.WriteInt64LittleEndian(v.AsSpan(8 + 8 * i), now);
+        BinaryPrimitives.WriteInt64LittleEndian(v.AsSpan(0x28), allocated);
+        BinaryPrimitives.WriteInt64LittleEndian(v.AsSpan(0x30), size);
+        BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(0x38), attributes);
+        v[0x40] = (byte)name.Length;
+        v[0x41] = (byte)ns;
+        for (int i = 0; i < name.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(v.AsSpan(FileName.HeaderSize + 2 * i), name[i]);
+        return v;
+    }
+
+    // ---- MFT records -------------------------------------------------------------------------------------
+
+    private FileRecordEditor ReadRecordForWrite(long number)
+    {
+        int size = BootSector.FileRecordSize;
+        long count = _mft.InitializedSize / size;
+        if (number < 0 || number >= count) throw new NtfsException($"MFT record {number} lies beyond the {count} records of $MFT", _mft.VolumeOffset);
+        var buffer = new byte[size];
+        ReadAttribute(_mft, number * size, buffer);
+        long at = VolumeOffsetOf(_mft, number * size);
+        FileRecord.Parse(buffer, number, at); // checks it and takes the fix-ups off
+        return new FileRecordEditor(buffer, number, at);
+    }
+
+    /// <summary>Writes a record with fresh fix-ups; the first records also go to $MFTMirr, which must stay identical.</summary>
+    private void WriteRecord(FileRecordEditor record, bool allowUninitialized = false)
+    {
+        int size = BootSector.FileRecordSize;
+        long offset = record.RecordNumber * size;
+        if (!allowUninitialized && offset + size > _mft.InitializedSize)
+            throw new InvalidOperationException($"MFT record {record.RecordNumber} lies past $MFT's initialized size");
+        var bytes = record.Protected();
+        WriteAttribute(_mft, offset, bytes);
+        if (record.RecordNumber < MirroredRecords)
+        {
+            var mirror = OpenRecord(FileReference.Of(MftMirrorRecordNumber), "$MFTMirr");
+            var data = OpenAttribute(mirror, AttributeType.Data, "") ?? throw new NtfsException("$MFTMirr: no unnamed $DATA attribute", mirror.BaseRecord.VolumeOffset);
+            if (offset + size <= data.DataSize) WriteAttribute(data, offset, bytes);
+        }
+    }
+
+    /// <summary>How many records $MFTMirr holds: 4, or a cluster's worth when a cluster holds more (ntfs-3g volume.c mftmirr_size).</summary>
+    private int MirroredRecords => ClusterSize <= 4 * BootSector.FileRecordSize ? 4 : ClusterSize / BootSector.FileRecordSize;
+
+    private (long Number, ushort Sequence, ushort Usn, bool Grows) AllocateMftRecord()
+    {
+        int size = BootSector.FileRecordSize;
+        var (bitmap, bits) = ReadMftBitmap();
+        long count = _mft.InitializedSize / size;
+        for (long n = FirstUserRecord; n < Math.Min(count, bits.Length * 8L); n++)
+        {
+            if ((bits[n / 8] & (1 << (int)(n % 8))) != 0) continue;
+            var buffer = new byte[size];
+            ReadAttribute(_mft, n * size, buffer);
+            ushort usn = 0, sequence = 1;
+            if (buffer.AsSpan(0, 4).SequenceEqual(FileRecord.Magic))
+            {
+                try
+                {
+                    var old = FileRecord.Parse(buffer, n, VolumeOffsetOf(_mft, n * size));
+                    if (old.InUse) continue; // $MFT's bitmap says free, the record says in use: leave it alone
+                    sequence = old.SequenceNumber == 0 ? (ushort)1 : old.SequenceNumber; // freeing already bumped it
+                    usn = BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(4))));
+                }
+                catch (NtfsException) { } // a damaged free record is simply overwritten
+            }
+            return (n, sequence, usn, false);
+        }
+        // No free record: the next one past the initialized size, inside the allocation (grown if need be).
+        if ((count + 1) * size > _mft.AllocatedSize) GrowMftAllocation();
+        _ = bitmap;
+        return (count, 1, 0, true);
+    }
+
+    private (AttributeData Attribute, byte[] Bits) ReadMftBitmap()
+    {
+        var mft = OpenRecord(FileReference.Of(MftRecordNumber), "$MFT");
+        var bitmap = OpenAttribute(mft, AttributeType.Bitmap, "") ?? throw new NtfsException("$MFT: no $BITMAP attribute", mft.BaseRecord.VolumeOffset);
+        if (bitmap.DataSize > 64L << 20) throw new NtfsException($"$MFT: $BITMAP of {bitmap.DataSize} bytes", bitmap.VolumeOffset);
+        var bits = new byte[bitmap.DataSize];
+        ReadAttribute(bitmap, 0, bits);
+        return (bitmap, bits);
+    }
+
+    private void SetMftBitmapBit(long number, bool used)
+    {
+        var record = ReadRecordForWrite(MftRecordNumber);
+        int at = record.Find(AttributeType.Bitmap);
+        if (at < 0) throw new NtfsException("$MFT: no $BITMAP attribute", record.VolumeOffset);
+        var header = record.HeaderAt(at);
+        int bit = 1 << (int)(number % 8);
+        if (!header.IsNonResident)
+        {
+            var value = record.ResidentValue(at);
+            value[(int)(number / 8)] = used ? (byte)(value[(int)(number / 8)] | bit) : (byte)(value[(int)(number / 8)] & ~bit);
+            WriteRecord(record);
+            return;
+        }
+        var (bitmap, _) = ReadMftBitmap();
+        var one = new byte[1];
+        ReadAttribute(bitmap, number / 8, one);
+        one[0] = used ? (byte)(one[0] | bit) : (byte)(one[0] & ~bit);
+        WriteAttribute(bitmap, number / 8, one);
+    }
+
+    /// <summary>Takes record <paramref name="number"/> (just written past the end) into $MFT's data and initialized size, widening $MFT's $BITMAP to cover it.</summary>
+    private void GrowMftInitialized(long number)
+    {
+        int size = BootSector.FileRecordSize;
+        var record = ReadRecordForWrite(MftRecordNumber);
+        if (record.Find(AttributeType.AttributeList) >= 0) throw new NotSupportedException("$MFT has an $ATTRIBUTE_LIST; growing it is not supported");
+        int data = record.Find(AttributeType.Data);
+        long newSize = (number + 1) * size;
+        BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(data + 0x30), newSize);
+        BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(data + 0x38), newSize);
+
+        int at = record.Find(AttributeType.Bitmap);
+        var header = record.HeaderAt(at);
+        long needed = (number + 8) / 8;
+        if (!header.IsNonResident && header.ValueLength < needed)
+        {
+            var value = new byte[AttributeRecord.Align8((int)needed)];
+            record.ResidentValue(at).CopyTo(value);
+            if (!record.TryReplace(at, AttributeRecord.Resident(AttributeType.Bitmap, "", header.Id, value)))
+                throw new NotSupportedException("$MFT: no room in record 0 to widen its resident $BITMAP");
+        }
+        else if (header.IsNonResident && header.DataSize < needed)
+        {
+            long grown = AttributeRecord.Align8((int)needed);
+            if (grown > header.AllocatedSize) throw new NotSupportedException("$MFT: its $BITMAP would need more clusters; growing it is not supported");
+            BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(at + 0x30), grown);
+            BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(at + 0x38), grown);
+        }
+        WriteRecord(record);
+        _disk.Flush();
+        _mft = OpenMft();
+    }
+
+    /// <summary>Gives $MFT's $DATA more clusters (claimed in $Bitmap first), keeping its sizes; records there are initialized one by one as they are used.</summary>
+    private void GrowMftAllocation()
+    {
+        var record = ReadRecordForWrite(MftRecordNumber);
+        if (record.Find(AttributeType.AttributeList) >= 0) throw new NotSupportedException("$MFT has an $ATTRIBUTE_LIST; growing it is not supported");
+        int at = record.Find(AttributeType.Data);
+        var header = record.HeaderAt(at);
+        var runs = DecodeRuns(record, at, header);
+        long bytes = (long)MftGrowthRecords * BootSector.FileRecordSize;
+        long clusters = (bytes + ClusterSize - 1) / ClusterSize;
+        var added = _allocator!.Allocate(clusters, runs.Count == 0 ? 0 : runs[^1].NextVcn);
+        _allocator.Mark(added, used: true);
+        _disk.Flush();
+        var all = MappingPairs.Coalesce(runs.Concat(added));
+        var attribute = AttributeRecord.NonResident(AttributeType.Data, "", header.Id, all, header.AllocatedSize + clusters * ClusterSize, header.DataSize, header.InitializedSize);
+        if (!record.TryReplace(at, attribute)) throw new NotSupportedException("$MFT: its grown runlist does not fit record 0");
+        WriteRecord(record);
+        _disk.Flush();
+        _mft = OpenMft();
+    }
+
+    // ---- Attribute bytes ---------------------------------------------------------------------------------
+
+    /// <summary>Writes bytes of a plain non-resident attribute in place, inside its allocated size.</summary>
+    internal void WriteAttribute(AttributeData data, long offset, ReadOnlySpan<byte> source)
+    {
+        if (data.Resident is not null || data.IsCompressed || data.IsEncrypted)
+            throw new NotSupportedException($"{data.What}: only plain non-resident attributes are written in place");
+        if (offset < 0 || offset > data.AllocatedSize - source.Length)
+            throw new NtfsException($"{data.What}: write of [{offset}, +{source.Length}) past its {data.AllocatedSize} allocated bytes", data.VolumeOffset);
+        long cluster = ClusterSize;
+        int done = 0;
+        while (done < source.Length)
+        {
+            long pos = offset + done, vcn = pos / cluster, inCluster = pos % cluster;
+            var run = data.Runs.Find(vcn);
+            if (run is not { IsSparse: false } r) throw new NtfsException($"{data.What}: VCN {vcn} is {(run is null ? "not mapped" : "sparse")}; cannot write there", data.VolumeOffset);
+            int n = (int)Math.Min(source.Length - done, (r.NextVcn - vcn) * cluster - inCluster);
+            _disk.WriteAt((r.Lcn + vcn - r.Vcn) * cluster + inCluster, source.Slice(done, n));
+            done += n;
+        }
+    }
+}
