@@ -27,7 +27,12 @@ public static class DiskCommands
 
     private static VirtualDiskCreateOptions CreateOptions(CommandArgs a, int defaultSectorSize, VirtualDiskFormat format)
     {
-        int sector = a.Int("sector-size") ?? (format is VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed ? 512 : defaultSectorSize);
+        bool vhd = format is VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed;
+        int? asked = a.Int("sector-size");
+        // A 4096-byte-sector source's partition table counts 4 KiB sectors: a VHD (512 only) would misplace every partition.
+        if (vhd && asked == null && defaultSectorSize != 512)
+            throw new UsageException($"the source has {defaultSectorSize}-byte sectors and VHD has 512-byte sectors only: use vhdx, or --sector-size 512 to copy the bytes anyway");
+        int sector = asked ?? (vhd ? 512 : defaultSectorSize);
         long? block = a.Size("block-size");
         bool zero = a.Flag("zero-fill"), prealloc = a.Flag("preallocate");
         if (zero && prealloc) throw new UsageException("--preallocate and --zero-fill exclude each other");
