@@ -150,14 +150,35 @@ internal sealed class MsZipDecoder
             _bits = 0;
             _count = 0;
         }
+
+        /// <summary>The next <paramref name="n"/> bits without consuming them, zero-padded at the end of the data; also how many are real.</summary>
+        public int Peek(int n, out int available)
+        {
+            while (_count < n && _pos < _data.Length)
+            {
+                _bits |= (uint)_data[_pos++] << _count;
+                _count += 8;
+            }
+            available = _count;
+            return (int)(_bits & ((1u << n) - 1));
+        }
+
+        public void Skip(int n)
+        {
+            _bits >>= n;
+            _count -= n;
+        }
     }
 
     /// <summary>A canonical Huffman code (RFC 1951 § 3.2.2): counts per length and symbols in code order, decoded bit by bit.</summary>
     internal sealed class Huffman
     {
         private const int MaxBits = 15;
+        /// <summary>Codes up to this long decode with one table lookup; longer ones bit by bit.</summary>
+        private const int FastBits = 9;
         private readonly short[] _count = new short[MaxBits + 1];
         private readonly short[] _symbol;
+        private readonly int[] _fast = new int[1 << FastBits]; // (symbol << 4) | length, 0 = not in the table
 
         private Huffman(int n) => _symbol = new short[n];
 
@@ -176,10 +197,40 @@ internal sealed class MsZipDecoder
             for (int len = 1; len <= MaxBits; len++) offs[len + 1] = (short)(offs[len] + h._count[len]);
             for (int s = 0; s < lengths.Length; s++)
                 if (lengths[s] != 0) h._symbol[offs[lengths[s]]++] = (short)s;
+            // Canonical codes (RFC 1951 § 3.2.2); the stream sends them most significant bit first, the reader
+            // takes bits least significant first, so the table is indexed by the reversed code.
+            var next = new int[MaxBits + 2];
+            for (int len = 1, code = 0; len <= MaxBits; len++)
+            {
+                code = (code + (len == 1 ? 0 : h._count[len - 1])) << 1;
+                next[len] = code;
+            }
+            for (int s = 0; s < lengths.Length; s++)
+            {
+                int len = lengths[s];
+                if (len == 0) continue;
+                int code = next[len]++;
+                if (len > FastBits) continue;
+                int reversed = 0;
+                for (int i = 0; i < len; i++) reversed |= ((code >> i) & 1) << (len - 1 - i);
+                for (int i = reversed; i < 1 << FastBits; i += 1 << len) h._fast[i] = (s << 4) | len;
+            }
             return h;
         }
 
         public int Decode(ref BitReader bits)
+        {
+            int peeked = bits.Peek(FastBits, out int available);
+            int entry = _fast[peeked];
+            if (entry != 0 && (entry & 15) <= available)
+            {
+                bits.Skip(entry & 15);
+                return entry >> 4;
+            }
+            return DecodeSlow(ref bits);
+        }
+
+        private int DecodeSlow(ref BitReader bits)
         {
             int code = 0, first = 0, index = 0;
             for (int len = 1; len <= MaxBits; len++)
