@@ -3,6 +3,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using P2V.Netboot.Boot;
@@ -30,6 +31,9 @@ public sealed class BootHttpServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = root.FullPath, EnvironmentName = "Production" });
         builder.Logging.ClearProviders();
+        // A library must not take over the process's signals: the default console lifetime would answer SIGTERM
+        // by waiting for Main to end, which a server loop waiting for that very signal never does.
+        builder.Services.AddSingleton<IHostLifetime, HostedByCaller>();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(listen);
@@ -75,6 +79,12 @@ public sealed class BootHttpServer : IAsyncDisposable
             port = addresses.Count > 0 ? addresses[0] : 0;
         }
         return new BootHttpServer(app, port);
+    }
+
+    private sealed class HostedByCaller : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private static string Client(HttpContext c) => $"{c.Connection.RemoteIpAddress}:{c.Connection.RemotePort}";
