@@ -16,8 +16,9 @@ public static class InventoryXml
     public static void Save(SourceInventory inv, string path)
     {
         var settings = new XmlWriterSettings { Indent = true, Encoding = new System.Text.UTF8Encoding(false) };
-        using var writer = XmlWriter.Create(path, settings);
-        ToXml(inv).Save(writer);
+        using (var writer = XmlWriter.Create(path, settings))
+            ToXml(inv).Save(writer);
+        File.AppendAllText(path, "\n");
     }
 
     public static XDocument ToXml(SourceInventory inv)

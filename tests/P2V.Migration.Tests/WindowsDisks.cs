@@ -1,0 +1,94 @@
+using System.Text;
+
+namespace P2V.Migration.Tests;
+
+/// <summary>
+/// Source disks made with real tools, built once for all tests: sfdisk lays out the tables, mkntfs makes the
+/// Windows volume and wimapply fills it from a tree holding boot.ini, hal.dll, ntoskrnl.exe, the SYSTEM hive,
+/// repair\setup.log and hiberfil.sys; mkfs.fat makes a FAT16 data volume; a dynamic disk has an MBR entry of type 0x42.
+/// </summary>
+public sealed class WindowsDisks : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    /// <summary>MBR: partition 1 NTFS with Windows Server 2003 (MP HAL), not hibernated; partition 2 FAT16.</summary>
+    public string SystemDisk { get; }
+    /// <summary>The Windows NTFS volume of <see cref="SystemDisk"/> on its own, for ntfsinfo.</summary>
+    public string SystemVolume { get; }
+    /// <summary>The same, but hiberfil.sys holds a hibernated session.</summary>
+    public string HibernatedDisk { get; }
+    /// <summary>A dynamic disk whose 0x42 entry, kept by Windows for the boot volume, holds the Windows volume.</summary>
+    public string DynamicSystemDisk { get; }
+    /// <summary>A dynamic data disk: one 0x42 entry and nothing readable.</summary>
+    public string DynamicDataDisk { get; }
+    /// <summary>A basic disk whose only partition is BitLocker-encrypted (its boot sector's OEM id "-FVE-FS-").</summary>
+    public string BitLockerDisk { get; }
+
+    private const long DiskBytes = 48L << 20, NtfsBytes = 32L << 20, NtfsStart = 2048;
+
+    public WindowsDisks()
+    {
+        var clean = SystemVolume = NtfsVolume("clean", hibernated: false);
+        var hibernated = NtfsVolume("hib", hibernated: true);
+        var fat = _dir.File("fat.img");
+        ExternalTool.Run("mkfs.fat", "-C", "-F", "16", "-n", "DATA", fat, (14 << 10).ToString());
+
+        SystemDisk = Disk("system.img", "label: dos\nlabel-id: 0x5eed0001\nstart=2048, size=65536, type=7, bootable\nstart=67584, type=6\n",
+            (clean, NtfsStart), (fat, 67584));
+        HibernatedDisk = Disk("hibernated.img", "label: dos\nlabel-id: 0x5eed0002\nstart=2048, size=65536, type=7, bootable\n", (hibernated, NtfsStart));
+        DynamicSystemDisk = Disk("dynamic-system.img", "label: dos\nlabel-id: 0x5eed0003\nstart=2048, size=65536, type=42, bootable\n", (clean, NtfsStart));
+        DynamicDataDisk = Disk("dynamic-data.img", "label: dos\nlabel-id: 0x5eed0004\nstart=2048, type=42\n");
+
+        BitLockerDisk = Disk("bitlocker.img", "label: dos\nlabel-id: 0x5eed0005\nstart=2048, type=7\n");
+        // The start of a BitLocker boot sector: jump, then the OEM id that replaces "NTFS    ".
+        using (var f = new FileStream(BitLockerDisk, FileMode.Open, FileAccess.Write))
+        {
+            f.Position = NtfsStart * 512;
+            f.Write([0xEB, 0x58, 0x90, .. "-FVE-FS-"u8]);
+        }
+    }
+
+    private string NtfsVolume(string name, bool hibernated)
+    {
+        var tree = Path.Combine(_dir.Path, name + "-tree");
+        void Put(string path, byte[] bytes)
+        {
+            var full = Path.Combine(tree, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            File.WriteAllBytes(full, bytes);
+        }
+        Put("boot.ini", Encoding.ASCII.GetBytes(
+            "[boot loader]\r\ntimeout=30\r\ndefault=multi(0)disk(0)rdisk(0)partition(1)\\WINDOWS\r\n[operating systems]\r\n"
+            + "multi(0)disk(0)rdisk(0)partition(1)\\WINDOWS=\"Windows Server 2003, Enterprise\" /noexecute=optout /fastdetect\r\n"));
+        Put("WINDOWS/system32/hal.dll", [(byte)'M', (byte)'Z', .. new byte[4094]]);
+        Put("WINDOWS/system32/ntoskrnl.exe", [(byte)'M', (byte)'Z', .. new byte[8190]]);
+        Put("WINDOWS/system32/config/SYSTEM", [.. "regf"u8, .. new byte[8188]]);
+        Put("WINDOWS/repair/setup.log", [.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(
+            "[Paths]\r\nTargetDirectory = \"\\WINDOWS\"\r\n[Files.WinNt]\r\n\\WINDOWS\\system32\\ntoskrnl.exe = \"ntkrnlmp.exe\",\"23d4c7\"\r\n"
+            + "\\WINDOWS\\system32\\hal.dll = \"halmacpi.dll\",\"1c6d0\"\r\n")]);
+        var hiber = new byte[64 << 10];
+        if (hibernated) "hibr"u8.CopyTo(hiber);
+        Put("hiberfil.sys", hiber);
+        Put("pagefile.sys", new byte[64 << 10]);
+
+        var volume = _dir.File(name + ".ntfs");
+        using (var f = File.Create(volume)) f.SetLength(NtfsBytes);
+        ExternalTool.Run("mkntfs", "-F", "-Q", "-q", "-s", "512", "-p", NtfsStart.ToString(), "-L", "SYSTEM", volume);
+        var wim = _dir.File(name + ".wim");
+        ExternalTool.Run("wimcapture", tree, wim, "--compress=none");
+        ExternalTool.Run("wimapply", wim, "1", volume);
+        return volume;
+    }
+
+    private string Disk(string name, string sfdiskScript, params (string Volume, long StartSector)[] volumes)
+    {
+        var path = _dir.File(name);
+        using (var f = File.Create(path)) f.SetLength(DiskBytes);
+        ExternalTool.RunWith("sfdisk", ["-q", path], sfdiskScript);
+        foreach (var (volume, start) in volumes)
+            ExternalTool.Run("dd", $"if={volume}", $"of={path}", "bs=512", $"seek={start}", "conv=notrunc,sparse", "status=none");
+        return path;
+    }
+
+    public void Dispose() => _dir.Dispose();
+}
