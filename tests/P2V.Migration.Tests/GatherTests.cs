@@ -6,7 +6,7 @@ namespace P2V.Migration.Tests;
 public sealed class GatherTests(WindowsDisks disks) : IClassFixture<WindowsDisks>
 {
     internal static SourceInventory Gather(string machine, params string[] diskSources) =>
-        new InventoryGatherer { Root = TestPaths.Machine(machine), DiskSources = diskSources, Tool = "p2v-test" }.Gather();
+        new InventoryGatherer { Root = FixtureMachines.Root(machine), DiskSources = diskSources, Tool = "p2v-test" }.Gather();
 
     private static void AssertSchemaValid(SourceInventory inv)
     {
