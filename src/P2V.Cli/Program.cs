@@ -6,5 +6,6 @@ ImagingCommands.Register(table);
 DiskCommands.Register(table);
 NetbootCommands.Register(table);
 MigrationCommands.Register(table);
+FixupCommands.Register(table);
 
 return await CliHost.RunAsync(table, args);

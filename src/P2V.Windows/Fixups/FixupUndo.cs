@@ -1,0 +1,89 @@
+using P2V.Imaging.Disks;
+using P2V.Imaging.FileSystems.Ntfs;
+using P2V.Imaging.VirtualDisks;
+
+namespace P2V.Windows.Fixups;
+
+/// <summary>
+/// Reverts the changes a fix-up report lists, newest first: replaced files get their old bytes back from the
+/// report's backup folder (checked against the recorded SHA-256), attributes and boot sector bytes their old
+/// values; registry values come back with their hive file. Every change is checked before anything is written:
+/// a target that still holds the old content is skipped (the fix-up stopped before it), one that holds neither
+/// the old nor the new content was changed since and stops the undo unless forced.
+/// </summary>
+public static class FixupUndo
+{
+    public static FixupReport Undo(IVirtualDisk disk, string reportPath, bool force = false)
+    {
+        var report = FixupReport.FromJson(File.ReadAllText(reportPath), reportPath);
+        if (report.DryRun) throw new InvalidDataException($"{reportPath} is the report of a dry run; there is nothing to undo");
+        var volumeDisk = VolumeAt(disk, report.VolumeOffset);
+        var volume = NtfsVolume.Open(volumeDisk);
+        volume.AllowUncleanVolume = force;
+        var folder = Path.GetDirectoryName(Path.GetFullPath(reportPath))!;
+
+        var actions = new List<Action>();
+        var problems = new List<string>();
+        foreach (var change in Enumerable.Reverse(report.Changes))
+        {
+            switch (change.Kind)
+            {
+                case FixupChange.FileKind:
+                {
+                    var path = change.Path!;
+                    var current = FixupWriter.Sha256(volume.ReadFile(path));
+                    if (current == change.OldSha256) continue;
+                    if (current != change.NewSha256 && !force) { problems.Add($"{path} changed since the fix-up (SHA-256 {current})"); continue; }
+                    var backup = change.Backup is null ? null : Path.Combine(folder, change.Backup);
+                    if (backup is null || !File.Exists(backup)) { problems.Add($"{path}: the old content {change.Backup} is missing"); continue; }
+                    var old = File.ReadAllBytes(backup);
+                    if (FixupWriter.Sha256(old) != change.OldSha256) { problems.Add($"{backup} does not hold the old content of {path} (SHA-256 differs)"); continue; }
+                    actions.Add(() => volume.ReplaceFile(path, old));
+                    break;
+                }
+                case FixupChange.AttributesKind:
+                {
+                    var path = change.Path!;
+                    var current = (uint)volume.GetFileAttributes(path);
+                    uint old = change.OldAttributes ?? 0, @new = change.NewAttributes ?? 0, changed = old ^ @new;
+                    if ((current & changed) == (old & changed)) continue;
+                    if ((current & changed) != (@new & changed) && !force) { problems.Add($"{path}: attributes changed since the fix-up"); continue; }
+                    actions.Add(() => volume.SetFileAttributes(path, (FileAttributes)(old & changed), (FileAttributes)(~old & changed)));
+                    break;
+                }
+                case FixupChange.BytesKind:
+                {
+                    long offset = change.DiskOffset ?? throw new InvalidDataException($"{reportPath}: a bytes change without an offset");
+                    var old = Convert.FromHexString(change.OldBytes!);
+                    var @new = Convert.FromHexString(change.NewBytes!);
+                    var current = new byte[old.Length];
+                    disk.ReadAt(offset, current);
+                    if (current.AsSpan().SequenceEqual(old)) continue;
+                    if (!current.AsSpan().SequenceEqual(@new) && !force) { problems.Add($"disk bytes at {offset} ({change.Description}) changed since the fix-up"); continue; }
+                    actions.Add(() => FixupWriter.WriteSector(disk, offset, old));
+                    break;
+                }
+                case FixupChange.RegistryKind:
+                    break; // restored with the hive file's own change
+                default:
+                    problems.Add($"unknown change kind '{change.Kind}'");
+                    break;
+            }
+        }
+        if (problems.Count > 0) throw new IOException($"undo refused: {string.Join("; ", problems)} (--force restores anyway)");
+        foreach (var action in actions) action();
+        disk.Flush();
+        report.UndoneUtc = DateTime.UtcNow;
+        report.Save(reportPath);
+        return report;
+    }
+
+    private static IVirtualDisk VolumeAt(IVirtualDisk disk, long offset)
+    {
+        if (offset == 0) return disk;
+        var layout = DiskLayout.Read(disk);
+        var partition = layout.Partitions.FirstOrDefault(p => p.Offset == offset)
+            ?? throw new IOException($"no partition starts at byte {offset}, where the fixed-up volume was");
+        return new DiskSlice(disk, partition.Offset, partition.Length);
+    }
+}

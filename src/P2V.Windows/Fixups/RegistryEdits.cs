@@ -1,0 +1,76 @@
+using P2V.Windows.Registry;
+
+namespace P2V.Windows.Fixups;
+
+/// <summary>
+/// Registry edits made on an in-memory hive, each recorded as a <see cref="FixupChange"/> with the old type
+/// and data (or the fact that the key or value did not exist). Values already as wanted are left alone, so a
+/// second run changes nothing.
+/// </summary>
+internal sealed class RegistryEdits(RegistryHive hive, string hivePath, string step)
+{
+    public List<FixupChange> Changes { get; } = [];
+    public List<string> Details { get; } = [];
+
+    public RegistryKey? Open(string path) => hive.Root.OpenSubkey(path);
+
+    private RegistryKey OpenOrCreate(string path, out bool created)
+    {
+        var key = hive.Root.OpenSubkey(path);
+        created = key is null;
+        return key ?? hive.Root.CreateSubkey(path);
+    }
+
+    public void SetDWord(string keyPath, string name, uint value, bool onlyIfMissing = false) =>
+        Set(keyPath, name, RegistryValueKind.DWord, BitConverter.GetBytes(value), $"dword:{value}", onlyIfMissing);
+
+    public void SetString(string keyPath, string name, string value, RegistryValueKind kind = RegistryValueKind.String, bool onlyIfMissing = false) =>
+        Set(keyPath, name, kind, RegistryValue.EncodeString(value), $"\"{value}\"", onlyIfMissing);
+
+    public void SetMultiString(string keyPath, string name, IReadOnlyList<string> items) =>
+        Set(keyPath, name, RegistryValueKind.MultiString, RegistryValue.EncodeMultiString(items), $"[{string.Join(", ", items)}]", onlyIfMissing: false);
+
+    public void Set(string keyPath, string name, RegistryValueKind kind, byte[] data, string shown, bool onlyIfMissing)
+    {
+        var existingKey = hive.Root.OpenSubkey(keyPath);
+        var old = existingKey?.GetValue(name);
+        if (old is not null && (onlyIfMissing || (old.Kind == kind && old.Data.AsSpan().SequenceEqual(data)))) return;
+        var key = OpenOrCreate(keyPath, out bool created);
+        key.SetValue(name, kind, data);
+        Changes.Add(new FixupChange
+        {
+            Kind = FixupChange.RegistryKind,
+            Step = step,
+            Description = $"{keyPath}\\{name} = {shown}{(old is null ? (created ? " (new key)" : " (new value)") : $" (was {old})")}",
+            Path = hivePath,
+            Key = keyPath,
+            Value = name,
+            OldKind = old?.Kind.ToString(),
+            OldData = old is null ? null : Convert.ToHexString(old.Data),
+            NewKind = kind.ToString(),
+            NewData = Convert.ToHexString(data),
+            KeyCreated = created,
+        });
+        Details.Add(Changes[^1].Description);
+    }
+
+    public void Delete(string keyPath, string name)
+    {
+        var key = hive.Root.OpenSubkey(keyPath);
+        var old = key?.GetValue(name);
+        if (key is null || old is null) return;
+        key.DeleteValue(name);
+        Changes.Add(new FixupChange
+        {
+            Kind = FixupChange.RegistryKind,
+            Step = step,
+            Description = $"{keyPath}\\{name} deleted (was {old})",
+            Path = hivePath,
+            Key = keyPath,
+            Value = name,
+            OldKind = old.Kind.ToString(),
+            OldData = Convert.ToHexString(old.Data),
+        });
+        Details.Add(Changes[^1].Description);
+    }
+}
