@@ -83,6 +83,20 @@ public sealed class HttpAndPolicyTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.Contains("/deploy/vmlinuz", ExternalTool.Run("curl", "-sSf", $"{Base}/ipxe/52-54-00-00-00-03.ipxe"));
     }
 
+    [Theory]
+    [InlineData(BootAction.Capture)]
+    [InlineData(BootAction.Deploy)]
+    [InlineData(BootAction.LocalDisk)]
+    public void Built_in_scripts_match_the_templates_in_boot_ipxe(BootAction action)
+    {
+        var templates = Path.GetFullPath(Path.Combine(RepoRoot(), "boot", "ipxe"));
+        var mac = System.Net.NetworkInformation.PhysicalAddress.Parse("525400000001");
+        Assert.Equal(IpxeScript.Render(action, mac, "http://x:1", "x", templates), IpxeScript.Render(action, mac, "http://x:1", "x", null));
+    }
+
+    private static string RepoRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "") =>
+        Path.Combine(Path.GetDirectoryName(source)!, "..", "..");
+
     [Fact]
     public void Bad_config_lines_are_reported_with_their_line_number()
     {

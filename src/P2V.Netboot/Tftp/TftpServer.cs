@@ -17,6 +17,7 @@ public sealed class TftpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<TftpTransfer, Task> _transfers = new();
     private readonly Task _loop;
+    private int _running; // ConcurrentDictionary.Count takes every lock; sessions ask this once per window
 
     private TftpServer(TftpServerOptions options, NetbootLog log)
     {
@@ -32,7 +33,7 @@ public sealed class TftpServer : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint { get; }
 
-    public int ActiveTransfers => _transfers.Count;
+    public int ActiveTransfers => Volatile.Read(ref _running);
 
     private async Task ReceiveLoopAsync()
     {
@@ -86,14 +87,15 @@ public sealed class TftpServer : IAsyncDisposable
             socket.Dispose();
             return;
         }
-        if (_transfers.Count >= _options.MaxTransfers)
+        if (Volatile.Read(ref _running) >= _options.MaxTransfers)
         {
-            _log.Write("tftp", client.ToString(), $"RRQ {request.FileName} refused: {_transfers.Count} transfers running");
+            _log.Write("tftp", client.ToString(), $"RRQ {request.FileName} refused: {_options.MaxTransfers} transfers running");
             SendError(socket, null, TftpErrorCode.NotDefined, "server busy");
             socket.Dispose();
             return;
         }
-        var transfer = new TftpTransfer(socket, client, request, _options, _log, () => _transfers.Count <= Environment.ProcessorCount);
+        var transfer = new TftpTransfer(socket, client, request, _options, _log, () => Volatile.Read(ref _running) <= Environment.ProcessorCount);
+        Interlocked.Increment(ref _running);
         _transfers[transfer] = Task.Run(async () =>
         {
             try { await transfer.RunAsync(_stop.Token); }
@@ -102,7 +104,11 @@ public sealed class TftpServer : IAsyncDisposable
                 // A bug in one session must not go unnoticed, nor take the server down.
                 _log.Write("tftp", client.ToString(), $"transfer of {request.FileName} failed: {e.GetType().Name}: {e.Message}");
             }
-            finally { _transfers.TryRemove(transfer, out _); }
+            finally
+            {
+                _transfers.TryRemove(transfer, out _);
+                Interlocked.Decrement(ref _running);
+            }
         });
     }
 
