@@ -10,9 +10,13 @@ internal static class CellName
 {
     public static string Decode(ReadOnlySpan<byte> b, bool compressed) => compressed ? Encoding.Latin1.GetString(b) : Encoding.Unicode.GetString(b);
 
+    /// <summary>
+    /// Windows compresses any name below U+0100, but hivex decodes compressed names as ASCII (é becomes U+FFFD),
+    /// so only ASCII names are written compressed; the rest as UTF-16, which every reader takes.
+    /// </summary>
     public static bool CanCompress(string name)
     {
-        foreach (char c in name) if (c > 0xFF) return false;
+        foreach (char c in name) if (c > 0x7F) return false;
         return true;
     }
 
