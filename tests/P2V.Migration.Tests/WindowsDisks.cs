@@ -66,10 +66,6 @@ public sealed class WindowsDisks : IDisposable
         Put("WINDOWS/repair/setup.log", [.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(
             "[Paths]\r\nTargetDirectory = \"\\WINDOWS\"\r\n[Files.WinNt]\r\n\\WINDOWS\\system32\\ntoskrnl.exe = \"ntkrnlmp.exe\",\"23d4c7\"\r\n"
             + "\\WINDOWS\\system32\\hal.dll = \"halmacpi.dll\",\"1c6d0\"\r\n")]);
-        var hiber = new byte[64 << 10];
-        if (hibernated) "hibr"u8.CopyTo(hiber);
-        Put("hiberfil.sys", hiber);
-        Put("pagefile.sys", new byte[64 << 10]);
 
         var volume = _dir.File(name + ".ntfs");
         using (var f = File.Create(volume)) f.SetLength(NtfsBytes);
@@ -77,6 +73,12 @@ public sealed class WindowsDisks : IDisposable
         var wim = _dir.File(name + ".wim");
         ExternalTool.Run("wimcapture", tree, wim, "--compress=none");
         ExternalTool.Run("wimapply", wim, "1", volume);
+        // wimcapture leaves \hiberfil.sys and \pagefile.sys out by default, as Windows imaging should; ntfscp puts them in.
+        var hiber = new byte[64 << 10];
+        if (hibernated) "hibr"u8.CopyTo(hiber);
+        var hiberFile = _dir.File(name + "-hiberfil.sys");
+        File.WriteAllBytes(hiberFile, hiber);
+        ExternalTool.Run("ntfscp", "-f", volume, hiberFile, "hiberfil.sys");
         return volume;
     }
 
