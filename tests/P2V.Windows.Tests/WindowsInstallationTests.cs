@@ -81,7 +81,11 @@ public class WindowsInstallationTests
         Directory.CreateDirectory(config);
         Directory.CreateDirectory(Path.Combine(tree, "Boot"));
         File.Copy(HiveFixtures.Build(tmp, "BCD", BcdStoreTests.BcdReg(), 5), Path.Combine(tree, "Boot", "BCD"));
-        File.Copy(HiveFixtures.Build(tmp, "SYSTEM", HiveFixtures.SystemReg("WEB02"), 5), Path.Combine(config, "SYSTEM"));
+        // SYSTEM as an interrupted write leaves it: the primary one write behind, the change in SYSTEM.LOG1.
+        var (before, after) = TransactionLogTests.TwoVersions(tmp);
+        var dirty = TransactionLogTests.Dirty(before);
+        File.WriteAllBytes(Path.Combine(config, "SYSTEM"), dirty);
+        File.WriteAllBytes(Path.Combine(config, "SYSTEM.LOG1"), TransactionLogTests.NewFormatLog(before, after, BitConverter.ToUInt32(dirty, 8)));
         File.Copy(HiveFixtures.Build(tmp, "SOFTWARE", HiveFixtures.SoftwareReg("Windows Server 2008 R2 Enterprise", "6.1", "7601", "Service Pack 1"), 5),
             Path.Combine(config, "SOFTWARE"));
         PeFixtures.Build(system32, "hal.dll", "halmacpi.dll", "6.1.7601.17514", pe32Plus: true);
@@ -90,7 +94,9 @@ public class WindowsInstallationTests
 
         Assert.Equal(@"\Windows", facts.SystemRoot);
         Assert.Equal("7601", facts.Build);
-        Assert.Equal("WEB02", facts.ComputerName);
+        Assert.Equal("SRV-DB01", facts.ComputerName);
+        Assert.Equal(@"\Windows\system32\config\SYSTEM", Assert.Single(facts.RecoveredHives));
+        Assert.Equal(0u, facts.Services.Single(s => s.Name == "NewDriver").Start); // only in the log
         Assert.Equal(PeMachine.Amd64, facts.Hal!.Machine);
         Assert.Null(facts.Kernel);
         Assert.Contains(facts.Warnings, w => w.Contains("ntoskrnl.exe"));

@@ -10,7 +10,7 @@ namespace P2V.Windows.Tests.Registry;
 /// </summary>
 public class TransactionLogTests
 {
-    private static (byte[] Before, byte[] After) TwoVersions(TempDirectory tmp)
+    internal static (byte[] Before, byte[] After) TwoVersions(TempDirectory tmp)
     {
         var path = HiveFixtures.Build(tmp, "system", HiveFixtures.SystemReg(), 5);
         var before = File.ReadAllBytes(path);
@@ -23,7 +23,7 @@ public class TransactionLogTests
     }
 
     /// <summary>The primary as an interrupted write leaves it: old content, primary sequence one ahead.</summary>
-    private static byte[] Dirty(byte[] before)
+    internal static byte[] Dirty(byte[] before)
     {
         var b = (byte[])before.Clone();
         BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(8)) + 1);
@@ -56,7 +56,7 @@ public class TransactionLogTests
     }
 
     /// <summary>A new-format log (§ New format): base block copy, file type 6, one HvLE entry with the changed 4 KiB pages.</summary>
-    private static byte[] NewFormatLog(byte[] before, byte[] after, uint sequence, bool corruptHash = false)
+    internal static byte[] NewFormatLog(byte[] before, byte[] after, uint sequence, bool corruptHash = false)
     {
         var pages = ChangedPages(before, after, 4096).ToList();
         int body = 40 + pages.Count * 8 + pages.Count * 4096;
