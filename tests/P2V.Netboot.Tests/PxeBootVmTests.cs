@@ -19,8 +19,14 @@ public sealed class PxeBootVmTests(ITestOutputHelper output)
     private static string RepoRoot([CallerFilePath] string source = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", ".."));
 
-    [Fact]
-    public async Task Ipxe_in_qemu_boots_the_marker_image_over_dhcp_tftp_and_http()
+    /// <param name="proxy">
+    /// false: our full DHCP gives the address. true: busybox udhcpd inside the namespace plays the site's DHCP
+    /// server and we answer as proxy DHCP only.
+    /// </param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Ipxe_in_qemu_boots_the_marker_image_over_dhcp_tftp_and_http(bool proxy)
     {
         var marker = ExternalTool.Run(Path.Combine(RepoRoot(), "boot", "marker", "build-marker.sh")).Trim();
         using var root = new TempDirectory();
@@ -36,14 +42,16 @@ public sealed class PxeBootVmTests(ITestOutputHelper output)
 
         using var net = new TestNetwork(bridgeWithTap: true);
         var log = new List<string>();
-        const string mac = "52:54:00:9e:0b:01";
+        string mac = proxy ? "52:54:00:9e:0b:02" : "52:54:00:9e:0b:01";
+        Process? siteDhcp = null;
         try
         {
+            if (proxy) siteDhcp = StartSiteDhcp(net, root);
             await using var server = await NetbootServer.StartAsync(new NetbootServerOptions
             {
                 Root = root.Path,
                 Listen = net.ServerAddress,
-                Dhcp = DhcpMode.Full,
+                Dhcp = proxy ? DhcpMode.Proxy : DhcpMode.Full,
                 RangeStart = net.Address(100),
                 RangeEnd = net.Address(120),
                 TftpPort = tftpPort,
@@ -58,16 +66,48 @@ public sealed class PxeBootVmTests(ITestOutputHelper output)
         }
         finally
         {
+            if (siteDhcp != null)
+            {
+                if (!siteDhcp.HasExited) siteDhcp.Kill(entireProcessTree: true);
+                await siteDhcp.WaitForExitAsync();
+                siteDhcp.Dispose();
+            }
             lock (log) foreach (var l in log) output.WriteLine(l);
         }
         lock (log)
         {
             Assert.Contains(log, l => l.Contains($"dhcp {mac} DISCOVER ipxe"));
-            Assert.Contains(log, l => l.Contains($"dhcp {mac} ACK"));
+            Assert.Contains(log, l => l.Contains(proxy ? $"dhcp {mac} proxy OFFER" : $"dhcp {mac} ACK"));
             Assert.Contains(log, l => l.Contains($"script {mac} Capture"));
             Assert.Contains(log, l => l.Contains("tftp") && l.Contains("done capture/vmlinuz"));
             Assert.Contains(log, l => l.Contains("GET /capture/initrd.img 200"));
         }
+    }
+
+    /// <summary>busybox udhcpd on the namespace's bridge: the addresses come from it, not from us.</summary>
+    private static Process StartSiteDhcp(TestNetwork net, TempDirectory dir)
+    {
+        ExternalTool.Run("ip", "-n", net.Namespace, "addr", "add", $"{net.Address(2)}/24", "dev", "br0");
+        var conf = dir.File("udhcpd.conf");
+        File.WriteAllLines(conf,
+        [
+            "interface br0",
+            $"start {net.Address(150)}",
+            $"end {net.Address(160)}",
+            $"lease_file {dir.File("udhcpd.leases")}",
+            $"pidfile {dir.File("udhcpd.pid")}",
+            "opt subnet 255.255.255.0",
+            "opt lease 600",
+        ]);
+        File.WriteAllText(dir.File("udhcpd.leases"), "");
+        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])["netns", "exec", net.Namespace, "busybox", "udhcpd", "-f", conf]) psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
     }
 
     private async Task<string> RunVmUntilMarkerAsync(TestNetwork net, string mac, TimeSpan timeout)
