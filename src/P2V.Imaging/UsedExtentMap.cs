@@ -78,6 +78,18 @@ public sealed class UsedExtentMap
     /// <summary>The union of several maps.</summary>
     public static UsedExtentMap Union(IEnumerable<UsedExtentMap> maps) => From(maps.SelectMany(m => m.Extents));
 
+    /// <summary>The parts of <paramref name="range"/> that lie inside the map.</summary>
+    public IEnumerable<Extent> Intersect(Extent range)
+    {
+        foreach (var e in _extents)
+        {
+            if (e.End <= range.Offset) continue;
+            if (e.Offset >= range.End) yield break;
+            long start = Math.Max(e.Offset, range.Offset), end = Math.Min(e.End, range.End);
+            yield return new Extent(start, end - start);
+        }
+    }
+
     /// <summary>Whether [offset, offset+length) lies entirely inside the map.</summary>
     public bool Covers(long offset, long length)
     {

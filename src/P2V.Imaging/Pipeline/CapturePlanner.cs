@@ -35,11 +35,12 @@ public static class CapturePlanner
         if (layout.Kind == PartitionTableKind.None)
         {
             // A bare volume: the disk is one file system, or nothing we know (then scanned raw).
-            AddVolume(disk, 0, disk.Length, partitionNumber: 0, index: 0, volumes, regions);
+            AddVolume(disk, allocated: null, 0, disk.Length, partitionNumber: 0, index: 0, volumes, regions);
             return Build(disk, layout.Kind, tableRegions, volumes, regions, sourceDescription, toolVersion);
         }
 
-        var unpartitioned = layout.UnpartitionedSpace();
+        var allocated = UsedExtentMap.From(disk.AllocatedExtents());
+        var unpartitioned = UsedExtentMap.From(layout.UnpartitionedSpace().Extents.SelectMany(allocated.Intersect));
         var metadataExtents = UsedExtentMap.From(layout.TableRegions.Concat(unpartitioned.Extents));
         volumes.Add(new VolumeRecord(DiskMetadataVolume, VolumeKind.DiskMetadata, 0, 0, disk.Length, 0,
             metadataExtents.UsedBytes, "partition tables and unpartitioned space", metadataExtents.Extents));
@@ -49,14 +50,16 @@ public static class CapturePlanner
         foreach (var p in layout.Partitions)
         {
             if (IsExtendedContainer(p)) continue; // its EBRs are table regions; its logical partitions are listed on their own
-            AddVolume(disk, p.Offset, p.Length, p.Number, volumes.Count, volumes, regions);
+            AddVolume(disk, allocated, p.Offset, p.Length, p.Number, volumes.Count, volumes, regions);
         }
         return Build(disk, layout.Kind, tableRegions, volumes, regions, sourceDescription, toolVersion);
     }
 
     private static bool IsExtendedContainer(PartitionEntry p) => p.MbrType is 0x05 or 0x0F or 0x85;
 
-    private static void AddVolume(IVirtualDisk disk, long offset, long length, int partitionNumber, int index,
+    /// <param name="allocated">The disk's allocated ranges, or null to compute them when needed: space the disk
+    /// never allocated (holes of a sparse file, unallocated VHD/VHDX blocks) reads as zeros and need not be scanned.</param>
+    private static void AddVolume(IVirtualDisk disk, UsedExtentMap? allocated, long offset, long length, int partitionNumber, int index,
         List<VolumeRecord> volumes, List<CaptureRegion> regions)
     {
         var slice = new DiskSlice(disk, offset, length);
@@ -83,7 +86,8 @@ public static class CapturePlanner
                 recordKind = kind switch { FileSystemKind.Fat12 => VolumeKind.Fat12, FileSystemKind.Fat16 => VolumeKind.Fat16, _ => VolumeKind.Fat32 };
                 break;
             default:
-                map = UsedExtentMap.From([new Extent(0, length)]);
+                allocated ??= UsedExtentMap.From(disk.AllocatedExtents());
+                map = UsedExtentMap.From(allocated.Intersect(new Extent(offset, length)).Select(e => new Extent(e.Offset - offset, e.Length)));
                 recordKind = VolumeKind.Raw;
                 break;
         }
