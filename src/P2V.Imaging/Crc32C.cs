@@ -1,38 +1,36 @@
 using System.Buffers.Binary;
-using System.Runtime.Intrinsics.X86;
+using System.Numerics;
 
 namespace P2V.Imaging;
 
 /// <summary>
-/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), used by the P2V image format and by VHDX
-/// (MS-VHDX 2.2.2). System.IO.Hashing has no CRC-32C; SSE4.2 computes it in hardware.
+/// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the checksum of the P2V image format and of VHDX
+/// headers, region tables and log entries (MS-VHDX 2.2.2). System.IO.Hashing has no CRC-32C;
+/// BitOperations.Crc32C is the processor's instruction where there is one.
 /// </summary>
 public static class Crc32C
 {
     public static uint Compute(ReadOnlySpan<byte> data) => Append(0, data);
 
-    /// <summary>Continues the CRC of earlier bytes, <paramref name="crc"/>, over <paramref name="data"/>.</summary>
-    public static uint Append(uint crc, ReadOnlySpan<byte> data)
+    /// <summary>The checksum of <paramref name="data"/> with the 4-byte field at <paramref name="checksumOffset"/> taken as zero (VHDX's rule).</summary>
+    public static uint Compute(ReadOnlySpan<byte> data, int checksumOffset)
     {
-        crc = ~crc;
-        int i = 0;
-        if (Sse42.X64.IsSupported)
+        uint crc = Accumulate(uint.MaxValue, data[..checksumOffset]);
+        crc = BitOperations.Crc32C(crc, 0u);
+        return ~Accumulate(crc, data[(checksumOffset + 4)..]);
+    }
+
+    /// <summary>Continues the CRC of earlier bytes, <paramref name="crc"/>, over <paramref name="data"/>.</summary>
+    public static uint Append(uint crc, ReadOnlySpan<byte> data) => ~Accumulate(~crc, data);
+
+    private static uint Accumulate(uint crc, ReadOnlySpan<byte> data)
+    {
+        while (data.Length >= 8)
         {
-            ulong c = crc;
-            for (; i + 8 <= data.Length; i += 8)
-                c = Sse42.X64.Crc32(c, BinaryPrimitives.ReadUInt64LittleEndian(data[i..]));
-            crc = (uint)c;
+            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
+            data = data[8..];
         }
-        if (Sse42.IsSupported)
-        {
-            for (; i < data.Length; i++) crc = Sse42.Crc32(crc, data[i]);
-            return ~crc;
-        }
-        for (; i < data.Length; i++)
-        {
-            crc ^= data[i];
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-        }
-        return ~crc;
+        foreach (var b in data) crc = BitOperations.Crc32C(crc, b);
+        return crc;
     }
 }
