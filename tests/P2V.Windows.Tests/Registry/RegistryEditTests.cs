@@ -18,8 +18,9 @@ public class RegistryEditTests
         var stress = hive.Root.CreateSubkey("Stress");
         expected[@"\Stress"] = new(StringComparer.Ordinal);
         var rnd = new Random(5);
-        // 1300 subkeys: more than one leaf holds, so the list becomes an index root of leaves.
-        for (int i = 0; i < 1300; i++)
+        // 1600 subkeys, 1066 after the deletions below: more than one leaf holds (1012), so the list stays an
+        // index root of leaves, which hivex then reads and inserts into.
+        for (int i = 0; i < 1600; i++)
         {
             var name = $"Key{rnd.Next(1_000_000):D6}_{i}";
             var k = stress.CreateSubkey(name);
@@ -62,6 +63,10 @@ public class RegistryEditTests
         Assert.Equal(big, reread.Root.OpenSubkey(@"Microsoft\Windows NT\CurrentVersion")!.GetValue("DigitalProductId")!.Data);
         Assert.Equal(text, reread.Root.OpenSubkey(@"Microsoft\Windows NT\CurrentVersion")!.GetString("LongText"));
         var names = reread.Root.OpenSubkey("Stress")!.SubkeyNames.ToList();
+        Assert.Equal(1066, names.Count);
+        var stressNk = File.ReadAllBytes(path).AsSpan(4096 + (int)reread.Root.OpenSubkey("Stress")!.Offset + 4);
+        uint list = BitConverter.ToUInt32(stressNk[28..32]);
+        Assert.Equal("ri"u8.ToArray(), File.ReadAllBytes(path).AsSpan(4096 + (int)list + 4, 2).ToArray());
         Assert.Equal(names.Order(StringComparer.OrdinalIgnoreCase), names);
 
         // hivex writes on top of our output; we read hivex's result.
