@@ -87,6 +87,10 @@ public sealed class GatherTests(WindowsDisks disks) : IClassFixture<WindowsDisks
         Assert.True(w.HasHal && w.HasKernel && w.HasSystemHive);
         Assert.Contains("Windows Server 2003, Enterprise", w.BootIni);
         Assert.True(w.HasMultiprocessorHal);
+        // from the SOFTWARE and SYSTEM hives, through P2V.Windows
+        Assert.Equal(("Microsoft Windows Server 2003", "5.2", "Service Pack 2", "SRV-OLD"), (w.Product, w.Version, w.ServicePack, w.ComputerName));
+        Assert.Contains(w.Services, s => s.Name == "atapi" && s.Start == 0);
+        Assert.Contains(w.Services, s => s.Name == "W32Time" && s.Start == 2);
     }
 
     [Fact]

@@ -62,7 +62,15 @@ public sealed class WindowsDisks : IDisposable
             + "multi(0)disk(0)rdisk(0)partition(1)\\WINDOWS=\"Windows Server 2003, Enterprise\" /noexecute=optout /fastdetect\r\n"));
         Put("WINDOWS/system32/hal.dll", [(byte)'M', (byte)'Z', .. new byte[4094]]);
         Put("WINDOWS/system32/ntoskrnl.exe", [(byte)'M', (byte)'Z', .. new byte[8190]]);
-        Put("WINDOWS/system32/config/SYSTEM", [.. "regf"u8, .. new byte[8188]]);
+        Directory.CreateDirectory(Path.Combine(tree, "WINDOWS/system32/config"));
+        Hive(Path.Combine(tree, "WINDOWS/system32/config/SOFTWARE"), "SOFTWARE",
+            "[\\Microsoft]\n\n[\\Microsoft\\Windows NT]\n\n[\\Microsoft\\Windows NT\\CurrentVersion]\n"
+            + "\"ProductName\"=\"Microsoft Windows Server 2003\"\n\"CurrentVersion\"=\"5.2\"\n\"CurrentBuildNumber\"=\"3790\"\n\"CSDVersion\"=\"Service Pack 2\"\n\n");
+        Hive(Path.Combine(tree, "WINDOWS/system32/config/SYSTEM"), "SYSTEM",
+            "[\\Select]\n\"Current\"=dword:00000001\n\n[\\ControlSet001]\n\n[\\ControlSet001\\Control]\n\n"
+            + "[\\ControlSet001\\Control\\ComputerName]\n\n[\\ControlSet001\\Control\\ComputerName\\ComputerName]\n\"ComputerName\"=\"SRV-OLD\"\n\n"
+            + "[\\ControlSet001\\Services]\n\n[\\ControlSet001\\Services\\atapi]\n\"Start\"=dword:00000000\n\"Type\"=dword:00000001\n\n"
+            + "[\\ControlSet001\\Services\\W32Time]\n\"Start\"=dword:00000002\n\"Type\"=dword:00000020\n\n");
         Put("WINDOWS/repair/setup.log", [.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(
             "[Paths]\r\nTargetDirectory = \"\\WINDOWS\"\r\n[Files.WinNt]\r\n\\WINDOWS\\system32\\ntoskrnl.exe = \"ntkrnlmp.exe\",\"23d4c7\"\r\n"
             + "\\WINDOWS\\system32\\hal.dll = \"halmacpi.dll\",\"1c6d0\"\r\n")]);
@@ -80,6 +88,15 @@ public sealed class WindowsDisks : IDisposable
         File.WriteAllBytes(hiberFile, hiber);
         ExternalTool.Run("ntfscp", "-f", volume, hiberFile, "hiberfil.sys");
         return volume;
+    }
+
+    /// <summary>An empty hive from P2V.Windows's writer, filled by hivexregedit --merge from .reg text.</summary>
+    private void Hive(string path, string name, string reg)
+    {
+        P2V.Windows.Registry.RegistryHive.Create("CMI-CreateHive{" + name + "}", 3, name).Save(path);
+        var regPath = _dir.File(Path.GetFileName(path) + Guid.NewGuid().ToString("N") + ".reg");
+        File.WriteAllText(regPath, "Windows Registry Editor Version 5.00\n\n" + reg);
+        ExternalTool.Run("hivexregedit", "--merge", path, regPath);
     }
 
     private string Disk(string name, string sfdiskScript, params (string Volume, long StartSector)[] volumes)

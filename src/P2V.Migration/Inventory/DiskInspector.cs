@@ -186,6 +186,7 @@ public sealed class DiskInspector(IWindowsFactsReader windowsReader)
 
     private sealed class NtfsFiles(NtfsVolume volume) : IOfflineVolume
     {
+        public NtfsVolume? Ntfs => volume;
         public bool FileExists(string path) => volume.FileExists(path);
         public bool DirectoryExists(string path) => volume.DirectoryExists(path);
 

@@ -17,7 +17,7 @@ public sealed class InventoryGatherer
     /// </summary>
     public IReadOnlyList<string> DiskSources { get; init; } = [];
 
-    public IWindowsFactsReader WindowsReader { get; init; } = NoRegistryReader.Instance;
+    public IWindowsFactsReader WindowsReader { get; init; } = RegistryFactsReader.Instance;
 
     public string Tool { get; init; } = "p2v";
 
@@ -62,7 +62,11 @@ public sealed class InventoryGatherer
                 using var disk = VirtualDisk.Open(path, sectorSize: disks[i].LogicalSectorSize is 512 or 4096 ? disks[i].LogicalSectorSize : 512);
                 var result = inspector.Inspect(disk, disks[i].Name);
                 Notes.AddRange(result.Notes);
-                windows ??= result.Windows;
+                if (windows == null && result.Windows is { } w)
+                {
+                    windows = w;
+                    Notes.AddRange(w.Notes.Select(n => $"{disks[i].Name}: Windows {w.SystemRoot}: {n}"));
+                }
                 disks[i] = disks[i] with { Source = path, Table = result.Table };
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -20,6 +20,9 @@ public sealed record WindowsFacts(
     bool HasSystemHive,
     string? BootIni)
 {
+    /// <summary>What could not be read about the installation (not written to the inventory file; gather prints them).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
     /// <summary>The HAL files that drive more than one processor (Windows NT 4.0 – Server 2003).</summary>
     public static readonly IReadOnlySet<string> MultiprocessorHals = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "halmps.dll", "halmacpi.dll" };
 
@@ -58,12 +61,14 @@ public interface IOfflineVolume
     bool DirectoryExists(string path);
     /// <summary>At most <paramref name="maxBytes"/> of the file's start.</summary>
     byte[] ReadFile(string path, long maxBytes);
+    /// <summary>The NTFS volume behind the files, for readers that need more than files (P2V.Windows); null for other file systems.</summary>
+    P2V.Imaging.FileSystems.Ntfs.NtfsVolume? Ntfs => null;
 }
 
 /// <summary>
 /// The seam to P2V.Windows: fills the registry-derived facts (product, version, service pack, HAL, computer name,
-/// services) of an installation whose file-presence facts are already known. <see cref="NoRegistryReader"/>
-/// leaves them as they are.
+/// services) of an installation whose file-presence facts are already known. <see cref="RegistryFactsReader"/>
+/// reads them with P2V.Windows; <see cref="NoRegistryReader"/> leaves them as they are.
 /// </summary>
 public interface IWindowsFactsReader
 {
