@@ -125,6 +125,27 @@ internal sealed partial class HostFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// The disk ranges that a dynamic disk's allocated blocks hold data for: each block's file range narrowed
+    /// to the file's data (non-hole) ranges, mapped to disk offsets, adjacent pieces merged.
+    /// </summary>
+    public IEnumerable<Extent> BlockDataExtents(IEnumerable<(long DiskOffset, long FileOffset)> blocks, long blockSize, long diskLength)
+    {
+        long pendingStart = -1, pendingEnd = -1;
+        foreach (var (diskStart, fileStart) in blocks)
+        {
+            foreach (var r in DataRanges(fileStart, fileStart + blockSize))
+            {
+                long s = diskStart + (r.Offset - fileStart), e = Math.Min(diskLength, s + r.Length);
+                if (e <= s) continue;
+                if (s == pendingEnd) { pendingEnd = e; continue; }
+                if (pendingEnd > pendingStart) yield return new Extent(pendingStart, pendingEnd - pendingStart);
+                (pendingStart, pendingEnd) = (s, e);
+            }
+        }
+        if (pendingEnd > pendingStart) yield return new Extent(pendingStart, pendingEnd - pendingStart);
+    }
+
     public void Dispose() => _handle.Dispose();
 
     private const int SeekData = 3, SeekHole = 4;

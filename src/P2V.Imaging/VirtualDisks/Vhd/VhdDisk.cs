@@ -509,24 +509,12 @@ public sealed class VhdDisk : IVirtualDisk
         return _parent == null ? own : UsedExtentMap.From(own.Concat(_parent.AllocatedExtents()), Length).Extents;
     }
 
-    private IEnumerable<Extent> BlockExtents()
+    private IEnumerable<Extent> BlockExtents() => _file.BlockDataExtents(BlockPlaces(), BlockSize, Length);
+
+    private IEnumerable<(long DiskOffset, long FileOffset)> BlockPlaces()
     {
-        long pendingStart = -1, pendingEnd = -1;
         for (long block = 0; block < _bat.Length; block++)
-        {
-            if (_bat[block] == Unused) continue;
-            long dataStart = _bat[block] * 512L + BitmapSize;
-            long diskStart = block * BlockSize;
-            foreach (var r in _file.DataRanges(dataStart, dataStart + BlockSize))
-            {
-                long s = diskStart + (r.Offset - dataStart), e = Math.Min(Length, s + r.Length);
-                if (e <= s) continue;
-                if (s == pendingEnd) { pendingEnd = e; continue; }
-                if (pendingEnd > pendingStart) yield return new Extent(pendingStart, pendingEnd - pendingStart);
-                (pendingStart, pendingEnd) = (s, e);
-            }
-        }
-        if (pendingEnd > pendingStart) yield return new Extent(pendingStart, pendingEnd - pendingStart);
+            if (_bat[block] != Unused) yield return (block * BlockSize, _bat[block] * 512L + BitmapSize);
     }
 
     // ---- metadata ----

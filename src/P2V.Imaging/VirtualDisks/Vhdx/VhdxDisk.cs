@@ -415,24 +415,15 @@ public sealed class VhdxDisk : IVirtualDisk
     }
 
     /// <summary>Present blocks, narrowed to the parts the file system holds data for.</summary>
-    public IEnumerable<Extent> AllocatedExtents()
+    public IEnumerable<Extent> AllocatedExtents() => _file.BlockDataExtents(PresentBlocks(), BlockSize, Length);
+
+    private IEnumerable<(long DiskOffset, long FileOffset)> PresentBlocks()
     {
-        long pendingStart = -1, pendingEnd = -1;
         for (long block = 0; block < PayloadBlocks; block++)
         {
             var e = Entry(block);
-            if (!e.HasData) continue;
-            long diskStart = block * BlockSize;
-            foreach (var r in _file.DataRanges(e.FileOffset, e.FileOffset + BlockSize))
-            {
-                long s = diskStart + (r.Offset - e.FileOffset), end = Math.Min(Length, s + r.Length);
-                if (end <= s) continue;
-                if (s == pendingEnd) { pendingEnd = end; continue; }
-                if (pendingEnd > pendingStart) yield return new Extent(pendingStart, pendingEnd - pendingStart);
-                (pendingStart, pendingEnd) = (s, end);
-            }
+            if (e.HasData) yield return (block * BlockSize, e.FileOffset);
         }
-        if (pendingEnd > pendingStart) yield return new Extent(pendingStart, pendingEnd - pendingStart);
     }
 
     public void Flush()
