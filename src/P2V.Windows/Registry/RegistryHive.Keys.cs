@@ -136,10 +136,18 @@ public sealed partial class RegistryHive
     /// </summary>
     private uint WriteSubkeyList(uint oldList, uint oldCount, List<(uint Offset, string Name)> children)
     {
-        FreeSubkeyList(oldList, oldCount);
-        if (children.Count == 0) return NoCell;
         children.Sort((a, b) => CellName.Compare(a.Name, b.Name));
         var kind = _base.MinorVersion >= 5 ? SubkeyListKind.HashLeaf : SubkeyListKind.FastLeaf;
+        // A single leaf that still fits its cell is rewritten in place, as Windows grows lists where they are.
+        if (children.Count is > 0 and <= MaxLeafElements && oldCount > 0 && oldList != NoCell
+            && SubkeyList.Parse(Cell(oldList, "subkeys list"), Name, oldList).Kind != SubkeyListKind.IndexRoot
+            && Cell(oldList).Length >= SubkeyList.LengthFor(kind, children.Count))
+        {
+            SubkeyList.Write(Cell(oldList), kind, children.Select(c => c.Offset).ToList(), children.Select(c => c.Name).ToList());
+            return oldList;
+        }
+        FreeSubkeyList(oldList, oldCount);
+        if (children.Count == 0) return NoCell;
         uint Leaf(List<(uint Offset, string Name)> part)
         {
             uint cell = Allocate(SubkeyList.LengthFor(kind, part.Count));

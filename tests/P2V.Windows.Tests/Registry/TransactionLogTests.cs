@@ -175,3 +175,24 @@ public class TransactionLogTests
 
     public delegate int Hash32(ReadOnlySpan<byte> data, ulong seed);
 }
+
+/// <summary>Damaged logs either recover the hive or are refused with <see cref="RegistryHiveException"/>; nothing else escapes.</summary>
+public class TransactionLogDamageTests
+{
+    [Fact]
+    public void RandomlyDamagedLogsNeverEscapeAsAnotherException()
+    {
+        using var tmp = new TempDirectory();
+        var (before, after) = TransactionLogTests.TwoVersions(tmp);
+        var dirty = TransactionLogTests.Dirty(before);
+        var log = TransactionLogTests.NewFormatLog(before, after, BitConverter.ToUInt32(dirty, 8));
+        var rnd = new Random(11);
+        for (int round = 0; round < 200; round++)
+        {
+            var damaged = (byte[])log.Clone();
+            for (int i = 0; i < 1 + rnd.Next(4); i++) damaged[rnd.Next(Math.Min(damaged.Length, 1200))] = (byte)rnd.Next(256);
+            try { RegistryHive.Open((byte[])dirty.Clone(), "SYSTEM", log1: damaged).Verify(); }
+            catch (RegistryHiveException) { }
+        }
+    }
+}
