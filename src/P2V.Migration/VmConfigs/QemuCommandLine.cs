@@ -62,8 +62,14 @@ public static class QemuCommandLine
         for (int i = 0; i < plan.Nics.Count; i++)
             s.Append($"NETDEV{i}=${{P2V_QEMU_NETDEV:-bridge,br={plan.Nics[i].Network}}}\n");
         s.Append("exec \"${P2V_QEMU:-qemu-system-x86_64}\"");
-        foreach (var arg in Arguments(plan))
-            s.Append(" \\\n  ").Append(Sh(arg));
+        // One option and its value per line.
+        var args = Arguments(plan);
+        for (int i = 0; i < args.Count; i++)
+        {
+            s.Append(" \\\n  ").Append(Sh(args[i]));
+            if (args[i].StartsWith('-') && i + 1 < args.Count && !args[i + 1].StartsWith('-'))
+                s.Append(' ').Append(Sh(args[++i]));
+        }
         s.Append(" \\\n  \"$@\"\n");
         return s.ToString();
     }
