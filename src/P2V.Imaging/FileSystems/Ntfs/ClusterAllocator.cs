@@ -13,11 +13,21 @@ internal sealed class ClusterAllocator(NtfsVolume volume, AttributeData bitmap, 
     private const int ChunkBytes = 1 << 20;
     private readonly List<DataRun> _pending = [];
 
-    /// <summary>Free clusters for <paramref name="count"/> clusters, as runs starting at <paramref name="firstVcn"/>.</summary>
-    public List<DataRun> Allocate(long count, long firstVcn)
+    /// <summary>
+    /// Free clusters for <paramref name="count"/> clusters, as runs starting at <paramref name="firstVcn"/>;
+    /// at <paramref name="preferredLcn"/> when that stretch is free (growing an attribute in place keeps its
+    /// runlist from getting longer).
+    /// </summary>
+    public List<DataRun> Allocate(long count, long firstVcn, long preferredLcn = -1)
     {
         var runs = new List<DataRun>();
         if (count <= 0) return runs;
+        if (preferredLcn >= 0 && preferredLcn + count <= totalClusters && IsFree(preferredLcn, count))
+        {
+            runs.Add(new DataRun(firstVcn, preferredLcn, count));
+            _pending.AddRange(runs);
+            return runs;
+        }
         var free = FreeStretches(count);
         var whole = free.FirstOrDefault(f => f.Length >= count);
         if (whole.Length >= count) free = [whole];
@@ -108,6 +118,15 @@ internal sealed class ClusterAllocator(NtfsVolume volume, AttributeData bitmap, 
             total += to - from;
             return to - from >= count; // one stretch that holds it all ends the search
         }
+    }
+
+    private bool IsFree(long lcn, long count)
+    {
+        var bytes = new byte[(int)((lcn + count - 1) / 8 - lcn / 8 + 1)];
+        volume.ReadAttribute(bitmap, lcn / 8, bytes);
+        for (long c = lcn; c < lcn + count; c++)
+            if ((bytes[c / 8 - lcn / 8] & (1 << (int)(c % 8))) != 0 || IsPending(c)) return false;
+        return true;
     }
 
     private bool IsPending(long lcn)

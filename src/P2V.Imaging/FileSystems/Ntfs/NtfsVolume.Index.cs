@@ -16,6 +16,15 @@ public sealed partial class NtfsVolume
 {
     private const int EntryFlagHasChild = 1, EntryFlagLast = 2;
 
+    /// <summary>
+    /// Bytes a directory's MFT record keeps free when its root grows, so that $INDEX_ALLOCATION's runlist and the
+    /// $I30 $BITMAP can still grow; a root that would eat into them moves into an INDX block instead.
+    /// </summary>
+    private const int RootReserve = 64;
+
+    /// <summary>$INDEX_ALLOCATION grows by this many blocks at a time, so its runlist rarely has to.</summary>
+    private const int IndexGrowthBlocks = 4;
+
     private sealed class IndexWrite
     {
         public required NtfsFile Directory { get; init; }
@@ -189,7 +198,10 @@ public sealed partial class NtfsVolume
         WriteNodeHeader(value.AsSpan(IndexRoot.HeaderSize), IndexNodeHeader.Size, IndexNodeHeader.Size + size, IndexNodeHeader.Size + size, entries.Any(HasChild));
         int pos = IndexRoot.HeaderSize + IndexNodeHeader.Size;
         foreach (var e in entries) { e.CopyTo(value, pos); pos += e.Length; }
-        return w.Record.TryReplace(at, AttributeRecord.Resident(AttributeType.IndexRoot, "$I30", header.Id, value));
+        var attribute = AttributeRecord.Resident(AttributeType.IndexRoot, "$I30", header.Id, value);
+        bool shrinks = attribute.Length <= header.RecordLength;
+        if (!shrinks && attribute.Length - header.RecordLength > w.Record.FreeBytes - RootReserve) return false;
+        return w.Record.TryReplace(at, attribute);
     }
 
     // ---- INDX blocks ($INDEX_ALLOCATION) ------------------------------------------------------------------
@@ -262,9 +274,10 @@ public sealed partial class NtfsVolume
             }
         }
 
-        long bytes = Math.Max(w.BlockSize, ClusterSize), clusters = bytes / ClusterSize;
+        long bytes = Math.Max((long)w.BlockSize * IndexGrowthBlocks, ClusterSize), clusters = bytes / ClusterSize;
         var oldRuns = w.Allocation?.Runs.Runs ?? [];
-        var added = _allocator!.Allocate(clusters, oldRuns.Count == 0 ? 0 : oldRuns[^1].NextVcn);
+        var last = oldRuns.LastOrDefault(r => !r.IsSparse);
+        var added = _allocator!.Allocate(clusters, oldRuns.Count == 0 ? 0 : oldRuns[^1].NextVcn, last.Length > 0 ? last.Lcn + last.Length : -1);
         _allocator.Mark(added, used: true);
         var runs = MappingPairs.Coalesce(oldRuns.Concat(added));
         long dataSize = (w.Allocation?.DataSize ?? 0) + bytes, allocated = (w.Allocation?.AllocatedSize ?? 0) + clusters * ClusterSize;

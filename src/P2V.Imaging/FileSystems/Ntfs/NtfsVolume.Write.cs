@@ -504,7 +504,8 @@ public sealed partial class NtfsVolume
         var runs = DecodeRuns(record, at, header);
         long bytes = (long)MftGrowthRecords * BootSector.FileRecordSize;
         long clusters = (bytes + ClusterSize - 1) / ClusterSize;
-        var added = _allocator!.Allocate(clusters, runs.Count == 0 ? 0 : runs[^1].NextVcn);
+        var last = runs.LastOrDefault(r => !r.IsSparse);
+        var added = _allocator!.Allocate(clusters, runs.Count == 0 ? 0 : runs[^1].NextVcn, last.Length > 0 ? last.Lcn + last.Length : -1);
         _allocator.Mark(added, used: true);
         _disk.Flush();
         var all = MappingPairs.Coalesce(runs.Concat(added));
