@@ -10,10 +10,26 @@ namespace P2V.Migration.Tests;
 public static class FixtureMachines
 {
     private static readonly ConcurrentDictionary<string, Lazy<string>> Made = new();
-    private static readonly string Scratch = Directory.CreateTempSubdirectory("p2v-machines-").FullName;
+    private static readonly string Scratch = Path.Combine(Path.GetTempPath(), $"p2v-machines-{Environment.ProcessId}");
 
-    static FixtureMachines() =>
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(Scratch, recursive: true); } catch (IOException) { } };
+    /// <summary>
+    /// The trees live in a folder named after the test process; the test host does not always run exit handlers,
+    /// so each run removes the folders of processes that are gone.
+    /// </summary>
+    static FixtureMachines()
+    {
+        foreach (var dir in Directory.GetDirectories(Path.GetTempPath(), "p2v-machines-*"))
+        {
+            var suffix = Path.GetFileName(dir)["p2v-machines-".Length..];
+            if (int.TryParse(suffix, out var pid) && Directory.Exists($"/proc/{pid}")) continue;
+            try { Directory.Delete(dir, recursive: true); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        Directory.CreateDirectory(Scratch);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(Scratch, recursive: true); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        };
+    }
 
     /// <summary>The root of a ready tree for <paramref name="name"/>, links included.</summary>
     public static string Root(string name) => Made.GetOrAdd(name, n => new Lazy<string>(() => Make(n))).Value;
