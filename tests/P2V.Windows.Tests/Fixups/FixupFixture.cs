@@ -117,7 +117,7 @@ public sealed class FixupFixture : IDisposable
     public string ExtractVolume(string disk)
     {
         var path = disk + ".vol";
-        ExternalTool.Run("dd", $"if={disk}", $"of={path}", "bs=1M", "skip=1", "status=none");
+        ExternalTool.Run("dd", $"if={disk}", $"of={path}", "bs=1M", "skip=1", "count=47", "status=none"); // the partition, not what a VHD rounds the disk up to
         return path;
     }
 
