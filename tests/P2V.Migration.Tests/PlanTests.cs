@@ -157,6 +157,29 @@ public sealed class PlanTests(WindowsDisks disks) : IClassFixture<WindowsDisks>
     }
 
     [Fact]
+    public void TwoSocketServer_OnVirtualServer_CapsRamLeavesSanLunAndUsesScsi()
+    {
+        var inv = GatherTests.Gather("two-socket-server");
+        var (plan, findings) = MigrationPlanner.Plan(inv, new PlanOptions
+        {
+            Name = "BIG", Target = TargetKind.VirtualServer, VmConfigPath = "D:\\VMs", VirtualDiskPath = "D:\\VMs", DestHost = "vs1",
+        });
+        Assert.Equal((3686L, 1), (plan.MemoryMB, plan.Vcpus));
+        Assert.Equal(["00:1a:a0:11:22:33", "00:1a:a0:11:22:34"], plan.Nics.Select(n => n.Mac));
+        var disk = Assert.Single(plan.Disks);   // sdb is a SAN LUN: re-attached, not copied
+        Assert.Equal(("sda", VmDiskBus.Scsi, 0, 0), (disk.Source, disk.Bus, disk.Controller, disk.Unit));   // 146 GB: over the 127 GB IDE limit
+        Assert.Contains(findings, f => f.RuleId == "target-memory");
+
+        var doc = new XmlDocument();
+        using (var stream = new MemoryStream(VirtualServerVmc.Write(plan))) doc.Load(stream);
+        Assert.Equal("3686", doc.SelectSingleNode("/preferences/hardware/memory/ram_size")!.InnerText);
+        Assert.Equal("2", doc.SelectSingleNode("/preferences/hardware/pci_bus/ethernet_adapter/controller_count")!.InnerText);
+        Assert.Equal("001AA0112234", doc.SelectSingleNode("/preferences/hardware/pci_bus/ethernet_adapter/ethernet_controller[@id='1']/ethernet_card_address")!.InnerText);
+        Assert.Equal("D:\\VMs\\BIG_sda.vhd", doc.SelectSingleNode("/preferences/hardware/pci_bus/scsi_adapter/scsi_controller[@id='0']/location[@id='0']/pathname/absolute")!.InnerText);
+        Assert.Empty(doc.SelectNodes("/preferences/hardware/pci_bus/ide_adapter/ide_controller")!);
+    }
+
+    [Fact]
     public void Plan_RefusesUnknownFormatForTarget() =>
         Assert.Throws<ArgumentException>(() => SmallServerPlan(disks, TargetKind.VirtualServer, "/v", "/v", DiskFileFormat.Vhdx));
 
