@@ -213,6 +213,12 @@ public static class FixupPlanner
     {
         swapping = false;
         var details = new List<string>();
+        if (vcpus > 1 && facts.ProductName?.Contains("Home", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            // Windows XP Home Edition licenses and uses one processor: keep it uniprocessor.
+            report.Warnings.Add($"{facts.ProductName} uses one processor: planned for a uniprocessor HAL despite --vcpus {vcpus}");
+            vcpus = 1;
+        }
         var target = options.Target.Hal(vcpus);
         var installed = facts.HalType;
         string title = $"HAL and kernel for {options.Target.Name()} with {vcpus} vCPU{(vcpus == 1 ? "" : "s")} ({target.FileName()})";

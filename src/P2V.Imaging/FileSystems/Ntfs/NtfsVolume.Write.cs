@@ -486,6 +486,10 @@ public sealed partial class NtfsVolume
         {
             long grown = AttributeRecord.Align8((int)needed);
             if (grown > header.AllocatedSize) throw new NotSupportedException("$MFT: its $BITMAP would need more clusters; growing it is not supported");
+            // Past the initialized size the clusters hold whatever was there: zero the bytes about to become valid.
+            var (bitmap, _) = ReadMftBitmap();
+            WriteAttribute(bitmap, header.InitializedSize, new byte[grown - header.InitializedSize]);
+            _disk.Flush();
             BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(at + 0x30), grown);
             BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(at + 0x38), grown);
         }
