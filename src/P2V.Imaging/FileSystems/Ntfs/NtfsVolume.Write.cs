@@ -255,16 +255,18 @@ public sealed partial class NtfsVolume
             throw new ArgumentException($"'{path}': '{name}' is not a valid NTFS name (1–255 UTF-16 units, no NUL, not . or ..)", nameof(path));
     }
 
-    /// <summary>Win32 when Windows can open the name, Win32 &amp; DOS when it is its own 8.3 alias (as Windows names it), POSIX otherwise.</summary>
+    /// <summary>
+    /// Win32 &amp; DOS when the name is its own 8.3 form (as Windows files it), POSIX otherwise — as ntfs-3g names
+    /// files. A Win32-only name is what Windows writes next to a separate DOS alias; without that alias ntfs-3g
+    /// cannot unlink the file (its ntfs_delete looks for the DOS name of every Win32 one), and we make no aliases.
+    /// </summary>
     internal static FileNameNamespace NamespaceFor(string name)
     {
-        if (name.IndexOfAny("\"*/:<>?\\|".ToCharArray()) >= 0 || name.Any(c => c < 0x20) || name.EndsWith('.') || name.EndsWith(' '))
-            return FileNameNamespace.Posix;
         int dot = name.IndexOf('.');
         string stem = dot < 0 ? name : name[..dot], extension = dot < 0 ? "" : name[(dot + 1)..];
         bool dos = stem.Length is >= 1 and <= 8 && extension.Length <= 3 && (dot < 0 || extension.Length > 0) && !extension.Contains('.')
             && (stem + extension).All(c => c is >= 'A' and <= 'Z' or >= '0' and <= '9' || "!#$%&'()-@^_`{}~".Contains(c));
-        return dos ? FileNameNamespace.Win32AndDos : FileNameNamespace.Win32;
+        return dos ? FileNameNamespace.Win32AndDos : FileNameNamespace.Posix;
     }
 
     private IReadOnlyList<DataRun> DecodeRuns(FileRecordEditor record, int at, AttributeHeader header)
