@@ -118,4 +118,31 @@ public sealed class CaptureCommandTests : IDisposable
         Assert.False(File.Exists(_tmp.File("never.img")));
         Assert.False(File.Exists(_tmp.File("never.img.partial")));
     }
+
+    [Fact]
+    public void CapturesFromAndRestoresOntoBlockDevices()
+    {
+        var disk = MakeDisk();
+        var blank = _tmp.File("blank.img");
+        using (var f = File.Create(blank)) f.SetLength(48 << 20);
+        // Loop devices need root and a kernel that offers them; where losetup cannot attach, there is no block device to test.
+        var source = ExternalTool.Try("losetup", "-f", "--show", "-r", disk);
+        if (source.ExitCode != 0) return;
+        var target = ExternalTool.Try("losetup", "-f", "--show", blank);
+        try
+        {
+            Assert.Equal(0, target.ExitCode);
+            var image = _tmp.File("dev.p2v");
+            var capture = P2v("capture", source.StdOut.Trim(), "-o", image);
+            Assert.True(capture.ExitCode == 0, capture.StdErr);
+            var restore = P2v("restore", image, target.StdOut.Trim());
+            Assert.True(restore.ExitCode == 0, restore.StdErr);
+            Assert.Contains("Images are identical", ExternalTool.Run("qemu-img", "compare", "-f", "raw", "-F", "raw", disk, target.StdOut.Trim()));
+        }
+        finally
+        {
+            ExternalTool.Try("losetup", "-d", source.StdOut.Trim());
+            if (target.ExitCode == 0) ExternalTool.Try("losetup", "-d", target.StdOut.Trim());
+        }
+    }
 }

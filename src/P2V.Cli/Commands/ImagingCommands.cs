@@ -99,7 +99,7 @@ public static class ImagingCommands
         using var image = ImageReader.Open(imagePath);
         var h = image.Header;
         RestoreResult result;
-        if (File.Exists(targetPath) || targetPath.StartsWith("/dev/", StringComparison.Ordinal))
+        if (File.Exists(targetPath)) // a block device exists too
         {
             // An existing disk or device is written in place; zero chunks are written too.
             using var target = VirtualDisk.Open(targetPath, writable: true);
