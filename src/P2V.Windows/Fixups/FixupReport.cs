@@ -43,6 +43,8 @@ public sealed record FixupChange
     /// <summary>Hex; null when the value was deleted.</summary>
     public string? NewData { get; init; }
     public bool KeyCreated { get; init; }
+    /// <summary>The highest key the fix-up created on the way to <see cref="Key"/> (undo removes the keys up to it when empty).</summary>
+    public string? CreatedKey { get; init; }
 
     /// <summary>Byte offset on the disk (boot sector fields).</summary>
     public long? DiskOffset { get; init; }

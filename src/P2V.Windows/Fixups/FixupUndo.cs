@@ -1,6 +1,7 @@
 using P2V.Imaging.Disks;
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
+using P2V.Windows.Registry;
 
 namespace P2V.Windows.Fixups;
 
@@ -9,7 +10,9 @@ namespace P2V.Windows.Fixups;
 /// report's backup folder (checked against the recorded SHA-256), attributes and boot sector bytes their old
 /// values; registry values come back with their hive file. Every change is checked before anything is written:
 /// a target that still holds the old content is skipped (the fix-up stopped before it), one that holds neither
-/// the old nor the new content was changed since and stops the undo unless forced.
+/// the old nor the new content was changed since and stops the undo unless forced — except a hive, which then
+/// gets its recorded values back one by one (keys the fix-up created are removed when left empty), keeping
+/// whatever else changed in it since (Windows booted, say).
 /// </summary>
 public static class FixupUndo
 {
@@ -31,8 +34,27 @@ public static class FixupUndo
                 case FixupChange.FileKind:
                 {
                     var path = change.Path!;
-                    var current = FixupWriter.Sha256(volume.ReadFile(path));
+                    var bytes = volume.ReadFile(path);
+                    var current = FixupWriter.Sha256(bytes);
                     if (current == change.OldSha256) continue;
+                    var values = report.Changes.Where(c => c.Kind == FixupChange.RegistryKind && string.Equals(c.Path, path, StringComparison.OrdinalIgnoreCase)).ToList();
+                    if (current != change.NewSha256 && !force && values.Count > 0)
+                    {
+                        byte[] reverted;
+                        try
+                        {
+                            var hive = RegistryHive.Open(bytes, path);
+                            RevertValues(hive, values);
+                            reverted = hive.ToArray();
+                        }
+                        catch (RegistryHiveException e)
+                        {
+                            problems.Add($"{path} changed since the fix-up and cannot be edited back: {e.Message}");
+                            continue;
+                        }
+                        actions.Add(() => volume.ReplaceFile(path, reverted));
+                        continue;
+                    }
                     if (current != change.NewSha256 && !force) { problems.Add($"{path} changed since the fix-up (SHA-256 {current})"); continue; }
                     var backup = change.Backup is null ? null : Path.Combine(folder, change.Backup);
                     if (backup is null || !File.Exists(backup)) { problems.Add($"{path}: the old content {change.Backup} is missing"); continue; }
@@ -76,6 +98,30 @@ public static class FixupUndo
         report.UndoneUtc = DateTime.UtcNow;
         report.Save(reportPath);
         return report;
+    }
+
+    /// <summary>Puts each recorded value back (newest first): the old type and data, or no value; a key the fix-up created goes when empty.</summary>
+    internal static void RevertValues(RegistryHive hive, IReadOnlyList<FixupChange> values)
+    {
+        foreach (var change in Enumerable.Reverse(values))
+        {
+            var key = hive.Root.OpenSubkey(change.Key!);
+            if (key is null) continue;
+            if (change.OldData is null) key.DeleteValue(change.Value!);
+            else key.SetValue(change.Value!, Enum.Parse<RegistryValueKind>(change.OldKind!), Convert.FromHexString(change.OldData));
+            if (change.CreatedKey is not { } top) continue;
+            // Remove the created levels from the deepest up, as long as they are empty.
+            for (var path = change.Key!; path.Length >= top.Length; )
+            {
+                var k = hive.Root.OpenSubkey(path);
+                if (k is null || k.ValueCount > 0 || k.SubkeyCount > 0) break;
+                int cut = path.LastIndexOf('\\');
+                var parent = cut < 0 ? hive.Root : hive.Root.OpenSubkey(path[..cut]);
+                parent?.DeleteSubkey(path[(cut + 1)..]);
+                if (cut < 0) break;
+                path = path[..cut];
+            }
+        }
     }
 
     private static IVirtualDisk VolumeAt(IVirtualDisk disk, long offset)

@@ -14,11 +14,19 @@ internal sealed class RegistryEdits(RegistryHive hive, string hivePath, string s
 
     public RegistryKey? Open(string path) => hive.Root.OpenSubkey(path);
 
-    private RegistryKey OpenOrCreate(string path, out bool created)
+    /// <summary>Opens the key, creating the missing levels; <paramref name="createdFrom"/> is the highest level created, or null.</summary>
+    private RegistryKey OpenOrCreate(string path, out string? createdFrom)
     {
+        createdFrom = null;
         var key = hive.Root.OpenSubkey(path);
-        created = key is null;
-        return key ?? hive.Root.CreateSubkey(path);
+        if (key is not null) return key;
+        var parts = path.Split('\\', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 1; i <= parts.Length; i++)
+        {
+            var prefix = string.Join('\\', parts[..i]);
+            if (hive.Root.OpenSubkey(prefix) is null) { createdFrom = prefix; break; }
+        }
+        return hive.Root.CreateSubkey(path);
     }
 
     public void SetDWord(string keyPath, string name, uint value, bool onlyIfMissing = false) =>
@@ -35,7 +43,8 @@ internal sealed class RegistryEdits(RegistryHive hive, string hivePath, string s
         var existingKey = hive.Root.OpenSubkey(keyPath);
         var old = existingKey?.GetValue(name);
         if (old is not null && (onlyIfMissing || (old.Kind == kind && old.Data.AsSpan().SequenceEqual(data)))) return;
-        var key = OpenOrCreate(keyPath, out bool created);
+        var key = OpenOrCreate(keyPath, out var createdFrom);
+        bool created = createdFrom is not null;
         key.SetValue(name, kind, data);
         Changes.Add(new FixupChange
         {
@@ -50,6 +59,7 @@ internal sealed class RegistryEdits(RegistryHive hive, string hivePath, string s
             NewKind = kind.ToString(),
             NewData = Convert.ToHexString(data),
             KeyCreated = created,
+            CreatedKey = createdFrom,
         });
         Details.Add(Changes[^1].Description);
     }

@@ -133,4 +133,38 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
         Assert.Equal(fx.Pe["halacpi.dll"], ExternalTool.RunBytes("ntfscat", volume, "/WINDOWS/system32/hal.dll"));
         Assert.True(File.Exists(vhd + ".fixup.json"));
     }
+
+    [Fact]
+    public void UndoAfterTheHiveChangedAgainRevertsOnlyTheFixupsValues()
+    {
+        var disk = fx.CopyDisk("hive-changed");
+        const string hivePath = @"\WINDOWS\system32\config\SYSTEM";
+        using (var d = RawDisk.OpenReadWrite(disk))
+            Plan(disk, d, FixupTarget.Qemu, 1, fx.PatchLibrary).Apply(disk + ".json");
+        // As if Windows had booted and changed something of its own.
+        using (var d = RawDisk.OpenReadWrite(disk))
+        {
+            var volume = NtfsVolume.Open(new DiskSlice(d, FixupFixture.PartitionOffset, d.Length - FixupFixture.PartitionOffset));
+            var hive = RegistryHive.Open(volume.ReadFile(hivePath), "SYSTEM");
+            hive.Root.OpenSubkey(@"ControlSet001\Services\Tcpip\Parameters")!.SetString("Hostname", "booted-once");
+            volume.ReplaceFile(hivePath, hive.ToArray());
+        }
+        using (var d = RawDisk.OpenReadWrite(disk)) FixupUndo.Undo(d, disk + ".json");
+
+        var volumeFile = fx.ExtractVolume(disk);
+        var after = disk + ".system";
+        File.WriteAllBytes(after, ExternalTool.RunBytes("ntfscat", volumeFile, "/WINDOWS/system32/config/system"));
+        var original = disk + ".system.orig";
+        File.WriteAllBytes(original, fx.Files["/WINDOWS/system32/config/system"]);
+        // Exactly the original hive, but for the change made after the fix-up.
+        Assert.Equal("booted-once", ExternalTool.Run("hivexget", after, @"\ControlSet001\Services\Tcpip\Parameters", "Hostname").Trim());
+        var expected = Registry.HiveFixtures.ExportMap(original);
+        var actual = Registry.HiveFixtures.ExportMap(after);
+        expected[@"\ControlSet001\Services\Tcpip\Parameters"].Remove("\"Hostname\"");
+        actual[@"\ControlSet001\Services\Tcpip\Parameters"].Remove("\"Hostname\"");
+        Assert.Equal(Registry.HiveFixtures.Describe(expected), Registry.HiveFixtures.Describe(actual));
+        // The other files came back byte for byte.
+        Assert.Equal(fx.Files["/WINDOWS/system32/hal.dll"], ExternalTool.RunBytes("ntfscat", volumeFile, "/WINDOWS/system32/hal.dll"));
+        Assert.Equal(fx.Files["/boot.ini"], ExternalTool.RunBytes("ntfscat", volumeFile, "/boot.ini"));
+    }
 }
