@@ -123,4 +123,24 @@ public sealed class NtfsWriteTests(NtfsWriteFixture fx) : IClassFixture<NtfsWrit
         Assert.Contains("$INDEX_ALLOCATION", ExternalTool.Run("ntfsinfo", "-v", "-F", "/empty", path), StringComparison.OrdinalIgnoreCase);
         foreach (var name in names.Take(40)) Assert.Equal(expected["/empty/" + name], reader.ReadFile("/empty/" + name));
     }
+
+    [Fact]
+    public void ATornRecordStopsTheWriteWithAPreciseErrorAndNothingWritten()
+    {
+        var path = fx.Copy(nameof(ATornRecordStopsTheWriteWithAPreciseErrorAndNothingWritten));
+        long record = long.Parse(ExternalTool.Run("ntfsls", "-i", "-p", "/small", path).Split('\n').First(l => l.EndsWith(" a.txt")).Trim().Split(' ')[0]);
+        long mftLcn = long.Parse(Regex.Match(ExternalTool.Run("ntfsinfo", "-m", path), @"LCN of Data Attribute for FILE_MFT:\s*(\d+)").Groups[1].Value);
+        long offset = mftLcn * 4096 + record * 1024 + 510; // the end of the record's first sector, where the update sequence number goes
+        using (var f = new FileStream(path, FileMode.Open, FileAccess.Write)) { f.Position = offset; f.Write([0xEE, 0xEE]); }
+        var before = File.ReadAllBytes(path);
+        using (var disk = RawDisk.OpenReadWrite(path))
+        {
+            var volume = NtfsVolume.Open(disk);
+            var e = Assert.Throws<NtfsException>(() => volume.ReplaceFile("/small/a.txt", [1, 2, 3]));
+            Assert.Contains($"MFT record {record}: update sequence mismatch at the end of sector 0 (found 0xEEEE", e.Message);
+            Assert.Equal(offset, e.Offset);
+            Assert.Throws<NtfsException>(() => volume.SetFileAttributes("/small/a.txt", FileAttributes.Hidden, 0));
+        }
+        Assert.Equal(before, File.ReadAllBytes(path));
+    }
 }
