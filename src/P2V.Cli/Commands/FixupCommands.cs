@@ -34,7 +34,9 @@ public static class FixupCommands
         string? patches = a.Option("patches");
         if (patches is not null && !Directory.Exists(patches)) throw new UsageException($"--patches: '{patches}' is not a directory");
         string? services = a.Option("services");
-        string report = a.Option("output") ?? path + ".fixup.json";
+        // Beside a disk file; in the current directory for a block device, whose folder (/dev) takes no files.
+        string report = a.Option("output") ?? (File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal)
+            ? path + ".fixup.json" : Path.GetFileName(path) + ".fixup.json");
         a.EnsureAllUsed();
 
         using var disk = VirtualDisk.Open(path, writable: !dryRun);
