@@ -114,7 +114,8 @@ public static class FixupPlanner
         }
         var edits = new RegistryEdits(hive, hivePath, RegistryStep);
         var select = hive.Root.OpenSubkey("Select");
-        var sets = new[] { select?.GetDWord("Current"), select?.GetDWord("Default") }
+        // Every control set the loader may start from: the current one, the default, and Last Known Good.
+        var sets = new[] { select?.GetDWord("Current"), select?.GetDWord("Default"), select?.GetDWord("LastKnownGood") }
             .Where(n => n is > 0).Select(n => $"ControlSet{n:000}").Distinct(StringComparer.OrdinalIgnoreCase)
             .Where(s => hive.Root.OpenSubkey(s) is not null).ToList();
         if (sets.Count == 0)
