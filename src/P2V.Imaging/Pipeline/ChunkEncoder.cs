@@ -11,8 +11,14 @@ public static class ChunkEncoder
     /// <summary>Hashes <paramref name="data"/> into <paramref name="hash"/>, then picks the codec and fills <paramref name="stored"/>; returns the codec and the stored length.</summary>
     public static (ChunkCodec Codec, int StoredLength) Encode(ReadOnlySpan<byte> data, Span<byte> stored, Span<byte> hash)
     {
+        if (!data.ContainsAnyExcept((byte)0))
+        {
+            // Zero chunks are common (pagefiles, preallocated files): a full one's hash is computed once.
+            if (data.Length == ImageFormat.DefaultChunkSize) ZeroChunkHash.CopyTo(hash);
+            else Hash(data, hash);
+            return (ChunkCodec.Zero, 0);
+        }
         Hash(data, hash);
-        if (!data.ContainsAnyExcept((byte)0)) return (ChunkCodec.Zero, 0);
         int n = LZ4Codec.Encode(data, stored, LZ4Level.L00_FAST);
         if (n > 0 && n < data.Length) return (ChunkCodec.Lz4, n);
         data.CopyTo(stored);
@@ -37,10 +43,20 @@ public static class ChunkEncoder
                 break;
         }
         Span<byte> actual = stackalloc byte[ImageFormat.HashLength];
-        Hash(output, actual);
+        if (header.Codec == ChunkCodec.Zero && output.Length == ImageFormat.DefaultChunkSize) ZeroChunkHash.CopyTo(actual);
+        else Hash(output, actual);
         if (!actual.SequenceEqual(header.Hash))
             throw new ImageFormatException(frameOffset, $"chunk at disk offset {header.Runs[0].DiskOffset}: BLAKE3 hash mismatch, the chunk's data is corrupt");
     }
 
     public static void Hash(ReadOnlySpan<byte> data, Span<byte> hash) => Blake3.Hasher.Hash(data, hash);
+
+    private static readonly byte[] ZeroChunkHash = HashOfZeros(ImageFormat.DefaultChunkSize);
+
+    private static byte[] HashOfZeros(int length)
+    {
+        var hash = new byte[ImageFormat.HashLength];
+        Hash(new byte[length], hash);
+        return hash;
+    }
 }
