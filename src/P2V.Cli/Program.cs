@@ -4,6 +4,7 @@ using P2V.Cli.Commands;
 var table = new CommandTable();
 ImagingCommands.Register(table);
 DiskCommands.Register(table);
+RegistryCommands.Register(table);
 NetbootCommands.Register(table);
 MigrationCommands.Register(table);
 FixupCommands.Register(table);
