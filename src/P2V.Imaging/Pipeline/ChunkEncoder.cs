@@ -1,12 +1,11 @@
-using K4os.Compression.LZ4;
 using P2V.Imaging.Images;
 
 namespace P2V.Imaging.Pipeline;
 
-/// <summary>Turns a chunk's bytes into its stored form and back: zero detection, LZ4 (fastest level), BLAKE3.</summary>
+/// <summary>Turns a chunk's bytes into its stored form and back: zero detection, LZ4 (Lz4Block), BLAKE3.</summary>
 public static class ChunkEncoder
 {
-    public static int MaxStoredLength(int length) => LZ4Codec.MaximumOutputSize(length);
+    public static int MaxStoredLength(int length) => Lz4Block.MaxCompressedLength(length);
 
     /// <summary>Hashes <paramref name="data"/> into <paramref name="hash"/>, then picks the codec and fills <paramref name="stored"/>; returns the codec and the stored length.</summary>
     public static (ChunkCodec Codec, int StoredLength) Encode(ReadOnlySpan<byte> data, Span<byte> stored, Span<byte> hash)
@@ -19,7 +18,7 @@ public static class ChunkEncoder
             return (ChunkCodec.Zero, 0);
         }
         Hash(data, hash);
-        int n = LZ4Codec.Encode(data, stored, LZ4Level.L00_FAST);
+        int n = Lz4Block.Compress(data, stored);
         if (n > 0 && n < data.Length) return (ChunkCodec.Lz4, n);
         data.CopyTo(stored);
         return (ChunkCodec.Stored, data.Length);
@@ -37,7 +36,7 @@ public static class ChunkEncoder
                 stored.CopyTo(output);
                 break;
             case ChunkCodec.Lz4:
-                int n = LZ4Codec.Decode(stored, output);
+                int n = Lz4Block.Decompress(stored, output);
                 if (n != output.Length)
                     throw new ImageFormatException(frameOffset, $"chunk payload does not decompress to its {output.Length} bytes (LZ4 data corrupt)");
                 break;
