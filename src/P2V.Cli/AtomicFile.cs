@@ -5,7 +5,8 @@ public static class AtomicFile
 {
     public static Task<T> WriteAsync<T>(string path, Func<Stream, Task<T>> write) => CreateAsync(path, async partial =>
     {
-        await using var stream = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        // Unbuffered: the image writer hands over whole frames, and a buffer would only copy them once more.
+        await using var stream = new FileStream(partial, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
         var result = await write(stream);
         await stream.FlushAsync();
         stream.Flush(flushToDisk: true);
