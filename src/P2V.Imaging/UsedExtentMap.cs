@@ -75,8 +75,6 @@ public sealed class UsedExtentMap
     public UsedExtentMap Shift(long delta) =>
         new(_extents.Select(e => new Extent(e.Offset + delta, e.Length)).ToList()) { UsedBytes = UsedBytes };
 
-    /// <summary>The union of several maps.</summary>
-    public static UsedExtentMap Union(IEnumerable<UsedExtentMap> maps) => From(maps.SelectMany(m => m.Extents));
 
     /// <summary>The parts of <paramref name="range"/> that lie inside the map.</summary>
     public IEnumerable<Extent> Intersect(Extent range)

@@ -14,7 +14,6 @@ public sealed class ImageWriter : IDisposable
     private readonly FileStream _entries;
     private readonly byte[] _frameHeader = new byte[ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)];
     private long _position;
-    private bool _finished;
 
     public ImageWriter(Stream output, ImageHeader header)
     {
@@ -105,10 +104,7 @@ public sealed class ImageWriter : IDisposable
         new ImageFooter(trailerOffset, _position - trailerOffset, crc).Write(footer);
         Write(footer);
         _output.Flush();
-        _finished = true;
     }
-
-    public bool IsFinished => _finished;
 
     private void Write(ReadOnlySpan<byte> data)
     {
