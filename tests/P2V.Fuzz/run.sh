@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 target=${1:?target}; seconds=${2:-60}
 root=/tmp/p2v-fuzz; app=$root/app; out=${OUT:-$root/$target}
-command -v afl-fuzz >/dev/null || { echo "afl-fuzz missing: apt-get install afl++ (tools/setup does)" >&2; exit 1; }
+# AFL++ brings LLVM with it: installed here, on first use, rather than by tools/setup for every test run.
+command -v afl-fuzz >/dev/null || { echo "fuzz: installing afl++" >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -q afl++ >/dev/null; }
 tool=$root/tool/sharpfuzz
 [ -x "$tool" ] || dotnet tool install --tool-path "$root/tool" SharpFuzz.CommandLine --version 2.3.0 >/dev/null
 if [ ! -f "$app/.instrumented" ] || [ -n "$(find src/P2V.Imaging tests/P2V.Fuzz -name '*.cs' -newer "$app/.instrumented")" ]; then
