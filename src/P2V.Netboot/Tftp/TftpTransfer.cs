@@ -122,13 +122,15 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
                 int oackLength = TftpPacket.WriteOptionAck(ring, n.Accepted);
                 var oack = ring.AsMemory(0, oackLength);
                 int tries = 0;
+                await socket.SendAsync(oack, SocketFlags.None, stop);
                 while (true)
                 {
-                    await socket.SendAsync(oack, SocketFlags.None, stop);
                     var (kind, block) = await ReceiveAsync(receive, n.Timeout, stop);
                     if (kind == Reply.Ack && block == 0) break;
                     if (kind == Reply.Error) return -1;
-                    if (kind == Reply.Timeout && ++tries > options.MaxRetries) return GiveUp();
+                    if (kind != Reply.Timeout) continue; // a stray or duplicate packet: answering it would only repeat the OACK (RFC 1350's sorcerer's apprentice)
+                    if (++tries > options.MaxRetries) return GiveUp();
+                    await socket.SendAsync(oack, SocketFlags.None, stop);
                 }
             }
 

@@ -34,7 +34,12 @@ public sealed partial class NtfsMountedTests
         }
         finally
         {
-            ExternalTool.Run("fusermount", "-u", mountPoint);
+            // A file the write just closed can keep the mount busy for a moment on a loaded machine: retry, then detach lazily.
+            for (int attempt = 0; ExternalTool.Try("fusermount", "-u", mountPoint).ExitCode != 0; attempt++)
+            {
+                if (attempt == 50) { ExternalTool.Run("fusermount", "-u", "-z", mountPoint); break; }
+                Thread.Sleep(100);
+            }
             if (!driver.WaitForExit(60_000)) driver.Kill();
         }
     }
