@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
@@ -12,37 +11,10 @@ namespace P2V.Imaging.Tests.Ntfs;
 /// </summary>
 public sealed partial class NtfsMountedTests
 {
-    private static bool CanMount => File.Exists("/dev/fuse") && Environment.UserName == "root";
+    private static bool CanMount => Ntfs3gMount.CanMount;
 
-    /// <summary>Mounts the image with ntfs-3g in the foreground, runs <paramref name="write"/> on the mount point, unmounts and waits for the driver to finish.</summary>
-    private static void WithMount(string image, string mountPoint, Action<string> write)
-    {
-        Directory.CreateDirectory(mountPoint);
-        var psi = new ProcessStartInfo("ntfs-3g") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "-o", "no_detach,compression", image, mountPoint }) psi.ArgumentList.Add(a);
-        using var driver = Process.Start(psi)!;
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!File.ReadAllText("/proc/mounts").Contains(" " + mountPoint + " "))
-        {
-            if (driver.HasExited || DateTime.UtcNow > deadline)
-                throw new InvalidOperationException($"ntfs-3g did not mount {image}: {driver.StandardError.ReadToEnd()}");
-            Thread.Sleep(20);
-        }
-        try
-        {
-            write(mountPoint);
-        }
-        finally
-        {
-            // A file the write just closed can keep the mount busy for a moment on a loaded machine: retry, then detach lazily.
-            for (int attempt = 0; ExternalTool.Try("fusermount", "-u", mountPoint).ExitCode != 0; attempt++)
-            {
-                if (attempt == 50) { ExternalTool.Run("fusermount", "-u", "-z", mountPoint); break; }
-                Thread.Sleep(100);
-            }
-            if (!driver.WaitForExit(60_000)) driver.Kill();
-        }
-    }
+    private static void WithMount(string image, string mountPoint, Action<string> write) =>
+        Ntfs3gMount.With(image, mountPoint, write, "no_detach,compression");
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s*$")]
     private static partial System.Text.RegularExpressions.Regex RunLine();

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
 
@@ -11,31 +10,9 @@ namespace P2V.Imaging.Tests.Ntfs;
 /// </summary>
 public sealed class NtfsWriteMountedTests(NtfsWriteFixture fx) : IClassFixture<NtfsWriteFixture>
 {
-    private static bool CanMount => File.Exists("/dev/fuse") && Environment.UserName == "root";
+    private static bool CanMount => Ntfs3gMount.CanMount;
 
-    private static void WithMount(string image, string mountPoint, Action<string> action)
-    {
-        Directory.CreateDirectory(mountPoint);
-        var psi = new ProcessStartInfo("ntfs-3g") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "-o", "no_detach", image, mountPoint }) psi.ArgumentList.Add(a);
-        using var driver = Process.Start(psi)!;
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!File.ReadAllText("/proc/mounts").Contains(" " + mountPoint + " "))
-        {
-            if (driver.HasExited || DateTime.UtcNow > deadline)
-                throw new InvalidOperationException($"ntfs-3g did not mount {image}: {driver.StandardError.ReadToEnd()}");
-            Thread.Sleep(20);
-        }
-        try
-        {
-            action(mountPoint);
-        }
-        finally
-        {
-            ExternalTool.Run("fusermount", "-u", mountPoint);
-            if (!driver.WaitForExit(60_000)) driver.Kill();
-        }
-    }
+    private static void WithMount(string image, string mountPoint, Action<string> action) => Ntfs3gMount.With(image, mountPoint, action);
 
     [Fact]
     public void Ntfs3gMountsReadsAndExtendsWhatWeWrote()
