@@ -47,15 +47,11 @@ public static class CapturePlanner
         regions.AddRange(layout.TableRegions.Select(r => new CaptureRegion(r, DiskMetadataVolume, SkipZeroBlocks: false)));
         regions.AddRange(unpartitioned.Extents.Select(e => new CaptureRegion(e, DiskMetadataVolume, SkipZeroBlocks: true)));
 
+        // Partitions never include an extended container: its EBRs are table regions, its logicals are listed.
         foreach (var p in layout.Partitions)
-        {
-            if (IsExtendedContainer(p)) continue; // its EBRs are table regions; its logical partitions are listed on their own
             AddVolume(disk, allocated, p.Offset, p.Length, p.Number, volumes.Count, volumes, regions);
-        }
         return Build(disk, layout.Kind, tableRegions, volumes, regions, sourceDescription, toolVersion);
     }
-
-    private static bool IsExtendedContainer(PartitionEntry p) => p.MbrType is 0x05 or 0x0F or 0x85;
 
     /// <param name="allocated">The disk's allocated ranges, or null to compute them when needed: space the disk
     /// never allocated (holes of a sparse file, unallocated VHD/VHDX blocks) reads as zeros and need not be scanned.</param>
