@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Threading.Channels;
 using P2V.Imaging.Images;
 using P2V.Imaging.VirtualDisks;
 
@@ -34,43 +33,20 @@ public sealed class CapturePipeline
         var zeroSkipped = new long[volumeCount];
         var captured = new long[volumeCount];
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        var order = Channel.CreateBounded<ChunkJob>(new BoundedChannelOptions(2 * Workers + 2) { SingleReader = true, SingleWriter = true });
-        var work = Channel.CreateUnbounded<ChunkJob>(new UnboundedChannelOptions { SingleWriter = true });
-
-        var reader = Task.Run(() => ReadRegions(disk, plan, chunkSize, read, zeroSkipped, order.Writer, work.Writer, stop.Token), stop.Token);
-        var workers = Enumerable.Range(0, Workers).Select(_ => Task.Run(() => Encode(work.Reader, stop.Token), stop.Token)).ToArray();
-
         using var writer = new ImageWriter(output, plan.Header);
         long done = 0, total = plan.BytesToRead;
-        try
-        {
-            await foreach (var job in order.Reader.ReadAllAsync(stop.Token))
+        await OrderedParallel.RunAsync<ChunkJob>(Workers,
+            (emit, stop) => ReadRegions(disk, plan, chunkSize, read, zeroSkipped, emit, stop),
+            Encode,
+            job =>
             {
-                try
-                {
-                    await job.Done.Task.ConfigureAwait(false);
-                    if (job.Length > 0)
-                        writer.WriteChunk(job.Codec, job.Length, job.Stored.AsSpan(0, job.StoredLength), job.Hash, job.Runs.AsSpan(0, job.RunCount));
-                    for (int i = 0; i < job.RunCount; i++) captured[job.RunVolumes[i]] += job.Runs[i].Length;
-                    done += job.Length + job.ZeroBytes;
-                    Progress?.Invoke(new PipelineProgress(done, total, writer.BytesWritten));
-                }
-                finally { job.Release(); }
-            }
-            await reader.ConfigureAwait(false);
-        }
-        catch
-        {
-            stop.Cancel();
-            await DrainAsync(order.Reader, reader, workers).ConfigureAwait(false);
-            throw;
-        }
-        finally
-        {
-            work.Writer.TryComplete();
-        }
-        await Task.WhenAll(workers).ConfigureAwait(false);
+                if (job.Length > 0)
+                    writer.WriteChunk(job.Codec, job.Length, job.Stored.AsSpan(0, job.StoredLength), job.Hash, job.Runs.AsSpan(0, job.RunCount));
+                for (int i = 0; i < job.RunCount; i++) captured[job.RunVolumes[i]] += job.Runs[i].Length;
+                done += job.Length + job.ZeroBytes;
+                Progress?.Invoke(new PipelineProgress(done, total, writer.BytesWritten));
+            },
+            job => job.Release(), cancel).ConfigureAwait(false);
 
         var stats = plan.Header.Volumes
             .Select(v => new VolumeStats(v.Index, v.DeclaredUsedBytes, read[v.Index], captured[v.Index], zeroSkipped[v.Index]))
@@ -99,86 +75,46 @@ public sealed class CapturePipeline
     }
 
     private static void ReadRegions(IVirtualDisk disk, CapturePlan plan, int chunkSize, long[] read, long[] zeroSkipped,
-        ChannelWriter<ChunkJob> order, ChannelWriter<ChunkJob> work, CancellationToken cancel)
+        Action<ChunkJob> emit, CancellationToken cancel)
     {
-        try
+        var job = ChunkJob.Rent(chunkSize);
+        foreach (var region in plan.Regions)
         {
-            var job = ChunkJob.Rent(chunkSize);
-            foreach (var region in plan.Regions)
+            long pos = region.Range.Offset, end = region.Range.End;
+            while (pos < end)
             {
-                long pos = region.Range.Offset, end = region.Range.End;
-                while (pos < end)
+                cancel.ThrowIfCancellationRequested();
+                if (job.Length == chunkSize || job.RunCount == ImageFormat.MaxRunsPerChunk)
                 {
-                    cancel.ThrowIfCancellationRequested();
-                    if (job.Length == chunkSize || job.RunCount == ImageFormat.MaxRunsPerChunk)
-                    {
-                        Emit(job, order, work, cancel);
-                        job = ChunkJob.Rent(chunkSize);
-                    }
-                    int n = (int)Math.Min(chunkSize - job.Length, end - pos);
-                    var span = job.Data.AsSpan(job.Length, n);
-                    try
-                    {
-                        disk.ReadAt(pos, span);
-                    }
-                    catch (IOException e)
-                    {
-                        throw new IOException($"volume {region.VolumeIndex}: read of {n} bytes at disk offset {pos} failed: {e.Message}", e);
-                    }
-                    read[region.VolumeIndex] += n;
-                    if (region.SkipZeroBlocks) zeroSkipped[region.VolumeIndex] += job.AppendNonZero(pos, n, region.VolumeIndex);
-                    else job.AppendRun(pos, n, region.VolumeIndex);
-                    pos += n;
+                    emit(job);
+                    job = ChunkJob.Rent(chunkSize);
                 }
-            }
-            if (job.Length > 0 || job.ZeroBytes > 0) Emit(job, order, work, cancel);
-            else job.Release();
-            order.TryComplete();
-            work.TryComplete();
-        }
-        catch (Exception e)
-        {
-            order.TryComplete(e);
-            work.TryComplete(e);
-            throw;
-        }
-    }
-
-    private static void Emit(ChunkJob job, ChannelWriter<ChunkJob> order, ChannelWriter<ChunkJob> work, CancellationToken cancel)
-    {
-        if (job.Length == 0)
-        {
-            // Only skipped zeros: nothing to write, but progress still counts them.
-            job.Done.SetResult();
-        }
-        else
-        {
-            work.TryWrite(job);
-        }
-        if (!order.TryWrite(job)) order.WriteAsync(job, cancel).AsTask().GetAwaiter().GetResult();
-    }
-
-    private static async Task Encode(ChannelReader<ChunkJob> work, CancellationToken cancel)
-    {
-        await foreach (var job in work.ReadAllAsync(cancel).ConfigureAwait(false))
-        {
-            try
-            {
-                job.Stored = ArrayPool<byte>.Shared.Rent(ChunkEncoder.MaxStoredLength(job.Length));
-                (job.Codec, job.StoredLength) = ChunkEncoder.Encode(job.Data.AsSpan(0, job.Length), job.Stored, job.Hash);
-                job.Done.SetResult();
-            }
-            catch (Exception e)
-            {
-                job.Done.SetException(e);
+                int n = (int)Math.Min(chunkSize - job.Length, end - pos);
+                var span = job.Data.AsSpan(job.Length, n);
+                try
+                {
+                    disk.ReadAt(pos, span);
+                }
+                catch (IOException e)
+                {
+                    throw new IOException($"volume {region.VolumeIndex}: read of {n} bytes at disk offset {pos} failed: {e.Message}", e);
+                }
+                read[region.VolumeIndex] += n;
+                if (region.SkipZeroBlocks) zeroSkipped[region.VolumeIndex] += job.AppendNonZero(pos, n, region.VolumeIndex);
+                else job.AppendRun(pos, n, region.VolumeIndex);
+                pos += n;
             }
         }
+        // A chunk of only skipped zeros still goes through: progress counts them.
+        if (job.Length > 0 || job.ZeroBytes > 0) emit(job);
+        else job.Release();
     }
 
-    private static async Task DrainAsync(ChannelReader<ChunkJob> order, Task reader, Task[] workers)
+    private static void Encode(ChunkJob job)
     {
-        try { await Task.WhenAll(workers.Append(reader)).ConfigureAwait(false); } catch { /* the first error is already on its way */ }
-        while (order.TryRead(out var job)) job.Release();
+        if (job.Length == 0) return;
+        job.Stored = ArrayPool<byte>.Shared.Rent(ChunkEncoder.MaxStoredLength(job.Length));
+        (job.Codec, job.StoredLength) = ChunkEncoder.Encode(job.Data.AsSpan(0, job.Length), job.Stored, job.Hash);
     }
 
     /// <summary>A chunk in flight: the bytes read, the runs they came from, and (once encoded) its stored form.</summary>
@@ -194,7 +130,6 @@ public sealed class CapturePipeline
         public int StoredLength;
         public ChunkCodec Codec;
         public readonly byte[] Hash = new byte[ImageFormat.HashLength];
-        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public static ChunkJob Rent(int chunkSize) => new() { Data = ArrayPool<byte>.Shared.Rent(chunkSize) };
 

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Threading.Channels;
 using P2V.Imaging.Images;
 using P2V.Imaging.VirtualDisks;
 
@@ -36,102 +35,45 @@ public sealed class RestorePipeline
         }
         var clock = Stopwatch.StartNew();
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        var order = Channel.CreateBounded<RestoreJob>(new BoundedChannelOptions(2 * Workers + 2) { SingleReader = true, SingleWriter = true });
-        var work = Channel.CreateUnbounded<RestoreJob>(new UnboundedChannelOptions { SingleWriter = true });
-
-        var reader = Task.Run(() => ReadFrames(image, order.Writer, work.Writer, stop.Token), stop.Token);
-        var workers = Enumerable.Range(0, Workers).Select(_ => Task.Run(() => Decode(work.Reader, stop.Token), stop.Token)).ToArray();
-
         long written = 0, zeroSkipped = 0, done = 0, total = image.Trailer.TotalUncompressed;
         int chunks = 0;
-        try
-        {
-            await foreach (var job in order.Reader.ReadAllAsync(stop.Token))
+        await OrderedParallel.RunAsync<RestoreJob>(Workers,
+            (emit, stop) => { foreach (var frame in image.ReadFrames(stop)) emit(new RestoreJob(frame)); },
+            Decode,
+            job =>
             {
-                try
+                var header = job.Frame.Header;
+                bool skip = VerifyOnly || (header.Codec == ChunkCodec.Zero && TargetIsBlank);
+                int at = 0;
+                foreach (var run in header.Runs)
                 {
-                    await job.Done.Task.ConfigureAwait(false);
-                    var header = job.Frame.Header;
-                    bool skip = VerifyOnly || (header.Codec == ChunkCodec.Zero && TargetIsBlank);
-                    int at = 0;
-                    foreach (var run in header.Runs)
-                    {
-                        if (!skip) target!.WriteAt(run.DiskOffset, job.Data.AsSpan(at, run.Length));
-                        at += run.Length;
-                    }
-                    if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
-                    else if (!VerifyOnly) written += header.UncompressedLength;
-                    done += header.UncompressedLength;
-                    chunks++;
-                    Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
+                    if (!skip) target!.WriteAt(run.DiskOffset, job.Data.AsSpan(at, run.Length));
+                    at += run.Length;
                 }
-                finally { job.Release(); }
-            }
-            await reader.ConfigureAwait(false);
-        }
-        catch
-        {
-            stop.Cancel();
-            try { await Task.WhenAll(workers.Append(reader)).ConfigureAwait(false); } catch { /* the first error wins */ }
-            while (order.Reader.TryRead(out var job)) job.Release();
-            throw;
-        }
-        finally
-        {
-            work.Writer.TryComplete();
-        }
-        await Task.WhenAll(workers).ConfigureAwait(false);
+                if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
+                else if (!VerifyOnly) written += header.UncompressedLength;
+                done += header.UncompressedLength;
+                chunks++;
+                Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
+            },
+            job => job.Release(), cancel).ConfigureAwait(false);
         if (chunks != image.Trailer.Chunks.Count)
             throw new ImageFormatException(image.TrailerOffset, $"the index lists {image.Trailer.Chunks.Count} chunks but {chunks} were read");
         target?.Flush();
         return new RestoreResult(written, zeroSkipped, chunks, clock.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpuStart);
     }
 
-    private static void ReadFrames(ImageReader image, ChannelWriter<RestoreJob> order, ChannelWriter<RestoreJob> work, CancellationToken cancel)
+    private static void Decode(RestoreJob job)
     {
-        try
-        {
-            foreach (var frame in image.ReadFrames(cancel))
-            {
-                var job = new RestoreJob(frame);
-                work.TryWrite(job);
-                if (!order.TryWrite(job)) order.WriteAsync(job, cancel).AsTask().GetAwaiter().GetResult();
-            }
-            order.TryComplete();
-            work.TryComplete();
-        }
-        catch (Exception e)
-        {
-            order.TryComplete(e);
-            work.TryComplete(e);
-            throw;
-        }
-    }
-
-    private static async Task Decode(ChannelReader<RestoreJob> work, CancellationToken cancel)
-    {
-        await foreach (var job in work.ReadAllAsync(cancel).ConfigureAwait(false))
-        {
-            try
-            {
-                var h = job.Frame.Header;
-                job.Data = ArrayPool<byte>.Shared.Rent(h.UncompressedLength);
-                ChunkEncoder.Decode(h, job.Frame.Payload.AsSpan(0, h.StoredLength), job.Data.AsSpan(0, h.UncompressedLength), job.Frame.FrameOffset);
-                job.Done.SetResult();
-            }
-            catch (Exception e)
-            {
-                job.Done.SetException(e);
-            }
-        }
+        var h = job.Frame.Header;
+        job.Data = ArrayPool<byte>.Shared.Rent(h.UncompressedLength);
+        ChunkEncoder.Decode(h, job.Frame.Payload.AsSpan(0, h.StoredLength), job.Data.AsSpan(0, h.UncompressedLength), job.Frame.FrameOffset);
     }
 
     private sealed class RestoreJob(ChunkFrame frame)
     {
         public ChunkFrame Frame { get; } = frame;
         public byte[] Data = [];
-        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public void Release()
         {
