@@ -91,7 +91,8 @@ public sealed class HttpAndPolicyTests(ITestOutputHelper output) : IAsyncLifetim
     {
         var templates = Path.GetFullPath(Path.Combine(RepoRoot(), "boot", "ipxe"));
         var mac = System.Net.NetworkInformation.PhysicalAddress.Parse("525400000001");
-        Assert.Equal(IpxeScript.Render(action, mac, "http://x:1", "x", templates), IpxeScript.Render(action, mac, "http://x:1", "x", null));
+        var decision = new BootDecision(action, "p2v.token=t");
+        Assert.Equal(IpxeScript.Render(decision, mac, "http://x:1", "x", templates), IpxeScript.Render(decision, mac, "http://x:1", "x", null));
     }
 
     private static string RepoRoot([System.Runtime.CompilerServices.CallerFilePath] string source = "") =>

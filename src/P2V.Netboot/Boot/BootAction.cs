@@ -14,16 +14,22 @@ public enum BootAction
 }
 
 /// <summary>
+/// What one client boots: the action, and the kernel arguments its boot image gets beside the standard ones
+/// (the controller passes its address and the job's token this way: "p2v.controller=URL p2v.token=T").
+/// </summary>
+public sealed record BootDecision(BootAction Action, string KernelArguments = "");
+
+/// <summary>
 /// Decides per MAC address what a client boots. The controller implements this from its job database; the
 /// command line uses <see cref="BootConfigFile"/>.
 /// </summary>
 public interface IBootPolicy
 {
-    BootAction Decide(PhysicalAddress mac);
+    BootDecision Decide(PhysicalAddress mac);
 }
 
 /// <summary>The same action for everyone (tests, benchmarks).</summary>
 public sealed class FixedBootPolicy(BootAction action) : IBootPolicy
 {
-    public BootAction Decide(PhysicalAddress mac) => action;
+    public BootDecision Decide(PhysicalAddress mac) => new(action);
 }

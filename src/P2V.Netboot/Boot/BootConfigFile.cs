@@ -26,12 +26,12 @@ public sealed class BootConfigFile : IBootPolicy
         Reload();
     }
 
-    public BootAction Decide(PhysicalAddress mac)
+    public BootDecision Decide(PhysicalAddress mac)
     {
         lock (_lock)
         {
             if (File.GetLastWriteTimeUtc(_path) != _stamp) Reload();
-            return _rules.TryGetValue(mac, out var a) ? a : _default;
+            return new(_rules.TryGetValue(mac, out var a) ? a : _default);
         }
     }
 

@@ -5,14 +5,15 @@ namespace P2V.Netboot.Boot;
 /// <summary>
 /// The iPXE script a client runs for its <see cref="BootAction"/>. Templates come from ROOT/ipxe/ACTION.ipxe when
 /// present (boot/ipxe/ in the repository holds the defaults), else the built-in text below, which matches them.
-/// Placeholders: @BASE@ (http://address:port), @SERVER@ (address), @MAC@ (aa:bb:cc:dd:ee:ff), @ROLE@.
+/// Placeholders: @BASE@ (http://address:port), @SERVER@ (address), @MAC@ (aa:bb:cc:dd:ee:ff), @ROLE@,
+/// @ARGS@ (the policy's extra kernel arguments).
 /// </summary>
 public static class IpxeScript
 {
     private const string Image = """
         #!ipxe
         echo P2V: @ROLE@ image for @MAC@
-        kernel @BASE@/@ROLE@/vmlinuz initrd=initrd.img console=tty0 console=ttyS0,115200 quiet p2v.role=@ROLE@ p2v.server=@SERVER@ p2v.mac=@MAC@ || goto failed
+        kernel @BASE@/@ROLE@/vmlinuz initrd=initrd.img console=tty0 console=ttyS0,115200 quiet p2v.role=@ROLE@ p2v.server=@SERVER@ p2v.mac=@MAC@ @ARGS@ || goto failed
         initrd @BASE@/@ROLE@/initrd.img || goto failed
         boot
         :failed
@@ -33,14 +34,16 @@ public static class IpxeScript
         _ => "local.ipxe",
     };
 
-    public static string Render(BootAction action, PhysicalAddress mac, string baseUrl, string server, string? templateFolder)
+    public static string Render(BootDecision decision, PhysicalAddress mac, string baseUrl, string server, string? templateFolder)
     {
+        var action = decision.Action;
         string? path = templateFolder == null ? null : Path.Combine(templateFolder, FileName(action));
         string template = path != null && File.Exists(path) ? File.ReadAllText(path) : action == BootAction.LocalDisk ? Local : Image;
         string role = action == BootAction.Deploy ? "deploy" : "capture";
         return template.Replace("\r\n", "\n")
             .Replace("@BASE@", baseUrl).Replace("@SERVER@", server)
-            .Replace("@MAC@", FormatMac(mac)).Replace("@ROLE@", role) + (template.EndsWith('\n') ? "" : "\n");
+            .Replace("@MAC@", FormatMac(mac)).Replace("@ROLE@", role)
+            .Replace("@ARGS@", decision.KernelArguments) + (template.EndsWith('\n') ? "" : "\n");
     }
 
     public static string FormatMac(PhysicalAddress mac) => string.Join(':', mac.GetAddressBytes().Select(b => b.ToString("x2")));

@@ -269,7 +269,7 @@ public sealed class DhcpServer : IAsyncDisposable
     /// <summary>Adds the boot file for this client; false when it is to boot from its own disk (or cannot be served).</summary>
     private bool AddBoot(DhcpPacket reply, DhcpPacket request, PxeClient client, string macText, bool proxy)
     {
-        var action = _options.Policy.Decide(request.MacAddress);
+        var action = _options.Policy.Decide(request.MacAddress).Action;
         string? file;
         if (client.IsIpxe) file = _options.Boot.ScriptUrl(request.MacAddress); // the script itself says "local disk"
         else if (action == BootAction.LocalDisk) file = null;

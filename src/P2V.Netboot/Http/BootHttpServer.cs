@@ -46,10 +46,10 @@ public sealed class BootHttpServer : IAsyncDisposable
         {
             var name = mac.EndsWith(".ipxe", StringComparison.OrdinalIgnoreCase) ? mac[..^5] : mac;
             if (!BootConfigFile.TryParseMac(name, out var address)) return Results.NotFound();
-            var action = policy.Decide(address);
+            var decision = policy.Decide(address);
             var baseUrl = $"http://{context.Request.Host}";
-            log.Write("http", Client(context), $"script {IpxeScript.FormatMac(address)} {action}");
-            return Results.Text(IpxeScript.Render(action, address, baseUrl, serverAddress, templates), "text/plain");
+            log.Write("http", Client(context), $"script {IpxeScript.FormatMac(address)} {decision.Action}");
+            return Results.Text(IpxeScript.Render(decision, address, baseUrl, serverAddress, templates), "text/plain");
         });
 
         app.MapMethods("/{**path}", ["GET", "HEAD"], (HttpContext context, string? path) =>
