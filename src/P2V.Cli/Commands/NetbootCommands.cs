@@ -47,7 +47,7 @@ public static class NetbootCommands
                 ProxyPort = r.GetValue(proxyPort),
                 BootConfig = r.GetValue(bootConfig),
                 LeaseFile = r.GetValue(leases),
-                ProbeBeforeOffer = !r.GetValue(noProbe),
+                ProbeAddresses = !r.GetValue(noProbe),
             }, ct);
         });
         CliHost.Group(root, "netboot", "Network boot services").Add(serve);
