@@ -72,28 +72,28 @@ public sealed class StoreCaptureSink : CaptureSink
             var missing = new HashSet<ChunkHash>();
             for (int attempt = 1; ask.Count > 0; attempt++)
             {
-                var stored = await _store.FindMissingAsync(_session, ask, cancel).ConfigureAwait(false);
-                missing.Clear();
-                for (int i = 0; i < ask.Count; i++)
-                    if (stored[i] < 0) missing.Add(ask[i]);
-                    else _known[ask[i]] = stored[i];
-                if (missing.Count == 0) break;
-                var send = Enumerable.Range(0, _batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => _batch[i]).ToList();
-                Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress());
-                var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.StoredCodec, c.UncompressedLength, c.StoredBytes.ToArray()))).ToList();
                 try
                 {
+                    var stored = await _store.FindMissingAsync(_session, ask, cancel).ConfigureAwait(false);
+                    missing.Clear();
+                    for (int i = 0; i < ask.Count; i++)
+                        if (stored[i] < 0) missing.Add(ask[i]);
+                        else _known[ask[i]] = stored[i];
+                    if (missing.Count == 0) break;
+                    var send = Enumerable.Range(0, _batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => _batch[i]).ToList();
+                    Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress());
+                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.StoredCodec, c.UncompressedLength, c.StoredBytes.ToArray()))).ToList();
+                    ask = uploads.Select(u => u.Hash).ToList();
                     await _store.PutChunksAsync(_session, uploads, cancel).ConfigureAwait(false);
                     _sent += uploads.Sum(u => (long)u.Blob.Stored.Length);
                     foreach (var u in uploads) _known[u.Hash] = u.Blob.Stored.Length;
                     ChunksSent += uploads.Count;
                     break;
                 }
-                catch (Exception e) when (e is HttpRequestException or IOException && attempt < SendAttempts && !cancel.IsCancellationRequested)
+                catch (StoreConnectionException) when (attempt < SendAttempts && !cancel.IsCancellationRequested)
                 {
                     // The connection broke: the chunks that got through are kept; ask again and send the rest.
                     await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), cancel).ConfigureAwait(false);
-                    ask = send.Select(c => ChunkHash.From(c.Hash)).Distinct().ToList();
                 }
             }
             for (int i = 0; i < _batch.Count; i++)

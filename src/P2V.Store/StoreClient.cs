@@ -87,6 +87,21 @@ public sealed class StoreClient : IImageStore, IDisposable
         {
             int count = Math.Min(StoreEndpoints.MaxHashesPerRequest, hashes.Count - start);
             using var response = await SendAsync(HttpMethod.Post, Image(image) + "/chunks", HashList(hashes, start, count), cancel, streamResponse: true).ConfigureAwait(false);
+            try
+            {
+                await ReadRecordsAsync(response, hashes, start, count, blobs, cancel).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException && e is not StoreException)
+            {
+                throw new StoreConnectionException($"reading chunks of '{image}' from {BaseAddress}", e);
+            }
+        }
+        return blobs;
+    }
+
+    private static async Task ReadRecordsAsync(HttpResponseMessage response, IReadOnlyList<ChunkHash> hashes, int start, int count, ChunkBlob[] blobs, CancellationToken cancel)
+    {
+        {
             await using var body = await response.Content.ReadAsStreamAsync(cancel).ConfigureAwait(false);
             var prefix = new byte[ChunkRecord.PrefixLength];
             long offset = 0;
@@ -101,7 +116,6 @@ public sealed class StoreClient : IImageStore, IDisposable
                 offset += ChunkRecord.PrefixLength + stored;
             }
         }
-        return blobs;
     }
 
     public async Task<IReadOnlyList<ImageSummary>> ListAsync(CancellationToken cancel)
@@ -134,7 +148,19 @@ public sealed class StoreClient : IImageStore, IDisposable
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancel, bool streamResponse = false)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
-        var response = await _http.SendAsync(request, streamResponse ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, cancel).ConfigureAwait(false);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, streamResponse ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead, cancel).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException && e is not StoreException)
+        {
+            throw new StoreConnectionException($"{method} {BaseAddress}{path}", e);
+        }
+        catch (TaskCanceledException e) when (!cancel.IsCancellationRequested)
+        {
+            throw new StoreConnectionException($"{method} {BaseAddress}{path}: no answer within {_http.Timeout.TotalSeconds:F0} s", e);
+        }
         if (response.IsSuccessStatusCode) return response;
         using (response)
         {

@@ -51,8 +51,12 @@ public static class StoreLocation
     }
 
     /// <summary>Whether an argument names a store image rather than a local image file.</summary>
-    public static bool IsImageReference(string reference) =>
-        (reference.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || reference.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
-         || reference.StartsWith("s3://", StringComparison.OrdinalIgnoreCase) || !File.Exists(reference))
-        && reference.Contains("/images/", StringComparison.Ordinal);
+    public static bool IsImageReference(string reference)
+    {
+        if (!reference.Contains("/images/", StringComparison.Ordinal)) return false;
+        if (reference.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || reference.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+            || reference.StartsWith("s3://", StringComparison.OrdinalIgnoreCase)) return true;
+        // In a folder store, STORE/images/NAME is the manifest's own file: a folder with chunks/ beside images/ is a store.
+        return !File.Exists(reference) || (ParseImageReference(reference) is { } r && Directory.Exists(Path.Combine(r.Store, "chunks")));
+    }
 }
