@@ -37,7 +37,7 @@ public static class ImagingCommands
             { disk, output, store, name, token, raw, sectorSize, source, workers, json };
         command.SetAction((r, ct) =>
         {
-            if ((r.GetValue(output) is null) == (r.GetValue(store) is null)) throw new UsageException("give either -o IMAGE or --store URL --name NAME");
+            if ((r.GetValue(output) is null) == (r.GetValue(store) is null)) throw new UsageException(r.GetValue(output) is null ? "missing option --output (or --store URL --name NAME)" : "give -o IMAGE or --store URL, not both");
             if (r.GetValue(store) is not null && r.GetValue(name) is null) throw new UsageException("--store needs --name NAME");
             var target = r.GetValue(store) is { } url ? new CaptureTarget(null, url, r.GetValue(name), r.GetValue(token)) : new CaptureTarget(r.GetValue(output), null, null, null);
             return CaptureAsync(r.GetValue(disk)!, target, r.GetValue(raw), r.GetValue(sectorSize) ?? 512,
