@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using P2V.Netboot.Boot;
 using P2V.Netboot.Dhcp;
 using P2V.Netboot.Http;
+using P2V.Netboot.Ndp;
 using P2V.Netboot.Tftp;
 
 namespace P2V.Netboot;
@@ -27,22 +28,30 @@ public sealed class NetbootServerOptions
     public IBootPolicy? Policy { get; init; }
     public string? LeaseFile { get; init; }
     public bool ProbeAddresses { get; init; } = true;
+    /// <summary>
+    /// Answer IPv6 router solicitations on the boot interface with "no router here", so iPXE does not wait about
+    /// 13 s for one. Null: on with full DHCP (the boot network is ours), off otherwise (a site network may have
+    /// real routers, and iPXE takes the first answer).
+    /// </summary>
+    public bool? AnswerRouterSolicitations { get; init; }
 }
 
 public enum DhcpMode { None, Proxy, Full }
 
 public sealed class NetbootServer : IAsyncDisposable
 {
-    private NetbootServer(TftpServer tftp, BootHttpServer http, DhcpServer? dhcp)
+    private NetbootServer(TftpServer tftp, BootHttpServer http, DhcpServer? dhcp, RouterAdvertiser? ndp)
     {
         Tftp = tftp;
         Http = http;
         Dhcp = dhcp;
+        RouterAdvertiser = ndp;
     }
 
     public TftpServer Tftp { get; }
     public BootHttpServer Http { get; }
     public DhcpServer? Dhcp { get; }
+    public RouterAdvertiser? RouterAdvertiser { get; }
 
     public static async Task<NetbootServer> StartAsync(NetbootServerOptions o, NetbootLog log, CancellationToken cancel = default)
     {
@@ -51,6 +60,7 @@ public sealed class NetbootServer : IAsyncDisposable
         var tftp = TftpServer.Start(new TftpServerOptions { Listen = new IPEndPoint(o.Listen, o.TftpPort), Root = root }, log);
         BootHttpServer? http = null;
         DhcpServer? dhcp = null;
+        RouterAdvertiser? ndp = null;
         try
         {
             http = await BootHttpServer.StartAsync(new IPEndPoint(o.Listen, o.HttpPort), root, policy, o.Listen.ToString(), log, cancel);
@@ -75,11 +85,23 @@ public sealed class NetbootServer : IAsyncDisposable
                     Boot = new BootFiles { HttpBase = $"http://{o.Listen}:{http.Port}" },
                 }, log);
             }
-            log.Write("netboot", o.Listen.ToString(), $"serving {root.FullPath}: tftp port {tftp.LocalEndPoint.Port}, http port {http.Port}, dhcp {o.Dhcp.ToString().ToLowerInvariant()}");
-            return new NetbootServer(tftp, http, dhcp);
+            if (o.AnswerRouterSolicitations ?? o.Dhcp == DhcpMode.Full)
+            {
+                var (name, _) = FindInterface(o.Listen);
+                try { ndp = RouterAdvertiser.Start(name, log); }
+                catch (Exception e) when (e is SocketException or InvalidOperationException or NetworkInformationException)
+                {
+                    // A speed-up, not a service: without it iPXE only waits longer.
+                    log.Write("ndp", name, $"router solicitations not answered: {e.Message}");
+                }
+            }
+            log.Write("netboot", o.Listen.ToString(), $"serving {root.FullPath}: tftp port {tftp.LocalEndPoint.Port}, http port {http.Port}, dhcp {o.Dhcp.ToString().ToLowerInvariant()}" +
+                (ndp != null ? ", router solicitations answered" : ""));
+            return new NetbootServer(tftp, http, dhcp, ndp);
         }
         catch
         {
+            if (dhcp != null) await dhcp.DisposeAsync();
             if (http != null) await http.DisposeAsync();
             await tftp.DisposeAsync();
             throw;
@@ -98,6 +120,7 @@ public sealed class NetbootServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (RouterAdvertiser != null) await RouterAdvertiser.DisposeAsync();
         if (Dhcp != null) await Dhcp.DisposeAsync();
         await Http.DisposeAsync();
         await Tftp.DisposeAsync();

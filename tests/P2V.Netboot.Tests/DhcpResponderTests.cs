@@ -351,6 +351,22 @@ public sealed class DhcpResponderTests(ITestOutputHelper output) : IDisposable
         Assert.Null(Answer(quiet, Message(1, DhcpMessageType.Discover), T0).Response.Probe);
     }
 
+    [Fact]
+    public void The_pool_names_the_next_addresses_to_probe_ahead_of_any_client()
+    {
+        var (r, pool) = Full();
+        Assert.Equal([A100, A101], pool.UnprobedCandidates(2, T0));
+        pool.RecordProbe(A100, answered: false, T0);
+        Assert.Equal([A101], pool.UnprobedCandidates(2, T0));
+        // Offered addresses are no one else's candidates; a probe-found conflict is skipped.
+        Answer(r, Message(1, DhcpMessageType.Discover), T0);
+        pool.RecordProbe(A101, answered: true, T0);
+        Assert.Equal([A102], pool.UnprobedCandidates(2, T0));
+        // A probe result is trusted for a while only.
+        Assert.Empty(pool.UnprobedCandidates(1, T0 + AddressPool.OfferHold + TimeSpan.FromSeconds(1)));
+        Assert.Equal([A100], pool.UnprobedCandidates(1, T0 + AddressPool.ProbedFreeHold + TimeSpan.FromSeconds(1)));
+    }
+
     [Theory]
     [InlineData((ushort)0, "undionly.kpxe")] // RFC 4578 §2.1: 0 = Intel x86PC (BIOS)
     [InlineData((ushort)7, "ipxe.efi")]      // EFI BC

@@ -196,7 +196,8 @@ public sealed class DhcpServerTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task The_offer_goes_out_unprobed_and_a_probe_that_finds_the_address_in_use_turns_the_request_into_a_nak()
     {
-        // Every 127.0.0.x answers ICMP echo: the real probe finds each offered address in use, after the offer.
+        // Every 127.0.0.x answers ICMP echo, so the real probe finds each address in use. It is slowed down here so
+        // that the client's DHCPREQUEST arrives while the probe of its address is still out.
         int port = FreeUdpPort();
         await using var server = DhcpServer.Start(new DhcpServerOptions
         {
@@ -205,6 +206,7 @@ public sealed class DhcpServerTests(ITestOutputHelper output) : IDisposable
             RangeStart = IPAddress.Parse("127.0.0.100"),
             RangeEnd = IPAddress.Parse("127.0.0.110"),
             LeaseFile = _dir.File("leases.json"),
+            Probe = new SlowIcmpProbe(TimeSpan.FromSeconds(1)),
             Policy = new FixedBootPolicy(BootAction.LocalDisk),
             Boot = new BootFiles { HttpBase = "http://127.0.0.1:8080" },
         }, Log);
@@ -223,12 +225,23 @@ public sealed class DhcpServerTests(ITestOutputHelper output) : IDisposable
         WaitForLog("NAK 127.0.0.100", TimeSpan.FromSeconds(30));
         lock (_log)
         {
-            Assert.Contains(_log, l => l.Contains("127.0.0.100 answers a probe"));
+            int offered = _log.FindIndex(l => l.Contains("OFFER 127.0.0.100"));
+            int found = _log.FindIndex(l => l.Contains("127.0.0.100 answers a probe"));
+            int nak = _log.FindIndex(l => l.Contains("NAK 127.0.0.100"));
+            Assert.True(offered >= 0 && offered < found && found < nak, "offer, then the probe's answer, then the NAK");
             Assert.DoesNotContain(_log, l => l.Contains("ACK 127.0.0.100"));
         }
-        client.SendTo(Encode(discover), to);
-        Assert.Equal(IPAddress.Parse("127.0.0.101"), ReceiveReply(client, 0xD1).YourAddress);
         Assert.Empty(server.Pool!.Leases.Leases);
+    }
+
+    /// <summary>The real ICMP probe, answering only after a pause.</summary>
+    private sealed class SlowIcmpProbe(TimeSpan pause) : IAddressProbe
+    {
+        public async Task<bool> AnswersAsync(IPAddress address, CancellationToken cancel)
+        {
+            await Task.Delay(pause, cancel);
+            return await IcmpEchoProbe.Default.AnswersAsync(address, cancel);
+        }
     }
 
     private void WaitForLog(string text, TimeSpan limit)

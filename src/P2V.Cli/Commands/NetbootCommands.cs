@@ -22,9 +22,16 @@ public static class NetbootCommands
         var tftpPort = Port("--tftp-port", 69);
         var dhcpPort = Port("--dhcp-port", 67);
         var proxyPort = Port("--proxy-port", 4011);
-        var noProbe = new Option<bool>("--no-probe") { Description = "Offer addresses without pinging them first" };
+        var noProbe = new Option<bool>("--no-probe") { Description = "Give out addresses without pinging them first" };
+        var routerAdvertisements = new Option<string>("--router-advertisements")
+        {
+            Description = "Answer IPv6 router solicitations with \"no router here\", so iPXE does not wait ~13 s for one (auto: with --dhcp-range)",
+            DefaultValueFactory = _ => "auto",
+            HelpName = "auto|on|off",
+        };
+        routerAdvertisements.AcceptOnlyFromAmong("auto", "on", "off");
         var serve = new Command("serve", "Serve PXE DHCP (proxy or full), TFTP and HTTP boot files until Ctrl-C")
-            { rootDir, listen, proxy, range, router, dns, leases, bootConfig, httpPort, tftpPort, dhcpPort, proxyPort, noProbe };
+            { rootDir, listen, proxy, range, router, dns, leases, bootConfig, httpPort, tftpPort, dhcpPort, proxyPort, noProbe, routerAdvertisements };
         serve.Validators.Add(r =>
         {
             if (r.GetValue(proxy) && r.GetResult(range) is not null) r.AddError("--proxy-dhcp and --dhcp-range exclude each other");
@@ -48,6 +55,7 @@ public static class NetbootCommands
                 BootConfig = r.GetValue(bootConfig),
                 LeaseFile = r.GetValue(leases),
                 ProbeAddresses = !r.GetValue(noProbe),
+                AnswerRouterSolicitations = r.GetValue(routerAdvertisements) switch { "on" => true, "off" => false, _ => null },
             }, ct);
         });
         CliHost.Group(root, "netboot", "Network boot services").Add(serve);

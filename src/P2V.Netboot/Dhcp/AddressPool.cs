@@ -160,6 +160,27 @@ public sealed class AddressPool
         }
     }
 
+    /// <summary>
+    /// Of the next <paramref name="count"/> addresses a new client would be offered, those without a fresh probe
+    /// result: probed ahead, they are known free before anyone asks, and no DHCPREQUEST waits for a ping.
+    /// </summary>
+    public IReadOnlyList<IPAddress> UnprobedCandidates(int count, DateTimeOffset now)
+    {
+        var result = new List<IPAddress>();
+        lock (_lock)
+        {
+            int seen = 0;
+            for (uint a = _first; a <= _last && a >= _first && seen < count; a++)
+            {
+                var candidate = FromUInt(a);
+                if (_leases.ForAddress(candidate) != null || !IsAvailable(candidate, "", now)) continue;
+                seen++;
+                if (!(_probedFree.TryGetValue(a, out var until) && until > now)) result.Add(candidate);
+            }
+        }
+        return result;
+    }
+
     /// <summary>A probe's result: an answering address is a conflict, and any offer of it is withdrawn.</summary>
     public void RecordProbe(IPAddress address, bool answered, DateTimeOffset now)
     {

@@ -51,6 +51,7 @@ public sealed class DhcpServer : IAsyncDisposable
             int port = ((IPEndPoint)socket.LocalEndPoint!).Port;
             _listeners[i] = (socket, Task.Run(() => ReceiveLoopAsync(socket, port)));
         }
+        ProbeAhead();
     }
 
     public static DhcpServer Start(DhcpServerOptions options, NetbootLog log) => new(options, log);
@@ -130,7 +131,9 @@ public sealed class DhcpServer : IAsyncDisposable
             int n = response.Packet.Write(packet);
             socket.SendTo(packet[..n], response.Destination);
             if (response.Probe is { } address && Pool != null) StartProbe(address, Boot.IpxeScript.FormatMac(request.MacAddress));
+            if (response.Packet.MessageType == DhcpMessageType.Offer) ProbeAhead();
         }
+        catch (ObjectDisposedException) { } // stopping
         catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
         {
             // One bad exchange (a full disk under the lease file, an unreachable relay) must not stop the service.
@@ -138,6 +141,13 @@ public sealed class DhcpServer : IAsyncDisposable
         }
     }
 
+
+    /// <summary>Probes the addresses the next new clients would get, so that their requests need not wait.</summary>
+    private void ProbeAhead()
+    {
+        if (Pool == null || !_options.ProbeAddresses) return;
+        foreach (var address in Pool.UnprobedCandidates(2, DateTimeOffset.UtcNow)) StartProbe(address, "ahead");
+    }
 
     private void StartProbe(IPAddress address, string mac)
     {
@@ -149,7 +159,11 @@ public sealed class DhcpServer : IAsyncDisposable
             {
                 bool answered = await _probe.AnswersAsync(address, _stop.Token).ConfigureAwait(false);
                 Pool!.RecordProbe(address, answered, DateTimeOffset.UtcNow);
-                if (answered) _log.Write("dhcp", mac, $"{address} answers a probe: withdrawn, kept out for {AddressPool.ConflictHold.TotalMinutes:0} minutes");
+                if (answered)
+                {
+                    _log.Write("dhcp", mac, $"{address} answers a probe: withdrawn, kept out for {AddressPool.ConflictHold.TotalMinutes:0} minutes");
+                    ProbeAhead(); // the next candidate in its place
+                }
             }
             catch (OperationCanceledException) { }
             finally
