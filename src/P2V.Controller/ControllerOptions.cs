@@ -1,5 +1,6 @@
 using System.Net;
 using P2V.Netboot;
+using P2V.Netboot.Boot;
 
 namespace P2V.Controller;
 
@@ -19,8 +20,11 @@ public sealed class ControllerOptions
     /// <summary>The URL agents and the generated scripts reach this controller at; by default from <see cref="Listen"/>.</summary>
     public string? AdvertisedUrl { get; init; }
 
-    /// <summary>The netboot services (TFTP, boot HTTP, optional DHCP) with this controller deciding what each MAC boots; null for none.</summary>
-    public NetbootServerOptions? Netboot { get; init; }
+    /// <summary>
+    /// The netboot services (TFTP, boot HTTP, optional DHCP), given the controller's boot policy to put in their
+    /// options, so each MAC boots what its device and jobs say; null for none.
+    /// </summary>
+    public Func<IBootPolicy, NetbootServerOptions>? Netboot { get; init; }
 
     /// <summary>How long GET /api/agent/next waits for a job before answering 204.</summary>
     public TimeSpan LongPoll { get; init; } = TimeSpan.FromSeconds(30);

@@ -80,19 +80,15 @@ public sealed class ControllerServer : IAsyncDisposable
             app.MapOpenApi(OpenApiPath);
             AdminApi.Map(app, devices, jobs, events);
             AgentApi.Map(app, devices, jobs, events, options);
+            WebConsole.ConsoleFiles.Map(app);
             app.MapFallback("/api/{**rest}", () => AdminApi.NotFound("no such API"));
 
             await app.StartAsync(cancel);
             int port = options.Listen.Port != 0 ? options.Listen.Port : new Uri(app.Urls.First()).Port;
             options.PublicUrl = (options.AdvertisedUrl ?? $"http://{Advertised(options.Listen.Address)}:{port}").TrimEnd('/');
 
-            if (options.Netboot is { } nb)
-                netboot = await NetbootServer.StartAsync(new NetbootServerOptions
-                {
-                    Root = nb.Root, Listen = nb.Listen, Dhcp = nb.Dhcp, RangeStart = nb.RangeStart, RangeEnd = nb.RangeEnd, Router = nb.Router, Dns = nb.Dns,
-                    HttpPort = nb.HttpPort, TftpPort = nb.TftpPort, DhcpPort = nb.DhcpPort, ProxyPort = nb.ProxyPort, LeaseFile = nb.LeaseFile,
-                    ProbeBeforeOffer = nb.ProbeBeforeOffer, Policy = new ControllerBootPolicy(devices, jobs, options, log),
-                }, log, cancel);
+            if (options.Netboot is { } netbootOptions)
+                netboot = await NetbootServer.StartAsync(netbootOptions(new ControllerBootPolicy(devices, jobs, options, log)), log, cancel);
             log.Write("controller", options.PublicUrl, $"serving the API on {options.Listen.Address}:{port}, database {db.Display}");
             return new ControllerServer(app, db, admin, options, devices, jobs, netboot);
         }
@@ -108,6 +104,9 @@ public sealed class ControllerServer : IAsyncDisposable
     /// <summary>Bad input is a 400 with its one-line reason, a missing thing a 404; anything else a 500 that is logged.</summary>
     private static async Task Errors(HttpContext context, RequestDelegate next, NetbootLog log)
     {
+        // The console loads nothing from elsewhere, and its pages may not be framed or have their types guessed.
+        context.Response.Headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
         try { await next(context); }
         catch (Exception e) when (!context.Response.HasStarted && e is ArgumentException or KeyNotFoundException or BadHttpRequestException or FormatException or System.Text.Json.JsonException)
         {

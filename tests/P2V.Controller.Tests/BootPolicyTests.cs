@@ -18,11 +18,10 @@ public abstract partial class BootPolicyTests(ITestDatabase database)
 
     private async Task<TestController> StartAsync()
     {
-        var root = Directory.CreateTempSubdirectory("p2v-boot-").FullName;
         return await TestController.StartAsync(database, configure: o => new ControllerOptions
         {
             DataFolder = o.DataFolder, Database = o.Database, Listen = o.Listen, LongPoll = o.LongPoll,
-            Netboot = new NetbootServerOptions { Root = root, Listen = IPAddress.Loopback, HttpPort = 0, TftpPort = 0 },
+            Netboot = policy => new NetbootServerOptions { Root = Directory.CreateDirectory(Path.Combine(o.DataFolder, "boot")).FullName, Listen = IPAddress.Loopback, HttpPort = 0, TftpPort = 0, Policy = policy },
         });
     }
 
