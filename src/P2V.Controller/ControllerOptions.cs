@@ -13,6 +13,12 @@ public sealed class ControllerOptions
     /// <summary>A PostgreSQL connection string ("Host=…"), or null for DATA/controller.db (SQLite).</summary>
     public string? Database { get; init; }
 
+    /// <summary>The image store: a folder, or s3://BUCKET[/PREFIX] (keys from the environment); null for DATA/store.</summary>
+    public string? Store { get; init; }
+
+    /// <summary>The S3-compatible endpoint for an s3:// store (null: AWS, or P2V_S3_ENDPOINT).</summary>
+    public string? S3Endpoint { get; init; }
+
     public IPEndPoint Listen { get; init; } = new(IPAddress.Any, DefaultPort);
 
     public const int DefaultPort = 8060;

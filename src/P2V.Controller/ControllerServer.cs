@@ -14,6 +14,9 @@ using P2V.Controller.Data;
 using P2V.Controller.Devices;
 using P2V.Controller.Jobs;
 using P2V.Netboot;
+using P2V.Store;
+using P2V.Store.Backends;
+using P2V.Store.Http;
 
 namespace P2V.Controller;
 
@@ -80,6 +83,7 @@ public sealed class ControllerServer : IAsyncDisposable
             app.MapOpenApi(OpenApiPath);
             AdminApi.Map(app, devices, jobs, events);
             AgentApi.Map(app, devices, jobs, events, options);
+            app.MapImageStore(OpenStore(options), new ControllerStoreAccess());
             WebConsole.ConsoleFiles.Map(app);
             app.MapFallback("/api/{**rest}", () => AdminApi.NotFound("no such API"));
 
@@ -99,6 +103,16 @@ public sealed class ControllerServer : IAsyncDisposable
             await db.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>The folder store in DATA/store by default; an s3:// store shared by several servers.</summary>
+    private static ImageStore OpenStore(ControllerOptions options)
+    {
+        var location = options.Store ?? Path.Combine(options.DataFolder, "store");
+        if (location.StartsWith("s3://", StringComparison.OrdinalIgnoreCase))
+            return new ImageStore(new S3Backend(StoreLocation.S3FromEnvironment(location, options.S3Endpoint)));
+        if (location.Contains("://", StringComparison.Ordinal)) throw new ArgumentException($"--store '{location}' must be a folder or s3://BUCKET");
+        return new ImageStore(new FolderBackend(Directory.CreateDirectory(location).FullName));
     }
 
     /// <summary>Bad input is a 400 with its one-line reason, a missing thing a 404; anything else a 500 that is logged.</summary>

@@ -11,7 +11,7 @@ using P2V.Controller.Jobs;
 namespace P2V.Controller.Client;
 
 /// <summary>A refusal or failure the controller answered with: its status and one-line reason.</summary>
-public sealed class ControllerException(HttpStatusCode status, string message) : Exception(message)
+public sealed class ControllerException(HttpStatusCode status, string message) : IOException(message)
 {
     public HttpStatusCode Status { get; } = status;
 }
@@ -95,7 +95,7 @@ public sealed class ControllerClient : IDisposable
                 revision = job.Revision;
             }
             if (job.IsFinished) return job;
-            if (DateTime.UtcNow >= until) throw new TimeoutException($"job {id} is still {JobWords.Of(job.State)} after {timeout}");
+            if (DateTime.UtcNow >= until) throw new ControllerException(HttpStatusCode.RequestTimeout, $"job {id} is still {JobWords.Of(job.State)} after {timeout}");
             await Task.Delay(TimeSpan.FromSeconds(1), cancel);
         }
     }

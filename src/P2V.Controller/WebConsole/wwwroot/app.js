@@ -76,15 +76,15 @@ async function loadDevices() {
 async function loadImages() {
   const body = $("images").tBodies[0];
   try {
-    const images = await api("/api/images");
+    const images = await api("/api/store/images");
     body.replaceChildren();
     for (const i of images) {
-      const size = i.sizeBytes ?? i.size, stored = i.storedBytes ?? i.stored, unique = i.uniqueBytes ?? i.unique;
+      const size = i.diskBytes, stored = i.storedBytes, unique = i.uniqueBytes;
       const tr = body.insertRow();
       cell(tr, i.name); cell(tr, bytes(size)); cell(tr, bytes(stored)); cell(tr, bytes(unique));
       const saved = i.dedupSavings ?? (stored > 0 && unique !== undefined ? 1 - unique / stored : null);
       cell(tr, saved === null || saved === undefined ? "" : (100 * saved).toFixed(1) + "%");
-      cell(tr, when(i.createdAt ?? i.committedAt));
+      cell(tr, when(i.created));
     }
     $("images-note").textContent = images.length ? "" : "No image is stored yet.";
   } catch (e) {
