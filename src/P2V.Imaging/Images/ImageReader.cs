@@ -89,8 +89,8 @@ public sealed class ImageReader : IDisposable
             int headerLength = ChunkFrameHeader.LengthFor(runs);
             ReadExactly(headerBuffer.AsSpan(ChunkFrameHeader.FixedLength, headerLength - ChunkFrameHeader.FixedLength), position + ChunkFrameHeader.FixedLength, "chunk runs");
             var header = ChunkFrameHeader.Parse(headerBuffer.AsSpan(0, headerLength), position, Header.DiskLength);
-            if (!header.Hash.AsSpan().SequenceEqual(entry.Hash) || header.StoredLength != entry.StoredLength)
-                throw new ImageFormatException(position, $"chunk {i}: frame and index disagree (hash or length)");
+            if (entry.DifferenceFrom(header) is { } difference)
+                throw new ImageFormatException(position, $"chunk {i}: the frame and the trailer disagree: {difference}");
             long payloadAt = position + headerLength;
             if (payloadAt + header.StoredLength > TrailerOffset)
                 throw new ImageFormatException(payloadAt, $"chunk {i}: payload of {header.StoredLength} bytes runs into the trailer");

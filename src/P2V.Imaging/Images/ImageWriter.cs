@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Buffers.Binary;
 
 namespace P2V.Imaging.Images;
 
@@ -13,6 +12,7 @@ public sealed class ImageWriter : IDisposable
     private readonly Stream _output;
     private readonly FileStream _entries;
     private readonly byte[] _frameHeader = new byte[ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)];
+    private readonly byte[] _entry = new byte[ChunkEntry.LengthFor(ImageFormat.MaxRunsPerChunk)];
     private long _position;
 
     public ImageWriter(Stream output, ImageHeader header)
@@ -45,17 +45,10 @@ public sealed class ImageWriter : IDisposable
         Write(span);
         Write(payload);
 
-        // The trailer entry: frame offset, lengths, codec, run count, hash, runs (docs/image-format.md, "Trailer").
-        Span<byte> fixedPart = stackalloc byte[20 + ImageFormat.HashLength];
-        BinaryPrimitives.WriteInt64LittleEndian(fixedPart, frameOffset);
-        BinaryPrimitives.WriteInt32LittleEndian(fixedPart[8..], payload.Length);
-        BinaryPrimitives.WriteInt32LittleEndian(fixedPart[12..], uncompressedLength);
-        fixedPart[16] = (byte)codec;
-        fixedPart[17] = 0;
-        BinaryPrimitives.WriteUInt16LittleEndian(fixedPart[18..], (ushort)runs.Length);
-        hash.CopyTo(fixedPart[20..]);
-        _entries.Write(fixedPart);
-        _entries.Write(span.Slice(ChunkFrameHeader.FixedLength, 12 * runs.Length));
+        // The trailer entry, spilled now and copied into the trailer by Finish.
+        var entry = _entry.AsSpan(0, ChunkEntry.LengthFor(runs.Length));
+        ChunkEntry.Write(entry, frameOffset, payload.Length, uncompressedLength, codec, hash, runs);
+        _entries.Write(entry);
 
         ChunkCount++;
         TotalUncompressed += uncompressedLength;
@@ -69,10 +62,8 @@ public sealed class ImageWriter : IDisposable
         uint crc = 0;
         void Emit(ReadOnlySpan<byte> data) { crc = Crc32C.Append(crc, data); Write(data); }
 
-        Span<byte> head = stackalloc byte[12];
-        ImageFormat.TrailerMagic.CopyTo(head);
-        BinaryPrimitives.WriteInt32LittleEndian(head[4..], ChunkCount);
-        BinaryPrimitives.WriteInt32LittleEndian(head[8..], volumes.Count);
+        Span<byte> head = stackalloc byte[ImageTrailer.HeadLength];
+        ImageTrailer.WriteHead(head, ChunkCount, volumes.Count);
         Emit(head);
 
         _entries.Flush();
@@ -85,19 +76,14 @@ public sealed class ImageWriter : IDisposable
         }
         finally { ArrayPool<byte>.Shared.Return(buffer); }
 
-        Span<byte> v = stackalloc byte[36];
-        foreach (var s in volumes)
+        Span<byte> v = stackalloc byte[ImageTrailer.VolumeStatsLength];
+        foreach (var stats in volumes)
         {
-            BinaryPrimitives.WriteInt32LittleEndian(v, s.VolumeIndex);
-            BinaryPrimitives.WriteInt64LittleEndian(v[4..], s.DeclaredUsedBytes);
-            BinaryPrimitives.WriteInt64LittleEndian(v[12..], s.BytesRead);
-            BinaryPrimitives.WriteInt64LittleEndian(v[20..], s.BytesCaptured);
-            BinaryPrimitives.WriteInt64LittleEndian(v[28..], s.ZeroBytesSkipped);
+            ImageTrailer.WriteVolume(v, stats);
             Emit(v);
         }
-        Span<byte> totals = stackalloc byte[16];
-        BinaryPrimitives.WriteInt64LittleEndian(totals, TotalUncompressed);
-        BinaryPrimitives.WriteInt64LittleEndian(totals[8..], TotalStored);
+        Span<byte> totals = stackalloc byte[ImageTrailer.TotalsLength];
+        ImageTrailer.WriteTotals(totals, TotalUncompressed, TotalStored);
         Emit(totals);
 
         Span<byte> footer = stackalloc byte[ImageFooter.Length];
