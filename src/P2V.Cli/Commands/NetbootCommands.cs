@@ -49,7 +49,7 @@ public static class NetbootCommands
             ProxyPort = args.Int("proxy-port") ?? 4011,
             BootConfig = args.Option("boot-config"),
             LeaseFile = args.Option("leases"),
-            ProbeBeforeOffer = !args.Flag("no-probe"),
+            ProbeAddresses = !args.Flag("no-probe"),
         };
         args.EnsureAllUsed();
         var log = new NetbootLog(line => Console.Out.WriteLine(line));
