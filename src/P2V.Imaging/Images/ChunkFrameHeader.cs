@@ -63,6 +63,7 @@ public sealed class ChunkFrameHeader
     /// <summary>How many runs the frame starting with these 48 bytes declares (to know how much more to read).</summary>
     public static int RunCount(ReadOnlySpan<byte> fixedPart, long fileOffset)
     {
+        if (fixedPart.Length < FixedLength) throw new ImageFormatException(fileOffset, $"chunk frame header truncated: {fixedPart.Length} of at least {LengthFor(1)} bytes");
         int runs = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart[6..]);
         if (runs is < 1 or > ImageFormat.MaxRunsPerChunk)
             throw new ImageFormatException(fileOffset + 6, $"chunk run count {runs} is out of range (1..{ImageFormat.MaxRunsPerChunk})");
@@ -72,6 +73,7 @@ public sealed class ChunkFrameHeader
     /// <summary>Parses a whole frame header (fixed part, runs, CRC) and checks it against the disk size.</summary>
     public static ChunkFrameHeader Parse(ReadOnlySpan<byte> data, long fileOffset, long diskLength)
     {
+        if (data.Length < FixedLength) throw new ImageFormatException(fileOffset, $"chunk frame header truncated: {data.Length} of at least {LengthFor(1)} bytes");
         if (!data[..4].SequenceEqual(ImageFormat.FrameMagic))
             throw new ImageFormatException(fileOffset, "expected a chunk frame (magic 'CHNK')");
         int runCount = RunCount(data, fileOffset);

@@ -123,6 +123,10 @@ public sealed class ImageHeader
     public static ImageHeader Parse(ReadOnlySpan<byte> all)
     {
         int length = all.Length;
+        if (length < PrefixLength + 4 || !all[..8].SequenceEqual(ImageFormat.HeaderMagic))
+            throw new ImageFormatException(0, length < PrefixLength + 4 ? $"a {length}-byte header is too short" : "not a P2V image (magic 'P2VIMAGE' missing)");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(all[12..]) != length)
+            throw new ImageFormatException(12, $"header length {BinaryPrimitives.ReadUInt32LittleEndian(all[12..])} is not the {length} bytes given");
         uint stored = BinaryPrimitives.ReadUInt32LittleEndian(all[(length - 4)..]);
         if (Crc32C.Compute(all[..(length - 4)]) != stored)
             throw new ImageFormatException(length - 4, "header CRC-32C mismatch: the header is corrupt");

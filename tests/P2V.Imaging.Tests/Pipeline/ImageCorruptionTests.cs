@@ -226,3 +226,17 @@ public sealed class ImageCorruptionTests : IDisposable
         Assert.Equal(12, e.Offset);
     }
 }
+
+/// <summary>Inputs the fuzz harness found (tests/P2V.Fuzz): each must end in ImageFormatException, not a crash.</summary>
+public sealed class ImageFuzzFindingsTests
+{
+    [Theory]
+    [InlineData(new byte[] { 0x50, 0x32 })]
+    [InlineData(new byte[] { 0x50, 0x32, 0x56, 0x49, 0x4D, 0x41, 0x47, 0x45, 1, 0, 0, 0, 3, 0, 0, 0 })]
+    public void ShortHeaderIsCorruptData(byte[] input) => Assert.Throws<ImageFormatException>(() => ImageHeader.Parse(input));
+
+    [Theory]
+    [InlineData(new byte[] { 0x43, 0x48, 0x4E })]
+    [InlineData(new byte[] { 0x43, 0x48, 0x4E, 0x4B, 1, 0, 1, 0, 0, 0 })]
+    public void ShortFrameHeaderIsCorruptData(byte[] input) => Assert.Throws<ImageFormatException>(() => ChunkFrameHeader.Parse(input, 0, 1 << 20));
+}
