@@ -39,9 +39,31 @@ public sealed class ChunkFrameHeader
         BinaryPrimitives.WriteUInt32LittleEndian(dest[p..], Crc32C.Compute(dest[..p]));
     }
 
+    /// <summary>
+    /// The stored length each codec allows: 0 for a zero chunk, exactly the uncompressed length when stored as is,
+    /// 1 to the uncompressed length for LZ4 (a chunk LZ4 does not shrink is stored as is instead).
+    /// </summary>
+    public static bool StoredLengthFits(ChunkCodec codec, uint stored, uint uncompressed) => codec switch
+    {
+        ChunkCodec.Zero => stored == 0,
+        ChunkCodec.Stored => stored == uncompressed,
+        _ => stored >= 1 && stored <= uncompressed,
+    };
+
+    /// <summary>A run is non-empty, inside the disk, and starts at or after <paramref name="previousEnd"/> (in disk order, no overlap).</summary>
+    internal static void CheckRun(ChunkRun run, long previousEnd, long diskLength, long fileOffset, string what)
+    {
+        // Compared as differences: an offset near 2^63 plus a length must not wrap around to a small number.
+        if (run.Length <= 0 || run.DiskOffset < 0 || run.DiskOffset > diskLength - run.Length)
+            throw new ImageFormatException(fileOffset, $"{what} [{run.DiskOffset}, +{run.Length}) lies outside the {diskLength}-byte disk");
+        if (run.DiskOffset < previousEnd)
+            throw new ImageFormatException(fileOffset, $"{what} [{run.DiskOffset}, +{run.Length}) starts before the previous run ends at {previousEnd}: runs must be in disk order and never overlap");
+    }
+
     /// <summary>How many runs the frame starting with these 48 bytes declares (to know how much more to read).</summary>
     public static int RunCount(ReadOnlySpan<byte> fixedPart, long fileOffset)
     {
+        if (fixedPart.Length < FixedLength) throw new ImageFormatException(fileOffset, $"chunk frame header truncated: {fixedPart.Length} of at least {LengthFor(1)} bytes");
         int runs = BinaryPrimitives.ReadUInt16LittleEndian(fixedPart[6..]);
         if (runs is < 1 or > ImageFormat.MaxRunsPerChunk)
             throw new ImageFormatException(fileOffset + 6, $"chunk run count {runs} is out of range (1..{ImageFormat.MaxRunsPerChunk})");
@@ -51,6 +73,7 @@ public sealed class ChunkFrameHeader
     /// <summary>Parses a whole frame header (fixed part, runs, CRC) and checks it against the disk size.</summary>
     public static ChunkFrameHeader Parse(ReadOnlySpan<byte> data, long fileOffset, long diskLength)
     {
+        if (data.Length < FixedLength) throw new ImageFormatException(fileOffset, $"chunk frame header truncated: {data.Length} of at least {LengthFor(1)} bytes");
         if (!data[..4].SequenceEqual(ImageFormat.FrameMagic))
             throw new ImageFormatException(fileOffset, "expected a chunk frame (magic 'CHNK')");
         int runCount = RunCount(data, fileOffset);
@@ -64,21 +87,15 @@ public sealed class ChunkFrameHeader
         int stored = BinaryPrimitives.ReadInt32LittleEndian(data[12..]);
         if (uncompressed is < 1 or > ImageFormat.MaxChunkSize)
             throw new ImageFormatException(fileOffset + 8, $"chunk length {uncompressed} is out of range");
-        bool storedOk = codec switch
-        {
-            ChunkCodec.Zero => stored == 0,
-            ChunkCodec.Stored => stored == uncompressed,
-            _ => stored >= 1 && stored <= uncompressed,
-        };
-        if (!storedOk) throw new ImageFormatException(fileOffset + 12, $"stored length {stored} does not fit codec {codec} and length {uncompressed}");
+        if (!StoredLengthFits(codec, (uint)stored, (uint)uncompressed))
+            throw new ImageFormatException(fileOffset + 12, $"stored length {(uint)stored} does not fit codec {codec} and length {uncompressed}");
         var runs = new ChunkRun[runCount];
         long sum = 0, prevEnd = 0;
         for (int i = 0; i < runCount; i++)
         {
             int p = FixedLength + 12 * i;
             var run = new ChunkRun(BinaryPrimitives.ReadInt64LittleEndian(data[p..]), BinaryPrimitives.ReadInt32LittleEndian(data[(p + 8)..]));
-            if (run.DiskOffset < prevEnd || run.Length <= 0 || run.DiskOffset + run.Length > diskLength)
-                throw new ImageFormatException(fileOffset + p, $"chunk run {i} [{run.DiskOffset}, +{run.Length}) is out of order or outside the {diskLength}-byte disk");
+            CheckRun(run, prevEnd, diskLength, fileOffset + p, $"chunk run {i}");
             prevEnd = run.DiskOffset + run.Length;
             sum += run.Length;
             runs[i] = run;

@@ -18,14 +18,8 @@ public static class ImageFormat
     public const int MaxRunsPerChunk = 4096;
     public const int MaxHeaderLength = 256 << 20;
     public const int HashLength = 32;
-
-    internal static void WriteString(BinaryWriter w, string s)
-    {
-        var bytes = Encoding.UTF8.GetBytes(s);
-        if (bytes.Length > ushort.MaxValue) throw new ArgumentException("string longer than 65535 bytes");
-        w.Write((ushort)bytes.Length);
-        w.Write(bytes);
-    }
+    /// <summary>1 EiB: far beyond any disk, yet far enough from 2^63 that offset arithmetic cannot overflow.</summary>
+    public const long MaxDiskLength = 1L << 60;
 }
 
 /// <summary>How a chunk's payload is stored.</summary>
@@ -74,4 +68,39 @@ internal ref struct SpanReader(ReadOnlySpan<byte> data, long baseOffset)
         return v >= 0 ? v : throw new ImageFormatException(FileOffset - 8, $"{what}: negative value {v}");
     }
     public string String(string what) => Encoding.UTF8.GetString(Bytes(U16(what), what));
+}
+
+/// <summary>
+/// The writing twin of <see cref="SpanReader"/>. Without a buffer it only counts, so one piece of code first
+/// measures a structure and then writes it into a buffer of exactly that size.
+/// </summary>
+internal ref struct SpanWriter(Span<byte> data, bool measure)
+{
+    private readonly Span<byte> _data = data;
+    public int Position;
+
+    public static SpanWriter Measuring() => new([], measure: true);
+
+    public void Bytes(ReadOnlySpan<byte> bytes)
+    {
+        if (!measure) bytes.CopyTo(_data[Position..]);
+        Position += bytes.Length;
+    }
+
+    public void U8(byte v) { if (!measure) _data[Position] = v; Position += 1; }
+    public void U16(ushort v) { if (!measure) BinaryPrimitives.WriteUInt16LittleEndian(_data[Position..], v); Position += 2; }
+    public void U32(uint v) { if (!measure) BinaryPrimitives.WriteUInt32LittleEndian(_data[Position..], v); Position += 4; }
+    public void I64(long v) { if (!measure) BinaryPrimitives.WriteInt64LittleEndian(_data[Position..], v); Position += 8; }
+
+    /// <summary>Fills in a 32-bit field written earlier (a length known only after what follows it).</summary>
+    public readonly void PatchU32(int at, uint v) { if (!measure) BinaryPrimitives.WriteUInt32LittleEndian(_data[at..], v); }
+
+    public void String(string s, string what)
+    {
+        int length = Encoding.UTF8.GetByteCount(s);
+        if (length > ushort.MaxValue) throw new ArgumentException($"{what} is longer than 65535 bytes");
+        U16((ushort)length);
+        if (!measure) Encoding.UTF8.GetBytes(s, _data[Position..]);
+        Position += length;
+    }
 }

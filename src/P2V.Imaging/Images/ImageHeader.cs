@@ -16,6 +16,7 @@ public sealed class ImageHeader
 {
     private const ushort DiskTag = 1, TableRegionTag = 2, VolumeTag = 3, SourceTag = 4;
     private const int PrefixLength = 16;
+    private const byte Blake3HashId = 1;
 
     public required long DiskLength { get; init; }
     public required int SectorSize { get; init; }
@@ -27,64 +28,77 @@ public sealed class ImageHeader
     public IReadOnlyList<VolumeRecord> Volumes { get; init; } = [];
     public string SourceDescription { get; init; } = "";
 
+    /// <summary>The header's bytes, laid out by the same section code that <see cref="Parse"/> reads.</summary>
     public byte[] ToBytes()
     {
-        using var ms = new MemoryStream();
-        using var w = new BinaryWriter(ms);
-        w.Write(ImageFormat.HeaderMagic);
-        w.Write(ImageFormat.MajorVersion);
-        w.Write(ImageFormat.MinorVersion);
-        w.Write(0); // length, patched below
-
-        Section(w, DiskTag, s =>
-        {
-            s.Write(DiskLength);
-            s.Write(SectorSize);
-            s.Write((byte)TableKind);
-            s.Write((byte)1); // hash: BLAKE3
-            s.Write((ushort)0);
-            s.Write(ChunkSize);
-            s.Write(Created.ToUnixTimeMilliseconds());
-            ImageFormat.WriteString(s, ToolVersion);
-        });
-        foreach (var t in TableRegions)
-            Section(w, TableRegionTag, s => { s.Write(t.Offset); s.Write(t.Bytes); });
-        foreach (var v in Volumes)
-            Section(w, VolumeTag, s =>
-            {
-                s.Write(v.Index);
-                s.Write((byte)v.Kind);
-                s.Write((byte)v.PartitionNumber);
-                s.Write((ushort)0);
-                s.Write(v.Offset);
-                s.Write(v.Length);
-                s.Write(v.ClusterSize);
-                s.Write(v.DeclaredUsedBytes);
-                ImageFormat.WriteString(s, v.Label);
-                s.Write(v.Extents.Count);
-                foreach (var e in v.Extents) { s.Write(e.Offset); s.Write(e.Length); }
-            });
-        if (SourceDescription.Length > 0)
-            Section(w, SourceTag, s => s.Write(System.Text.Encoding.UTF8.GetBytes(SourceDescription)));
-
-        w.Flush();
-        int length = checked((int)ms.Length + 4);
+        var measure = SpanWriter.Measuring();
+        Write(ref measure, 0);
+        int length = measure.Position + 4;
         var bytes = new byte[length];
-        ms.ToArray().CopyTo(bytes, 0);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(12), length);
+        var w = new SpanWriter(bytes, measure: false);
+        Write(ref w, (uint)length);
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(length - 4), Crc32C.Compute(bytes.AsSpan(0, length - 4)));
         return bytes;
     }
 
-    private static void Section(BinaryWriter w, ushort tag, Action<BinaryWriter> body)
+    private void Write(ref SpanWriter w, uint length)
     {
-        using var ms = new MemoryStream();
-        using (var s = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) body(s);
-        w.Write(tag);
-        w.Write((ushort)0);
-        w.Write(checked((uint)ms.Length));
-        w.Write(ms.GetBuffer(), 0, (int)ms.Length);
+        w.Bytes(ImageFormat.HeaderMagic);
+        w.U16(ImageFormat.MajorVersion);
+        w.U16(ImageFormat.MinorVersion);
+        w.U32(length);
+
+        int body = BeginSection(ref w, DiskTag);
+        w.I64(DiskLength);
+        w.U32((uint)SectorSize);
+        w.U8((byte)TableKind);
+        w.U8(Blake3HashId);
+        w.U16(0);
+        w.U32((uint)ChunkSize);
+        w.I64(Created.ToUnixTimeMilliseconds());
+        w.String(ToolVersion, "tool version");
+        EndSection(ref w, body);
+        foreach (var t in TableRegions)
+        {
+            body = BeginSection(ref w, TableRegionTag);
+            w.I64(t.Offset);
+            w.Bytes(t.Bytes);
+            EndSection(ref w, body);
+        }
+        foreach (var v in Volumes)
+        {
+            body = BeginSection(ref w, VolumeTag);
+            w.U32((uint)v.Index);
+            w.U8((byte)v.Kind);
+            w.U8((byte)v.PartitionNumber);
+            w.U16(0);
+            w.I64(v.Offset);
+            w.I64(v.Length);
+            w.U32((uint)v.ClusterSize);
+            w.I64(v.DeclaredUsedBytes);
+            w.String(v.Label, "volume label");
+            w.U32((uint)v.Extents.Count);
+            foreach (var e in v.Extents) { w.I64(e.Offset); w.I64(e.Length); }
+            EndSection(ref w, body);
+        }
+        if (SourceDescription.Length > 0)
+        {
+            body = BeginSection(ref w, SourceTag);
+            w.Bytes(System.Text.Encoding.UTF8.GetBytes(SourceDescription));
+            EndSection(ref w, body);
+        }
     }
+
+    /// <summary>u16 tag, u16 reserved, u32 length (patched by <see cref="EndSection"/>); returns where the body starts.</summary>
+    private static int BeginSection(ref SpanWriter w, ushort tag)
+    {
+        w.U16(tag);
+        w.U16(0);
+        w.U32(0);
+        return w.Position;
+    }
+
+    private static void EndSection(ref SpanWriter w, int body) => w.PatchU32(body - 4, (uint)(w.Position - body));
 
     /// <summary>Reads and checks the header at the start of <paramref name="stream"/>, leaving the stream just after it.</summary>
     public static ImageHeader Read(Stream stream)
@@ -96,12 +110,12 @@ public sealed class ImageHeader
         ushort major = BinaryPrimitives.ReadUInt16LittleEndian(prefix.AsSpan(8));
         if (major != ImageFormat.MajorVersion)
             throw new ImageFormatException(8, $"image format version {major} is not supported (this p2v reads version {ImageFormat.MajorVersion})");
-        int length = BinaryPrimitives.ReadInt32LittleEndian(prefix.AsSpan(12));
+        uint length = BinaryPrimitives.ReadUInt32LittleEndian(prefix.AsSpan(12));
         if (length < PrefixLength + 4 || length > ImageFormat.MaxHeaderLength)
-            throw new ImageFormatException(12, $"header length {length} is out of range");
+            throw new ImageFormatException(12, $"header length {length} is out of range ({PrefixLength + 4} to {ImageFormat.MaxHeaderLength} bytes)");
         var all = new byte[length];
         prefix.CopyTo(all, 0);
-        if (stream.ReadAtLeast(all.AsSpan(PrefixLength), length - PrefixLength, throwOnEndOfStream: false) < length - PrefixLength)
+        if (stream.ReadAtLeast(all.AsSpan(PrefixLength), (int)length - PrefixLength, throwOnEndOfStream: false) < length - PrefixLength)
             throw new ImageFormatException(PrefixLength, $"image truncated inside its {length}-byte header");
         return Parse(all);
     }
@@ -109,6 +123,10 @@ public sealed class ImageHeader
     public static ImageHeader Parse(ReadOnlySpan<byte> all)
     {
         int length = all.Length;
+        if (length < PrefixLength + 4 || !all[..8].SequenceEqual(ImageFormat.HeaderMagic))
+            throw new ImageFormatException(0, length < PrefixLength + 4 ? $"a {length}-byte header is too short" : "not a P2V image (magic 'P2VIMAGE' missing)");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(all[12..]) != length)
+            throw new ImageFormatException(12, $"header length {BinaryPrimitives.ReadUInt32LittleEndian(all[12..])} is not the {length} bytes given");
         uint stored = BinaryPrimitives.ReadUInt32LittleEndian(all[(length - 4)..]);
         if (Crc32C.Compute(all[..(length - 4)]) != stored)
             throw new ImageFormatException(length - 4, "header CRC-32C mismatch: the header is corrupt");
@@ -124,13 +142,17 @@ public sealed class ImageHeader
             uint len = r.U32("section length");
             long at = r.FileOffset;
             var body = new SpanReader(r.Bytes(checked((int)Math.Min(len, int.MaxValue)), $"section {tag}"), at);
+            if (diskLength < 0 && tag is TableRegionTag or VolumeTag)
+                throw new ImageFormatException(at - 8, $"section {tag} comes before the disk section, which must be first");
             switch (tag)
             {
                 case DiskTag:
                     diskLength = body.I64("disk length");
+                    if (diskLength > ImageFormat.MaxDiskLength)
+                        throw new ImageFormatException(body.FileOffset - 8, $"disk length {diskLength} is beyond {ImageFormat.MaxDiskLength} bytes (1 EiB): no disk is that large");
                     sectorSize = (int)body.U32("sector size");
                     tableKind = body.U8("partition table kind");
-                    if (body.U8("hash algorithm") != 1) throw new ImageFormatException(body.FileOffset - 1, "unknown hash algorithm (expected 1, BLAKE3)");
+                    if (body.U8("hash algorithm") != Blake3HashId) throw new ImageFormatException(body.FileOffset - 1, "unknown hash algorithm (expected 1, BLAKE3)");
                     body.U16("reserved");
                     chunkSize = (int)body.U32("chunk size");
                     created = body.I64("creation time");
@@ -138,7 +160,10 @@ public sealed class ImageHeader
                     break;
                 case TableRegionTag:
                     long off = body.I64("table region offset");
-                    regions.Add(new TableRegion(off, body.Bytes(body.Remaining, "table region").ToArray()));
+                    var table = body.Bytes(body.Remaining, "table region");
+                    if (table.Length == 0 || off > diskLength - table.Length)
+                        throw new ImageFormatException(at, $"partition-table region [{off}, +{table.Length}) lies outside the {diskLength}-byte disk");
+                    regions.Add(new TableRegion(off, table.ToArray()));
                     break;
                 case VolumeTag:
                     volumes.Add(ParseVolume(ref body, diskLength));
@@ -184,10 +209,10 @@ public sealed class ImageHeader
         for (int i = 0; i < count; i++)
         {
             var e = new Extent(b.I64("extent offset"), b.I64("extent length"));
-            if (e.End > diskLength || e.Length <= 0) throw new ImageFormatException(b.FileOffset - 16, $"volume {index} extent {e} lies outside the {diskLength}-byte disk");
+            if (e.Length <= 0 || e.Offset > diskLength - e.Length) throw new ImageFormatException(b.FileOffset - 16, $"volume {index} extent {e} lies outside the {diskLength}-byte disk");
             extents[i] = e;
         }
-        if (offset + length > diskLength) throw new ImageFormatException(at, $"volume {index} [{offset}, {offset + length}) lies outside the disk");
+        if (offset > diskLength - length) throw new ImageFormatException(at, $"volume {index} [{offset}, {offset + length}) lies outside the disk");
         return new VolumeRecord(index, kind, part, offset, length, cluster, declared, label, extents);
     }
 }

@@ -75,32 +75,57 @@ public sealed class ImageReader : IImageSource, IDisposable
     /// </summary>
     public IEnumerable<ChunkFrame> ReadFrames(CancellationToken cancel = default)
     {
-        _file.Position = HeaderLength;
         var headerBuffer = new byte[ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)];
         long position = HeaderLength;
         for (int i = 0; i < Trailer.Chunks.Count; i++)
         {
             cancel.ThrowIfCancellationRequested();
-            var entry = Trailer.Chunks[i];
-            if (entry.FrameOffset != position)
-                throw new ImageFormatException(position, $"chunk {i}: the index places it at {entry.FrameOffset}, but the previous frame ends here");
-            ReadExactly(headerBuffer.AsSpan(0, ChunkFrameHeader.FixedLength), position, "chunk frame header");
-            int runs = ChunkFrameHeader.RunCount(headerBuffer, position);
-            int headerLength = ChunkFrameHeader.LengthFor(runs);
-            ReadExactly(headerBuffer.AsSpan(ChunkFrameHeader.FixedLength, headerLength - ChunkFrameHeader.FixedLength), position + ChunkFrameHeader.FixedLength, "chunk runs");
-            var header = ChunkFrameHeader.Parse(headerBuffer.AsSpan(0, headerLength), position, Header.DiskLength);
-            if (!header.Hash.AsSpan().SequenceEqual(entry.Hash) || header.StoredLength != entry.StoredLength)
-                throw new ImageFormatException(position, $"chunk {i}: frame and index disagree (hash or length)");
-            long payloadAt = position + headerLength;
-            if (payloadAt + header.StoredLength > TrailerOffset)
-                throw new ImageFormatException(payloadAt, $"chunk {i}: payload of {header.StoredLength} bytes runs into the trailer");
+            var (header, payloadAt) = ReadFrameHeader(i, position, headerBuffer);
             var payload = ArrayPool<byte>.Shared.Rent(Math.Max(1, header.StoredLength));
             ReadExactly(payload.AsSpan(0, header.StoredLength), payloadAt, "chunk payload");
             position = payloadAt + header.StoredLength;
-            yield return new ChunkFrame(entry.FrameOffset, header, payload);
+            yield return new ChunkFrame(Trailer.Chunks[i].FrameOffset, header, payload);
         }
         if (position != TrailerOffset)
             throw new ImageFormatException(position, $"{TrailerOffset - position} unexpected bytes between the last chunk and the trailer");
+    }
+
+    /// <summary>
+    /// Reads only the frame headers, skipping the payloads, and checks each against its trailer entry: a restore onto
+    /// an existing disk calls this first, so that an image whose structure is damaged is refused before the first write.
+    /// </summary>
+    public void CheckFrameHeaders(CancellationToken cancel = default)
+    {
+        var headerBuffer = new byte[ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)];
+        long position = HeaderLength;
+        for (int i = 0; i < Trailer.Chunks.Count; i++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var (header, payloadAt) = ReadFrameHeader(i, position, headerBuffer);
+            position = payloadAt + header.StoredLength;
+        }
+        if (position != TrailerOffset)
+            throw new ImageFormatException(position, $"{TrailerOffset - position} unexpected bytes between the last chunk and the trailer");
+    }
+
+    /// <summary>Frame <paramref name="i"/>'s header at <paramref name="position"/>, checked against its trailer entry; returns it and where its payload starts.</summary>
+    private (ChunkFrameHeader Header, long PayloadAt) ReadFrameHeader(int i, long position, byte[] buffer)
+    {
+        var entry = Trailer.Chunks[i];
+        if (entry.FrameOffset != position)
+            throw new ImageFormatException(position, $"chunk {i}: the index places it at {entry.FrameOffset}, but the previous frame ends here");
+        _file.Position = position;
+        ReadExactly(buffer.AsSpan(0, ChunkFrameHeader.FixedLength), position, "chunk frame header");
+        int runs = ChunkFrameHeader.RunCount(buffer, position);
+        int headerLength = ChunkFrameHeader.LengthFor(runs);
+        ReadExactly(buffer.AsSpan(ChunkFrameHeader.FixedLength, headerLength - ChunkFrameHeader.FixedLength), position + ChunkFrameHeader.FixedLength, "chunk runs");
+        var header = ChunkFrameHeader.Parse(buffer.AsSpan(0, headerLength), position, Header.DiskLength);
+        if (entry.DifferenceFrom(header) is { } difference)
+            throw new ImageFormatException(position, $"chunk {i}: the frame and the trailer disagree: {difference}");
+        long payloadAt = position + headerLength;
+        if (payloadAt + header.StoredLength > TrailerOffset)
+            throw new ImageFormatException(payloadAt, $"chunk {i}: payload of {header.StoredLength} bytes runs into the trailer");
+        return (header, payloadAt);
     }
 
     private void ReadExactly(Span<byte> buffer, long offset, string what)

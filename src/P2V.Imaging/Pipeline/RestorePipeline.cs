@@ -32,6 +32,9 @@ public sealed class RestorePipeline
             ArgumentNullException.ThrowIfNull(target);
             if (target.Length < image.Header.DiskLength)
                 throw new IOException($"the target holds {target.Length} bytes but the image's disk is {image.Header.DiskLength} bytes");
+            // An existing disk is not ours to half-write: a damaged frame header or trailer is found before the first write.
+            // (A new file is a .partial that a failure removes.) A damaged payload is still found only when its chunk comes.
+            if (!TargetIsBlank) image.CheckFrameHeaders(cancel);
         }
         var clock = Stopwatch.StartNew();
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;

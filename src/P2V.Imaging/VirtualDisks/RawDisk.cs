@@ -61,7 +61,7 @@ public sealed partial class RawDisk : IVirtualDisk
 
     public void WriteAt(long offset, ReadOnlySpan<byte> data)
     {
-        if (!CanWrite) throw new VirtualDiskException(Path, offset, "the disk is open read-only");
+        if (!CanWrite) throw new ReadOnlyDiskException(Path);
         if (offset < 0 || offset + data.Length > Length)
             throw new VirtualDiskException(Path, offset, $"write of {data.Length} bytes past the end of the {Length}-byte disk");
         RandomAccess.Write(_handle, data, offset);

@@ -420,11 +420,4 @@ public sealed partial class RegistryHive
         }
         return keys;
     }
-
-    /// <summary>Fuzzing entry: any input either opens and verifies or throws <see cref="RegistryHiveException"/>.</summary>
-    public static void FuzzOnce(ReadOnlySpan<byte> data)
-    {
-        try { Open(data.ToArray(), "fuzz").Verify(); }
-        catch (RegistryHiveException) { }
-    }
 }

@@ -2,11 +2,9 @@ using System.Diagnostics;
 
 namespace P2V.Imaging.Tests.Ntfs;
 
-/// <summary>The ntfs-3g FUSE driver as an independent reader and writer of our volumes. Needs /dev/fuse and root, as the test machine has.</summary>
+/// <summary>The ntfs-3g FUSE driver as an independent reader and writer of our volumes. Needs /dev/fuse and root (tests call Requires.Fuse first).</summary>
 internal static class Ntfs3gMount
 {
-    public static bool CanMount => File.Exists("/dev/fuse") && Environment.UserName == "root";
-
     /// <summary>Mounts the image with ntfs-3g in the foreground, runs <paramref name="action"/> on the mount point, unmounts and waits for the driver to finish.</summary>
     public static void With(string image, string mountPoint, Action<string> action, string options = "no_detach")
     {

@@ -106,4 +106,137 @@ public sealed class ImageCorruptionTests : IDisposable
         var e = await Broken(bytes);
         Assert.Contains("trailer CRC-32C mismatch", e.Message);
     }
+
+    /// <summary>The image with its trailer replaced by <paramref name="change"/>'s, CRCs recomputed: damage that only the cross-checks can see.</summary>
+    private byte[] WithTrailer(Func<ImageTrailer, ImageTrailer> change)
+    {
+        ImageTrailer trailer;
+        long trailerOffset;
+        using (var reader = ImageReader.Open(_image)) (trailer, trailerOffset) = (reader.Trailer, reader.TrailerOffset);
+        var bytes = change(trailer).ToBytes();
+        var footer = new byte[ImageFooter.Length];
+        new ImageFooter(trailerOffset, bytes.Length, Crc32C.Compute(bytes)).Write(footer);
+        return [.. _bytes.AsSpan(0, (int)trailerOffset), .. bytes, .. footer];
+    }
+
+    private static ImageTrailer WithEntry(ImageTrailer t, int index, Func<ChunkEntry, ChunkEntry> change) => new()
+    {
+        Chunks = t.Chunks.Select((c, i) => i == index ? change(c) : c).ToList(),
+        Volumes = t.Volumes,
+        TotalUncompressed = t.TotalUncompressed,
+        TotalStored = t.TotalStored,
+    };
+
+    [Fact]
+    public void TrailerRoundTripsThroughItsWriter()
+    {
+        using var reader = ImageReader.Open(_image);
+        var again = ImageTrailer.Parse(reader.Trailer.ToBytes(), reader.TrailerOffset, reader.Header.DiskLength);
+        Assert.Equal(_bytes.AsSpan((int)reader.TrailerOffset, (int)(_bytes.Length - ImageFooter.Length - reader.TrailerOffset)).ToArray(), again.ToBytes());
+    }
+
+    [Fact]
+    public async Task TrailerRunThatDiffersFromItsFrameIsRefused()
+    {
+        // A chunk's first run split in two in the trailer only: the same bytes, in order and inside the disk, yet not what the frame says.
+        int k;
+        using (var reader = ImageReader.Open(_image)) k = reader.Trailer.Chunks.Select((c, i) => (c, i)).First(x => x.c.Runs[0].Length > 512).i;
+        var bytes = WithTrailer(t => WithEntry(t, k, c =>
+        {
+            var r = c.Runs[0];
+            return c with { Runs = [r with { Length = r.Length - 512 }, new ChunkRun(r.DiskOffset + r.Length - 512, 512), .. c.Runs[1..]] };
+        }));
+        var e = await Broken(bytes);
+        Assert.Contains($"chunk {k}: the frame and the trailer disagree: the frame's runs", e.Message);
+    }
+
+    [Fact]
+    public async Task ChunksOutOfDiskOrderAreRefused()
+    {
+        var bytes = WithTrailer(t =>
+        {
+            var chunks = t.Chunks.ToList();
+            (chunks[1], chunks[2]) = (chunks[1] with { Runs = chunks[2].Runs }, chunks[2] with { Runs = chunks[1].Runs });
+            return new ImageTrailer { Chunks = chunks, Volumes = t.Volumes, TotalUncompressed = t.TotalUncompressed, TotalStored = t.TotalStored };
+        });
+        var e = await Broken(bytes);
+        Assert.Contains("trailer entry 2 run 0", e.Message);
+        Assert.Contains("runs must be in disk order and never overlap", e.Message);
+    }
+
+    [Fact]
+    public async Task OverlappingRunsAreRefused()
+    {
+        var bytes = WithTrailer(t => WithEntry(t, 2, c =>
+            c with { Runs = [c.Runs[0] with { DiskOffset = t.Chunks[1].Runs[^1].DiskOffset }, .. c.Runs[1..]] }));
+        var e = await Broken(bytes);
+        Assert.Contains("starts before the previous run ends", e.Message);
+    }
+
+    [Fact]
+    public async Task RunWrappingPastTwoToThe63IsOutsideTheDisk()
+    {
+        var bytes = WithTrailer(t => WithEntry(t, 0, c => c with { Runs = [c.Runs[0] with { DiskOffset = long.MaxValue - 100 }, .. c.Runs[1..]] }));
+        var e = await Broken(bytes);
+        Assert.Contains("trailer entry 0 run 0", e.Message);
+        Assert.Contains("lies outside the", e.Message);
+    }
+
+    /// <summary>A one-chunk image whose header says what <paramref name="header"/> says, written by our writer.</summary>
+    private string ImageWithHeader(ImageHeader header)
+    {
+        var path = _tmp.File($"made-{Guid.NewGuid():N}.p2v");
+        var data = new byte[4096];
+        data[0] = 0xEB;
+        var stored = new byte[ChunkEncoder.MaxStoredLength(data.Length)];
+        var hash = new byte[ImageFormat.HashLength];
+        var (codec, length) = ChunkEncoder.Encode(data, stored, hash);
+        using (var output = File.Create(path))
+        using (var writer = new ImageWriter(output, header))
+        {
+            writer.WriteChunk(codec, data.Length, stored.AsSpan(0, length), hash, [new ChunkRun(0, data.Length)]);
+            writer.Finish([]);
+        }
+        return path;
+    }
+
+    [Fact]
+    public void PartitionTableRegionBeyondTheDiskIsRefused()
+    {
+        var path = ImageWithHeader(new ImageHeader { DiskLength = 1 << 20, SectorSize = 512, TableRegions = [new TableRegion((1 << 20) - 256, new byte[512])] });
+        var e = Assert.Throws<ImageFormatException>(() => ImageReader.Open(path).Dispose());
+        Assert.Contains($"partition-table region [{(1 << 20) - 256}, +512) lies outside the {1 << 20}-byte disk", e.Message);
+    }
+
+    [Fact]
+    public void DiskLengthNearTwoToThe63IsRefusedWithAReason()
+    {
+        var path = ImageWithHeader(new ImageHeader { DiskLength = long.MaxValue - 511, SectorSize = 512 });
+        var e = Assert.Throws<ImageFormatException>(() => ImageReader.Open(path).Dispose());
+        Assert.Contains($"disk length {long.MaxValue - 511} is beyond", e.Message);
+    }
+
+    [Fact]
+    public async Task HeaderLengthIsReportedUnsigned()
+    {
+        var bytes = (byte[])_bytes.Clone();
+        BitConverter.TryWriteBytes(bytes.AsSpan(12), 0xFFFFFFF0u);
+        var e = await Broken(bytes);
+        Assert.Contains("header length 4294967280 is out of range", e.Message);
+        Assert.Equal(12, e.Offset);
+    }
+}
+
+/// <summary>Inputs the fuzz harness found (tests/P2V.Fuzz): each must end in ImageFormatException, not a crash.</summary>
+public sealed class ImageFuzzFindingsTests
+{
+    [Theory]
+    [InlineData(new byte[] { 0x50, 0x32 })]
+    [InlineData(new byte[] { 0x50, 0x32, 0x56, 0x49, 0x4D, 0x41, 0x47, 0x45, 1, 0, 0, 0, 3, 0, 0, 0 })]
+    public void ShortHeaderIsCorruptData(byte[] input) => Assert.Throws<ImageFormatException>(() => ImageHeader.Parse(input));
+
+    [Theory]
+    [InlineData(new byte[] { 0x43, 0x48, 0x4E })]
+    [InlineData(new byte[] { 0x43, 0x48, 0x4E, 0x4B, 1, 0, 1, 0, 0, 0 })]
+    public void ShortFrameHeaderIsCorruptData(byte[] input) => Assert.Throws<ImageFormatException>(() => ChunkFrameHeader.Parse(input, 0, 1 << 20));
 }

@@ -304,6 +304,100 @@ public sealed class VirtualDiskCorruptionTests : IDisposable
         Assert.Contains("past the end", Assert.Throws<VirtualDiskException>(() => d.ReadAt(4 * MiB - 10, new byte[11])).Message);
         Assert.Contains("past the end", Assert.Throws<VirtualDiskException>(() => d.WriteAt(-1, new byte[1])).Message);
         using var ro = VirtualDisk.Open(Make("vpc", "subformat=dynamic"));
-        Assert.Contains("read-only", Assert.Throws<VirtualDiskException>(() => ro.WriteAt(0, new byte[1])).Message);
+        Assert.Contains("read-only", Assert.Throws<ReadOnlyDiskException>(() => ro.WriteAt(0, new byte[1])).Message);
+    }
+
+    // ---- BAT entries that point into the file's own structures or at another entry's block ----
+
+    private static void PatchVhdBat(string f, int index, uint sector)
+    {
+        var h = VhdDynamicHeader.Parse(ReadBytes(f, 512, 1024), f, 512);
+        var entry = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(entry, sector);
+        Patch(f, (long)h.TableOffset + index * 4, entry);
+    }
+
+    private static uint VhdBat(string f, int index)
+    {
+        var h = VhdDynamicHeader.Parse(ReadBytes(f, 512, 1024), f, 512);
+        return BinaryPrimitives.ReadUInt32BigEndian(ReadBytes(f, (long)h.TableOffset + index * 4, 4));
+    }
+
+    [Fact]
+    public void VhdBatEntryIntoTheDynamicHeaderIsRefused()
+    {
+        var f = Make("vpc", "subformat=dynamic");
+        var h = VhdDynamicHeader.Parse(ReadBytes(f, 512, 1024), f, 512);
+        PatchVhdBat(f, 3, 1); // sector 1: the dynamic header
+        Fails(() => VirtualDisk.Open(f), "VHD BAT entry 3 places its block at [512, ", (long)h.TableOffset + 12);
+        Fails(() => VirtualDisk.Open(f, writable: true), "inside the dynamic header [512, 1536)");
+    }
+
+    [Fact]
+    public void VhdDuplicateBatEntriesAreRefused()
+    {
+        var f = Make("vpc", "subformat=dynamic");
+        var h = VhdDynamicHeader.Parse(ReadBytes(f, 512, 1024), f, 512);
+        uint first = VhdBat(f, 0);
+        Assert.NotEqual(uint.MaxValue, first);
+        int other = Enumerable.Range(1, 11).First(i => VhdBat(f, i) != uint.MaxValue);
+        PatchVhdBat(f, other, first);
+        Fails(() => VirtualDisk.Open(f), $"VHD BAT entries 0 and {other} both place their block at {first * 512L}", (long)h.TableOffset + other * 4);
+    }
+
+    private static (long Bat, long Metadata) VhdxRegions(string f)
+    {
+        var regions = VhdxRegionTable.Parse(ReadBytes(f, VhdxRegionTable.FirstOffset, VhdxRegionTable.Size), f, VhdxRegionTable.FirstOffset);
+        return (regions.Find(VhdxRegionTable.BatRegion)!.Value.FileOffset, regions.Find(VhdxRegionTable.MetadataRegion)!.Value.FileOffset);
+    }
+
+    private static void PatchVhdxBat(string f, long bat, int index, long fileOffset)
+    {
+        var entry = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(entry, new VhdxBatEntry(VhdxBlockState.FullyPresent, fileOffset).Raw);
+        Patch(f, bat + index * 8, entry);
+    }
+
+    /// <summary>What qemu-img check says about the same file: it must find an error where we refuse.</summary>
+    private static void QemuFindsErrors(string f)
+    {
+        var check = ExternalTool.Try("qemu-img", "check", "-f", "vhdx", f);
+        Assert.True(check.ExitCode != 0, $"qemu-img check accepted the file: {check.StdOut}{check.StdErr}");
+    }
+
+    [Fact]
+    public void VhdxBatEntryIntoItsMetadataIsRefused()
+    {
+        var f = Make("vhdx", "block_size=1M");
+        var (bat, metadata) = VhdxRegions(f);
+        PatchVhdxBat(f, bat, 2, metadata);
+        Fails(() => VirtualDisk.Open(f), $"VHDX BAT entry 2 places its block at [{metadata}, +{MiB}), inside the metadata region", bat + 16);
+        QemuFindsErrors(f);
+    }
+
+    [Fact]
+    public void VhdxDuplicateBatEntriesAreRefused()
+    {
+        var f = Make("vhdx", "block_size=1M");
+        var (bat, _) = VhdxRegions(f);
+        long first = VhdxBatEntry.Parse(BinaryPrimitives.ReadUInt64LittleEndian(ReadBytes(f, bat, 8))).FileOffset;
+        PatchVhdxBat(f, bat, 5, first);
+        Fails(() => VirtualDisk.Open(f), $"VHDX BAT entries 0 and 5 both place their block at {first}", bat + 40);
+        // qemu-img check (7.2) does not look for blocks shared by two entries; qemu-io shows what that does: a write to one block changes the other.
+        ExternalTool.Run("qemu-io", "-f", "vhdx", "-c", $"write -P 0x5a {5 * MiB} 4k", f);
+        Assert.Contains("read 4096/4096", ExternalTool.Run("qemu-io", "-f", "vhdx", "-c", "read -P 0x5a 0 4k", f));
+    }
+
+    [Fact]
+    public void VhdxOpenedWritableAndLeftUnwrittenIsUnchanged()
+    {
+        // A restore that refuses its target after opening it (too small) must leave every byte as it was.
+        var f = Make("vhdx", "block_size=1M");
+        var before = File.ReadAllBytes(f);
+        using (var d = VirtualDisk.Open(f, writable: true)) { var b = new byte[512]; d.ReadAt(0, b); d.Flush(); }
+        Assert.Equal(before, File.ReadAllBytes(f));
+        using (var d = VirtualDisk.Open(f, writable: true)) d.WriteAt(0, new byte[512]);
+        Assert.NotEqual(before, File.ReadAllBytes(f));
+        ExternalTool.Run("qemu-img", "check", "-f", "vhdx", f);
     }
 }

@@ -118,23 +118,6 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
     }
 
     [Fact]
-    public void AVhdIsFixedUpThroughTheCommand()
-    {
-        var vhd = fx.TempFile("disk.vhd");
-        ExternalTool.Run("qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic", fx.BaseDisk, vhd);
-        var dll = Path.Combine(AppContext.BaseDirectory, "p2v.dll");
-        var run = ExternalTool.RunWith("dotnet", [dll, "fixup", vhd, "--target", "virtualserver", "--patches", fx.PatchLibrary], stdin: null, check: false);
-        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
-        Assert.Equal("vpc", System.Text.Json.JsonDocument.Parse(ExternalTool.Run("qemu-img", "info", "--output=json", vhd)).RootElement.GetProperty("format").GetString());
-        var raw = fx.TempFile("from-vhd.img");
-        ExternalTool.Run("qemu-img", "convert", "-f", "vpc", "-O", "raw", vhd, raw);
-        var volume = fx.ExtractVolume(raw);
-        Assert.Equal(0, ExternalTool.Try("ntfsfix", "-n", volume).ExitCode);
-        Assert.Equal(fx.Pe["halacpi.dll"], ExternalTool.RunBytes("ntfscat", volume, "/WINDOWS/system32/hal.dll"));
-        Assert.True(File.Exists(vhd + ".fixup.json"));
-    }
-
-    [Fact]
     public void UndoAfterTheHiveChangedAgainRevertsOnlyTheFixupsValues()
     {
         var disk = fx.CopyDisk("hive-changed");

@@ -22,7 +22,7 @@ public sealed class VhdDisk : IVirtualDisk
     private readonly IVirtualDisk? _parent;
     private long _footerOffset;
     private long _nextFree;
-    private int _dirtyLow = int.MaxValue, _dirtyHigh = -1;
+    private DirtyRange _dirty = new();
     private bool _footerDirty;
 
     private VhdDisk(HostFile file, VhdFooter footer, VhdDynamicHeader? header, uint[] bat, IVirtualDisk? parent, string? parentPath)
@@ -117,7 +117,16 @@ public sealed class VhdDisk : IVirtualDisk
 
         var bat = new uint[blocks];
         var raw = ArrayPool<byte>.Shared.Rent(1 << 20);
-        long end = Math.Max(headerOffset + VhdDynamicHeader.Size, tableOffset + (header.MaxTableEntries * 4L + 511) / 512 * 512);
+        long batBytes = (header.MaxTableEntries * 4L + 511) / 512 * 512;
+        long end = Math.Max(headerOffset + VhdDynamicHeader.Size, tableOffset + batBytes);
+        var placement = new BlockPlacement(path, "VHD");
+        placement.Structure(0, VhdFooter.Size, "footer copy");
+        placement.Structure(headerOffset, VhdDynamicHeader.Size, "dynamic header");
+        placement.Structure(tableOffset, Math.Min(batBytes, fileLength - tableOffset), "BAT");
+        foreach (var loc in header.ParentLocators)
+            if (!loc.IsEmpty && loc.DataOffset < (ulong)fileLength && loc.DataLength <= 64 * 1024)
+                placement.Structure((long)loc.DataOffset, loc.DataLength, $"parent locator '{loc.PlatformCode}'");
+        if (footerOffset > 0) placement.Structure(footerOffset, VhdFooter.Size, "footer");
         try
         {
             for (long i = 0; i < blocks; i += raw.Length / 4)
@@ -130,9 +139,10 @@ public sealed class VhdDisk : IVirtualDisk
                     bat[i + j] = e;
                     if (e == Unused) continue;
                     long blockEnd = e * 512L + header.BitmapSize + header.BlockSize;
-                    if (e * 512L < VhdFooter.Size || blockEnd > fileLength)
+                    if (blockEnd > fileLength)
                         throw new VirtualDiskException(path, tableOffset + (i + j) * 4,
                             $"BAT entry {i + j} points to sector {e}: the block [{e * 512L}, {blockEnd}) is not inside the {fileLength}-byte file");
+                    placement.Block(i + j, e * 512L, header.BitmapSize + header.BlockSize, tableOffset + (i + j) * 4);
                     end = Math.Max(end, blockEnd);
                 }
             }
@@ -141,6 +151,7 @@ public sealed class VhdDisk : IVirtualDisk
         {
             ArrayPool<byte>.Shared.Return(raw);
         }
+        placement.CheckNoSharing(header.BitmapSize + header.BlockSize);
 
         IVirtualDisk? parent = null;
         string? parentPath = null;
@@ -148,7 +159,7 @@ public sealed class VhdDisk : IVirtualDisk
         {
             if (depth >= MaxChainDepth)
                 throw new VirtualDiskException(path, headerOffset, $"the chain of differencing disks is deeper than {MaxChainDepth} (a loop?)");
-            (parent, parentPath) = OpenParent(file, header, depth);
+            (parent, parentPath) = OpenParent(file, header, headerOffset, depth);
         }
         return new VhdDisk(file, footer, header, bat, parent, parentPath)
         {
@@ -159,7 +170,7 @@ public sealed class VhdDisk : IVirtualDisk
     }
 
     /// <summary>Follows the parent locators (relative, then absolute), then the parent's name next to the child.</summary>
-    private static (IVirtualDisk, string) OpenParent(HostFile file, VhdDynamicHeader header, int depth)
+    private static (IVirtualDisk, string) OpenParent(HostFile file, VhdDynamicHeader header, long headerOffset, int depth)
     {
         string childDir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(file.Path)) ?? ".";
         var tried = new List<string>();
@@ -188,12 +199,12 @@ public sealed class VhdDisk : IVirtualDisk
             {
                 var id = vp.Footer.UniqueId;
                 parent.Dispose();
-                throw new VirtualDiskException(file.Path, 40,
+                throw new VirtualDiskException(file.Path, headerOffset + VhdDynamicHeader.ParentUniqueIdOffset,
                     $"parent {candidate} has unique id {id}, but the differencing disk expects {header.ParentUniqueId}");
             }
             return (parent, candidate);
         }
-        throw new VirtualDiskException(file.Path, 576,
+        throw new VirtualDiskException(file.Path, headerOffset + VhdDynamicHeader.ParentLocatorsOffset,
             $"cannot find the parent disk '{header.ParentName}' (tried {(tried.Count == 0 ? "no locator" : string.Join(", ", tried))})");
     }
 
@@ -432,7 +443,7 @@ public sealed class VhdDisk : IVirtualDisk
 
     public void WriteAt(long offset, ReadOnlySpan<byte> data)
     {
-        if (!CanWrite) throw new VirtualDiskException(Path, offset, "the VHD is open read-only");
+        if (!CanWrite) throw new ReadOnlyDiskException(Path);
         CheckRange(offset, data.Length, "write");
         if (DiskType == VhdDiskType.Fixed)
         {
@@ -490,8 +501,7 @@ public sealed class VhdDisk : IVirtualDisk
         if (DiskType == VhdDiskType.Dynamic) bitmap.AsSpan().Fill(0xFF);
         _file.Write(start, bitmap);
         _bat[block] = (uint)(start / 512);
-        _dirtyLow = (int)Math.Min(_dirtyLow, block);
-        _dirtyHigh = (int)Math.Max(_dirtyHigh, block);
+        _dirty.Mark((int)block);
         _nextFree = start + BitmapSize + BlockSize;
         _footerOffset = _nextFree;
         _footerDirty = true;
@@ -529,14 +539,7 @@ public sealed class VhdDisk : IVirtualDisk
     private void WriteMetadata()
     {
         if (!CanWrite) return;
-        if (_dirtyHigh >= _dirtyLow)
-        {
-            var raw = new byte[(_dirtyHigh - _dirtyLow + 1) * 4];
-            for (int i = _dirtyLow; i <= _dirtyHigh; i++)
-                BinaryPrimitives.WriteUInt32BigEndian(raw.AsSpan((i - _dirtyLow) * 4), _bat[i]);
-            _file.Write((long)DynamicHeader!.TableOffset + _dirtyLow * 4L, raw);
-            (_dirtyLow, _dirtyHigh) = (int.MaxValue, -1);
-        }
+        if (!_dirty.IsEmpty) _dirty.WriteBack(_file, (long)DynamicHeader!.TableOffset, 4, (i, dest) => BinaryPrimitives.WriteUInt32BigEndian(dest, _bat[i]));
         if (_footerDirty)
         {
             WriteFooter(_footerOffset);

@@ -11,6 +11,8 @@ public sealed record VhdDynamicHeader
 {
     public const int Size = 1024;
     public const int LocatorCount = 8;
+    /// <summary>Where "Parent Unique ID" and the parent locator entries sit in the header.</summary>
+    public const int ParentUniqueIdOffset = 40, ParentLocatorsOffset = 576;
     /// <summary>The spec's (and Hyper-V's) default block size.</summary>
     public const int DefaultBlockSize = 2 << 20;
 
@@ -64,7 +66,7 @@ public sealed record VhdDynamicHeader
             throw new VirtualDiskException(path, fileOffset + 16, $"VHD BAT offset 0x{table:X} is not a sector offset");
         var locators = new VhdParentLocator[LocatorCount];
         for (int i = 0; i < LocatorCount; i++)
-            locators[i] = VhdParentLocator.Parse(b[(576 + i * VhdParentLocator.Size)..]);
+            locators[i] = VhdParentLocator.Parse(b[(ParentLocatorsOffset + i * VhdParentLocator.Size)..]);
         return new VhdDynamicHeader
         {
             TableOffset = table,
@@ -72,9 +74,9 @@ public sealed record VhdDynamicHeader
             MaxTableEntries = BinaryPrimitives.ReadUInt32BigEndian(b[28..]),
             BlockSize = blockSize,
             Checksum = stored,
-            ParentUniqueId = new Guid(b[40..56], bigEndian: true),
+            ParentUniqueId = new Guid(b[ParentUniqueIdOffset..(ParentUniqueIdOffset + 16)], bigEndian: true),
             ParentTimeStamp = BinaryPrimitives.ReadUInt32BigEndian(b[56..]),
-            ParentName = Encoding.BigEndianUnicode.GetString(b[64..576]).TrimEnd('\0'),
+            ParentName = Encoding.BigEndianUnicode.GetString(b[64..ParentLocatorsOffset]).TrimEnd('\0'),
             ParentLocators = locators,
         };
     }
@@ -88,12 +90,12 @@ public sealed record VhdDynamicHeader
         BinaryPrimitives.WriteUInt32BigEndian(b[24..], HeaderVersion);
         BinaryPrimitives.WriteUInt32BigEndian(b[28..], MaxTableEntries);
         BinaryPrimitives.WriteUInt32BigEndian(b[32..], BlockSize);
-        ParentUniqueId.TryWriteBytes(b[40..56], bigEndian: true, out _);
+        ParentUniqueId.TryWriteBytes(b[ParentUniqueIdOffset..(ParentUniqueIdOffset + 16)], bigEndian: true, out _);
         BinaryPrimitives.WriteUInt32BigEndian(b[56..], ParentTimeStamp);
         var name = ParentName.Length > 256 ? ParentName[..256] : ParentName;
-        Encoding.BigEndianUnicode.GetBytes(name, b[64..576]);
+        Encoding.BigEndianUnicode.GetBytes(name, b[64..ParentLocatorsOffset]);
         for (int i = 0; i < LocatorCount; i++)
-            ParentLocators[i].Write(b[(576 + i * VhdParentLocator.Size)..]);
+            ParentLocators[i].Write(b[(ParentLocatorsOffset + i * VhdParentLocator.Size)..]);
         BinaryPrimitives.WriteUInt32BigEndian(b[36..], ComputeChecksum(b));
     }
 }

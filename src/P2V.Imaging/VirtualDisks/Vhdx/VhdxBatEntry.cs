@@ -17,6 +17,9 @@ public enum VhdxBlockState : byte
 /// </summary>
 public readonly record struct VhdxBatEntry(VhdxBlockState State, long FileOffset)
 {
+    /// <summary>SB_BLOCK_PRESENT (2.5.1.2): a sector bitmap entry's "present" state, the same value 6 as a payload's FullyPresent.</summary>
+    public const VhdxBlockState SectorBitmapPresent = VhdxBlockState.FullyPresent;
+
     public static VhdxBatEntry Parse(ulong raw) => new((VhdxBlockState)(raw & 7), (long)(raw >> 20) << 20);
 
     public ulong Raw => ((ulong)FileOffset >> 20 << 20) | (ulong)State;

@@ -23,7 +23,8 @@ public sealed class VhdxDisk : IVirtualDisk
     private VhdxHeader _header;
     private long _headerOffset;
     private long _nextFree;
-    private int _dirtyLow = int.MaxValue, _dirtyHigh = -1;
+    private DirtyRange _dirty = new();
+    private bool _writing;
 
     private VhdxDisk(HostFile file, string creator, VhdxHeader header, long headerOffset, VhdxMetadata metadata, ulong[] bat, long batOffset, long nextFree)
     {
@@ -73,9 +74,7 @@ public sealed class VhdxDisk : IVirtualDisk
         var file = HostFile.Open(path, writable);
         try
         {
-            var disk = OpenFile(file, writable);
-            if (writable) disk.BeginWriting();
-            return disk;
+            return OpenFile(file, writable);
         }
         catch
         {
@@ -92,7 +91,7 @@ public sealed class VhdxDisk : IVirtualDisk
         if (fileLength < headerSectionEnd)
             throw new VirtualDiskException(path, 0, $"the {fileLength}-byte file is too small to hold the VHDX header section ({headerSectionEnd} bytes)");
         var buf = new byte[VhdxRegionTable.Size];
-        file.ReadExactly(0, buf.AsSpan(0, 520), "VHDX file identifier");
+        file.ReadExactly(0, buf.AsSpan(0, VhdxFileIdentifier.UsedLength), "VHDX file identifier");
         var identifier = VhdxFileIdentifier.Parse(buf, path);
 
         // MS-VHDX 2.2.2.1: the current header is the valid one with the greater sequence number.
@@ -176,6 +175,11 @@ public sealed class VhdxDisk : IVirtualDisk
 
         var bat = new ulong[entries];
         long end = Math.Max(Math.Max(batRegion.End, metaRegion.End), (long)(current.LogOffset + current.LogLength));
+        var placement = new BlockPlacement(path, "VHDX");
+        placement.Structure(0, HeaderSectionSize, "header section");
+        if (current.LogLength > 0) placement.Structure((long)current.LogOffset, current.LogLength, "log");
+        placement.Structure(metaRegion.FileOffset, metaRegion.Length, "metadata region");
+        placement.Structure(batRegion.FileOffset, batRegion.Length, "BAT region");
         var raw = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
@@ -193,7 +197,7 @@ public sealed class VhdxDisk : IVirtualDisk
                     bool isBitmap = (index + 1) % (chunkRatio + 1) == 0;
                     if (isBitmap)
                     {
-                        if (e.State is not (VhdxBlockState.NotPresent or (VhdxBlockState)6))
+                        if (e.State is not (VhdxBlockState.NotPresent or VhdxBatEntry.SectorBitmapPresent))
                             throw new VirtualDiskException(path, at, $"VHDX BAT entry {index} (a sector bitmap) has state {(int)e.State}, expected 0 or 6");
                         continue;
                     }
@@ -203,6 +207,7 @@ public sealed class VhdxDisk : IVirtualDisk
                     if (e.FileOffset < HeaderSectionSize || e.FileOffset + metadata.BlockSize > fileLength)
                         throw new VirtualDiskException(path, at,
                             $"VHDX BAT entry {index} places its block at [{e.FileOffset}, {e.FileOffset + metadata.BlockSize}), not inside the {fileLength}-byte file past the header section");
+                    placement.Block(index, e.FileOffset, metadata.BlockSize, at);
                     end = Math.Max(end, e.FileOffset + metadata.BlockSize);
                 }
             }
@@ -211,6 +216,7 @@ public sealed class VhdxDisk : IVirtualDisk
         {
             ArrayPool<byte>.Shared.Return(raw);
         }
+        placement.CheckNoSharing(metadata.BlockSize);
         long nextFree = (Math.Max(end, fileLength) + Mib - 1) / Mib * Mib;
         return new VhdxDisk(file, identifier.Creator, current, currentOffset, metadata, bat, batRegion.FileOffset, nextFree);
     }
@@ -263,10 +269,13 @@ public sealed class VhdxDisk : IVirtualDisk
 
     /// <summary>
     /// MS-VHDX 2.2.2.1: before the first write, a new header with a higher sequence number and fresh file and
-    /// data write GUIDs goes into the other header slot, which makes it the current one.
+    /// data write GUIDs goes into the other header slot, which makes it the current one. Not on open: a caller
+    /// that opens the disk writable and then refuses (a target too small) must leave the file as it was.
     /// </summary>
     private void BeginWriting()
     {
+        if (_writing) return;
+        _writing = true;
         var next = _header with
         {
             SequenceNumber = _header.SequenceNumber + 1,
@@ -355,8 +364,8 @@ public sealed class VhdxDisk : IVirtualDisk
             file.Write(metadataOffset, buf);
             if (isFixed) file.Reserve(dataStart, fileLength - dataStart, preallocation);
             file.SetLength(fileLength);
-            var disk = new VhdxDisk(file, "P2V.Boot", header, VhdxHeader.FirstOffset, metadata, bat, batOffset, fileLength);
-            if (isFixed) (disk._dirtyLow, disk._dirtyHigh) = (0, bat.Length - 1);
+            var disk = new VhdxDisk(file, "P2V.Boot", header, VhdxHeader.FirstOffset, metadata, bat, batOffset, fileLength) { _writing = true };
+            if (isFixed) disk._dirty.MarkAll(bat.Length);
             disk.WriteMetadata();
             return disk;
         }
@@ -387,8 +396,9 @@ public sealed class VhdxDisk : IVirtualDisk
 
     public void WriteAt(long offset, ReadOnlySpan<byte> data)
     {
-        if (!CanWrite) throw new VirtualDiskException(Path, offset, "the VHDX is open read-only");
+        if (!CanWrite) throw new ReadOnlyDiskException(Path);
         CheckRange(offset, data.Length, "write");
+        BeginWriting();
         while (!data.IsEmpty)
         {
             long block = offset / BlockSize, inBlock = offset % BlockSize;
@@ -409,8 +419,7 @@ public sealed class VhdxDisk : IVirtualDisk
         _file.SetLength(_nextFree);
         int index = (int)(block + block / _chunkRatio);
         _bat[index] = e.Raw;
-        _dirtyLow = Math.Min(_dirtyLow, index);
-        _dirtyHigh = Math.Max(_dirtyHigh, index);
+        _dirty.Mark(index);
         return e;
     }
 
@@ -435,16 +444,9 @@ public sealed class VhdxDisk : IVirtualDisk
 
     private void WriteMetadata()
     {
-        if (!CanWrite || _dirtyHigh < _dirtyLow) return;
-        const int chunk = 1 << 17; // entries per write: 1 MiB
-        var raw = new byte[Math.Min(chunk, _dirtyHigh - _dirtyLow + 1) * 8];
-        for (int i = _dirtyLow; i <= _dirtyHigh; i += chunk)
-        {
-            int n = Math.Min(chunk, _dirtyHigh - i + 1);
-            for (int j = 0; j < n; j++) BinaryPrimitives.WriteUInt64LittleEndian(raw.AsSpan(j * 8), _bat[i + j]);
-            _file.Write(_batOffset + i * 8L, raw.AsSpan(0, n * 8));
-        }
-        (_dirtyLow, _dirtyHigh) = (int.MaxValue, -1);
+        if (!CanWrite || _dirty.IsEmpty) return;
+        BeginWriting();
+        _dirty.WriteBack(_file, _batOffset, 8, (i, dest) => BinaryPrimitives.WriteUInt64LittleEndian(dest, _bat[i]));
     }
 
     private void CheckRange(long offset, int count, string what)

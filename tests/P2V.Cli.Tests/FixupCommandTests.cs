@@ -1,7 +1,8 @@
 using System.Text.Json;
+using P2V.Windows.Tests.Fixups;
 using P2V.Windows.Tests.Registry;
 
-namespace P2V.Windows.Tests.Fixups;
+namespace P2V.Cli.Tests;
 
 /// <summary>`p2v fixup` as a process on a disk image, read back with ntfs-3g's tools, hivexget and file(1).</summary>
 public sealed class FixupCommandTests(FixupFixture fx) : IClassFixture<FixupFixture>
@@ -171,5 +172,21 @@ public sealed class FixupCommandTests(FixupFixture fx) : IClassFixture<FixupFixt
         Assert.NotEqual(0, run.ExitCode);
         Assert.Contains($"MFT record {record}: magic is \"FILX\", expected \"FILE\"", run.StdErr + run.StdOut);
         Assert.Equal(before, ExternalTool.Run("sha256sum", disk).Split(' ')[0]);
+    }
+
+    [Fact]
+    public void AVhdIsFixedUpThroughTheCommand()
+    {
+        var vhd = fx.TempFile("disk.vhd");
+        ExternalTool.Run("qemu-img", "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=dynamic", fx.BaseDisk, vhd);
+        var run = P2v(["fixup", vhd, "--target", "virtualserver", "--patches", fx.PatchLibrary]);
+        Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
+        Assert.Equal("vpc", System.Text.Json.JsonDocument.Parse(ExternalTool.Run("qemu-img", "info", "--output=json", vhd)).RootElement.GetProperty("format").GetString());
+        var raw = fx.TempFile("from-vhd.img");
+        ExternalTool.Run("qemu-img", "convert", "-f", "vpc", "-O", "raw", vhd, raw);
+        var volume = fx.ExtractVolume(raw);
+        Assert.Equal(0, ExternalTool.Try("ntfsfix", "-n", volume).ExitCode);
+        Assert.Equal(fx.Pe["halacpi.dll"], ExternalTool.RunBytes("ntfscat", volume, "/WINDOWS/system32/hal.dll"));
+        Assert.True(File.Exists(vhd + ".fixup.json"));
     }
 }
