@@ -8,5 +8,6 @@ RegistryCommands.Register(table);
 NetbootCommands.Register(table);
 MigrationCommands.Register(table);
 FixupCommands.Register(table);
+AgentCommands.Register(table);
 
 return await CliHost.RunAsync(table, args);
