@@ -1,22 +1,29 @@
+using System.CommandLine;
 using P2V.Agent;
 
 namespace P2V.Cli.Commands;
 
-/// <summary>p2v agent: the capture/deploy agent inside the boot images (docs/agent-protocol.md), started by /init.</summary>
+/// <summary>p2v agent: the capture/deploy agent inside the boot images (docs/boot-images.md, docs/agent-protocol.md), started by /init.</summary>
 public static class AgentCommands
 {
-    public static void Register(CommandTable table)
+    public static void AddTo(RootCommand root)
     {
-        table.Add(new Command("agent", "Run the boot image's agent: get this machine's job from the controller, run it, report (started by the boot image's /init)",
-            "[--cmdline FILE] [--wait-reset] [--root DIR]", ["wait-reset"], RunAsync));
+        var cmdline = new Option<string>("--cmdline")
+        {
+            Description = "The kernel command line to read p2v.controller, p2v.token, p2v.job, p2v.role, p2v.mac and p2v.selftest from",
+            HelpName = "FILE",
+            DefaultValueFactory = _ => BootArguments.ProcCmdline,
+        };
+        var waitReset = new Option<bool>("--wait-reset") { Description = "Only wait for the device's next job (after a failed deploy, until the reset job)" };
+        var sysRoot = new Option<string>("--root") { Description = "Where sysfs, procfs and /dev are found (default /)", HelpName = "DIR", DefaultValueFactory = _ => "/" };
+        var command = new Command("agent", "Run the boot image's agent: get this machine's job from the controller, run it, report (started by the boot image's /init)")
+            { cmdline, waitReset, sysRoot };
+        command.SetAction((r, cancel) => RunAsync(r.GetValue(cmdline)!, r.GetValue(waitReset), r.GetValue(sysRoot)!, cancel));
+        root.Add(command);
     }
 
-    private static async Task<int> RunAsync(CommandArgs a, CancellationToken cancel)
+    private static async Task<int> RunAsync(string cmdline, bool waitReset, string root, CancellationToken cancel)
     {
-        string cmdline = a.Option("cmdline") ?? BootArguments.ProcCmdline;
-        bool waitReset = a.Flag("wait-reset");
-        string root = a.Option("root") ?? "/";
-        a.EnsureAllUsed();
         BootArguments boot;
         try { boot = BootArguments.Read(cmdline); }
         catch (FormatException e) { throw new UsageException(e.Message); }
