@@ -23,7 +23,7 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
         if (Connect() is not { } controller) return 1;
         using (controller)
         {
-            _log.Write($"p2v-agent {SelfTest.Version}: role {boot.Role ?? "-"}, mac {boot.Mac ?? "-"}, controller {controller.BaseAddress}");
+            _log.Write($"agent {SelfTest.Version}: role {boot.Role ?? "-"}, mac {boot.Mac ?? "-"}, controller {controller.BaseAddress}");
             AgentJob job;
             try
             {

@@ -15,7 +15,7 @@ public static class AgentCommands
             DefaultValueFactory = _ => BootArguments.ProcCmdline,
         };
         var waitReset = new Option<bool>("--wait-reset") { Description = "Only wait for the device's next job (after a failed deploy, until the reset job)" };
-        var sysRoot = new Option<string>("--root") { Description = "Where sysfs, procfs and /dev are found (default /)", HelpName = "DIR", DefaultValueFactory = _ => "/" };
+        var sysRoot = new Option<string>("--root") { Description = "Where sysfs, procfs and /dev are found", HelpName = "DIR", DefaultValueFactory = _ => "/" };
         var command = new Command("agent", "Run the boot image's agent: get this machine's job from the controller, run it, report (started by the boot image's /init)")
             { cmdline, waitReset, sysRoot };
         command.SetAction((r, cancel) => RunAsync(r.GetValue(cmdline)!, r.GetValue(waitReset), r.GetValue(sysRoot)!, cancel));
