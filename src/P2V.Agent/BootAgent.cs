@@ -35,7 +35,7 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
                 _log.Write($"cannot get the job: {e.Message}");
                 return 1;
             }
-            if (!await RunJobAsync(controller, job, cancel)) return 1;
+            if (!await RunJobAsync(controller, boot.Token!, job, cancel)) return 1;
             return job.Kind == "deploy" ? await WaitForResetAsync(controller, job.Id, cancel) : 0;
         }
     }
@@ -58,19 +58,24 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
         return new ControllerClient(boot.Controller, boot.Token, _log.Write);
     }
 
-    /// <summary>Runs one job and tells the controller how it ended; false when it failed.</summary>
-    private async Task<bool> RunJobAsync(ControllerClient controller, AgentJob job, CancellationToken cancel)
+    /// <summary>Runs one job's steps and tells the controller how it ended; false when it failed.</summary>
+    private async Task<bool> RunJobAsync(ControllerClient controller, string token, AgentJob job, CancellationToken cancel)
     {
         _log.Write($"job {job.Id}: {job.Kind} for {job.DeviceMac}{(job.Image is null ? "" : ", image " + job.Image)}");
         try
         {
-            switch (job.Kind)
+            var context = new JobContext(job, controller, token, _log, root);
+            var steps = job.Steps is { Count: > 0 } s ? s : DefaultSteps(job.Kind);
+            foreach (var step in steps)
             {
-                case "reset":
-                    _log.Write("reset: the machine boots from its own disk next");
-                    break;
-                default:
-                    throw new NotSupportedException($"job kind '{job.Kind}' is not one this agent runs (capture, deploy, reset)");
+                _log.Write($"job {job.Id}: step {step}");
+                switch (step)
+                {
+                    case "gather": await new InventoryStep(context).RunAsync(cancel); break;
+                    case "fixup": await new FixupStep(context).RunAsync(cancel); break;
+                    case "boot-local-disk": _log.Write("reset: the machine boots from its own disk next"); break;
+                    default: throw new NotSupportedException($"step '{step}' is not one this agent runs (gather, fixup, boot-local-disk)");
+                }
             }
             await _log.FlushAsync(controller, job.Id, cancel);
             await controller.CompleteAsync(job.Id, true, null, cancel);
@@ -95,6 +100,15 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
             return false;
         }
     }
+
+    /// <summary>The task sequence of a job kind when the controller sends none (docs/controller.md, "Jobs").</summary>
+    private static IReadOnlyList<string> DefaultSteps(string kind) => kind switch
+    {
+        "capture" => ["gather", "capture"],
+        "deploy" => ["deploy", "fixup"],
+        "reset" => ["boot-local-disk"],
+        _ => throw new NotSupportedException($"job kind '{kind}' with no steps"),
+    };
 
     /// <summary>
     /// A deployed (or failed) target stays controlled: it long-polls for the device's next job; a reset job is
@@ -121,14 +135,15 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
                 continue;
             }
             // The new job's own token; its first use claims the job.
-            using var own = new ControllerClient(boot.Controller!, next.Token, _log.Write);
+            string token = next.Token;
+            using var own = new ControllerClient(boot.Controller!, token, _log.Write);
             try { next = await own.GetJobAsync(cancel); }
             catch (ControllerRefusedException e)
             {
                 _log.Write($"job {next.Id}: {e.Message}");
                 continue;
             }
-            if (await RunJobAsync(own, next, cancel) && next.Kind == "reset") return 0;
+            if (await RunJobAsync(own, token, next, cancel) && next.Kind == "reset") return 0;
         }
     }
 }

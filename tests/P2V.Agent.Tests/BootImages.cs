@@ -26,8 +26,10 @@ public static class BootImages
         return null;
     }
 
+    /// <summary>The images: $P2V_BOOT_IMAGES when set (images built beforehand), else built or reused as above.</summary>
     public static string Ensure()
     {
+        if (Environment.GetEnvironmentVariable("P2V_BOOT_IMAGES") is { Length: > 0 } given) return given;
         string key = InputsKey();
         string dir = Path.Combine(Base, key);
         Directory.CreateDirectory(Base);

@@ -13,6 +13,7 @@ public sealed class QemuVm : IAsyncDisposable
     private readonly List<string> _console = [];
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITestOutputHelper _output;
     private readonly string _name;
 
@@ -29,7 +30,8 @@ public sealed class QemuVm : IAsyncDisposable
         foreach (var a in args) psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
         _process.EnableRaisingEvents = true;
-        _process.OutputDataReceived += (_, e) => { if (e.Data is null) Ended(); else Line(e.Data); };
+        _process.OutputDataReceived += (_, e) => { if (e.Data is null) _outputClosed.TrySetResult(); else Line(e.Data); };
+        _ = EndedAsync();
         _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Line("stderr: " + e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
@@ -66,9 +68,11 @@ public sealed class QemuVm : IAsyncDisposable
         }
     }
 
-    private void Ended()
+    private async Task EndedAsync()
     {
-        _process.WaitForExit();
+        // Not in the output callback: WaitForExit waits for that callback's stream to end.
+        await _process.WaitForExitAsync();
+        await _outputClosed.Task.WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { });
         lock (_console)
         {
             foreach (var w in _waiters) w.Found.TrySetException(new InvalidOperationException($"{_name}: QEMU ended before the line came"));
