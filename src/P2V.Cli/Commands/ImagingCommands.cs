@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using P2V.Imaging.Images;
 using P2V.Imaging.Pipeline;
 using P2V.Imaging.VirtualDisks;
+using P2V.Store;
 
 namespace P2V.Cli.Commands;
 
@@ -23,28 +24,38 @@ public static class ImagingCommands
     private static Command Capture()
     {
         var disk = new Argument<string>("disk") { Description = "Block device, raw disk image, VHD or VHDX to capture" };
-        var output = CliOptions.Output("The image file to write, or - for standard output", required: true, helpName: "IMAGE|-");
+        var output = CliOptions.Output("The image file to write, or - for standard output (or --store)", helpName: "IMAGE|-");
+        var store = StoreCommands.StoreOption(required: false);
+        var name = new Option<string>("--name") { Description = "The image's name in the store (with --store)", HelpName = "NAME" };
+        var token = StoreCommands.TokenOption();
         var raw = new Option<bool>("--raw") { Description = "Copy every sector, not only the used clusters" };
         var sectorSize = CliOptions.SectorSize("Sector size of a raw disk image (default: 512)");
         var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML) stored in the image", HelpName = "FILE" };
         var workers = CliOptions.Workers();
         var json = CliOptions.Json();
         var command = new Command("capture", "Capture a disk's used data (block device, raw image, VHD, VHDX) into a P2V image")
-            { disk, output, raw, sectorSize, source, workers, json };
-        command.SetAction((r, ct) => CaptureAsync(r.GetValue(disk)!, r.GetValue(output)!, r.GetValue(raw), r.GetValue(sectorSize) ?? 512,
-            r.GetValue(source), r.GetValue(workers), r.GetValue(json), ct));
+            { disk, output, store, name, token, raw, sectorSize, source, workers, json };
+        command.SetAction((r, ct) =>
+        {
+            if ((r.GetValue(output) is null) == (r.GetValue(store) is null)) throw new UsageException(r.GetValue(output) is null ? "missing option --output (or --store URL --name NAME)" : "give -o IMAGE or --store URL, not both");
+            if (r.GetValue(store) is not null && r.GetValue(name) is null) throw new UsageException("--store needs --name NAME");
+            var target = r.GetValue(store) is { } url ? new CaptureTarget(null, url, r.GetValue(name), r.GetValue(token)) : new CaptureTarget(r.GetValue(output), null, null, null);
+            return CaptureAsync(r.GetValue(disk)!, target, r.GetValue(raw), r.GetValue(sectorSize) ?? 512,
+                r.GetValue(source), r.GetValue(workers), r.GetValue(json), ct);
+        });
         return command;
     }
 
     private static Command Restore()
     {
-        var image = new Argument<string>("image") { Description = "The P2V image to restore" };
+        var image = new Argument<string>("image") { Description = "The P2V image to restore: an image file, or STORE/images/NAME (STORE a controller's URL or a store folder)" };
         var target = new Argument<string>("target") { Description = "A new disk file, or an existing disk file or block device to write in place" };
+        var token = StoreCommands.TokenOption();
         var format = CliOptions.DiskFormat("Format of a new target (default: from its extension, .vhd, .vhdx, else raw)");
         var workers = CliOptions.Workers();
         var json = CliOptions.Json();
-        var command = new Command("restore", "Restore a P2V image onto a disk file or block device") { image, target, format, workers, json };
-        command.SetAction((r, ct) => RestoreAsync(r.GetValue(image)!, r.GetValue(target)!, r.GetValue(format), r.GetValue(workers), r.GetValue(json), ct));
+        var command = new Command("restore", "Restore a P2V image (a file, or from a store) onto a disk file or block device") { image, target, format, token, workers, json };
+        command.SetAction((r, ct) => RestoreAsync(r.GetValue(image)!, r.GetValue(target)!, r.GetValue(format), r.GetValue(token), r.GetValue(workers), r.GetValue(json), ct));
         return command;
     }
 
@@ -70,7 +81,10 @@ public static class ImagingCommands
     internal static string ToolVersion =>
         "p2v " + (typeof(ImagingCommands).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0");
 
-    private static async Task<int> CaptureAsync(string source, string output, bool raw, int sectorSize, string? sourceFile, int workers, bool json,
+    /// <summary>Where a capture goes: an image file (or -), or an image in a store.</summary>
+    private sealed record CaptureTarget(string? Output, string? Store, string? Name, string? Token);
+
+    private static async Task<int> CaptureAsync(string source, CaptureTarget target, bool raw, int sectorSize, string? sourceFile, int workers, bool json,
         CancellationToken cancel)
     {
         string description = sourceFile is { } f ? await File.ReadAllTextAsync(f, cancel) : "";
@@ -86,7 +100,13 @@ public static class ImagingCommands
 
         var pipeline = (Action<PipelineProgress> progress) => new CapturePipeline { Workers = workers, Progress = progress };
         CaptureResult result;
-        if (output == "-")
+        StoreCaptureSink? sink = null;
+        string output = target.Output ?? $"{target.Store}/images/{target.Name}";
+        if (target.Store is not null)
+        {
+            (result, sink) = await StoreCommands.CaptureAsync(disk, plan, target.Store, target.Name!, target.Token, workers, json, cancel);
+        }
+        else if (output == "-")
         {
             using var stdout = Console.OpenStandardOutput();
             using var buffered = new BufferedStream(stdout, 1 << 20);
@@ -110,6 +130,10 @@ public static class ImagingCommands
                 ["chunks"] = result.Chunks,
                 ["seconds"] = result.Elapsed.TotalSeconds,
                 ["cpuSeconds"] = result.CpuTime.TotalSeconds,
+                ["bytesSent"] = sink?.BytesWritten,
+                ["chunksSent"] = sink?.ChunksSent,
+                ["chunksDeduplicated"] = sink?.ChunksDeduplicated,
+                ["storedBytes"] = sink?.StoredBytes,
                 ["volumes"] = new JsonArray(result.Volumes.Select(v => (JsonNode)new JsonObject
                 {
                     ["index"] = v.VolumeIndex, ["declaredUsedBytes"] = v.DeclaredUsedBytes, ["bytesRead"] = v.BytesRead,
@@ -117,6 +141,11 @@ public static class ImagingCommands
                 }).ToArray()),
             };
             Console.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        }
+        else if (sink is not null)
+        {
+            Console.Error.WriteLine($"capture: done: {ByteSize.Format(result.BytesRead)} read in {result.Elapsed.TotalSeconds:F1} s ({ByteSize.Rate(result.BytesRead, result.Elapsed)}), " +
+                $"{result.Chunks} chunks: {sink.ChunksSent} sent ({ByteSize.Format(sink.BytesWritten)}), {sink.ChunksDeduplicated} already in the store; committed as {output}");
         }
         else
         {
@@ -126,12 +155,24 @@ public static class ImagingCommands
         return 0;
     }
 
-    private static async Task<int> RestoreAsync(string imagePath, string targetPath, VirtualDiskFormat? askedFormat, int workers, bool json,
+    private static async Task<int> RestoreAsync(string imagePath, string targetPath, VirtualDiskFormat? askedFormat, string? token, int workers, bool json,
         CancellationToken cancel)
     {
         var format = askedFormat ?? FormatFromExtension(targetPath);
 
-        using var image = ImageReader.Open(imagePath);
+        IImageSource image;
+        IDisposable? owner;
+        if (P2V.Store.StoreLocation.IsImageReference(imagePath))
+        {
+            var (source, store) = await StoreCommands.OpenImageAsync(imagePath, token, cancel);
+            (image, owner) = (source, store);
+        }
+        else
+        {
+            var reader = ImageReader.Open(imagePath);
+            (image, owner) = (reader, reader);
+        }
+        using var _ = owner;
         var h = image.Header;
         RestoreResult result;
         if (File.Exists(targetPath)) // a block device exists too
