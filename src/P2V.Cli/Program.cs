@@ -11,5 +11,6 @@ NetbootCommands.AddTo(root);
 MigrationCommands.AddTo(root);
 FixupCommands.AddTo(root);
 ControllerCommands.AddTo(root);
+AgentCommands.AddTo(root);
 
 return await CliHost.RunAsync(root, args);
