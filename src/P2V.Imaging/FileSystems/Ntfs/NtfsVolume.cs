@@ -107,28 +107,101 @@ public sealed partial class NtfsVolume
         volume.ReadAt(0, sector);
         var bootSector = NtfsBootSector.Parse(sector);
         if (bootSector.TotalSectors * bootSector.BytesPerSector > volume.Length)
-            throw new NtfsException($"boot sector: the file system's {bootSector.TotalSectors} sectors of {bootSector.BytesPerSector} bytes do not fit the {volume.Length}-byte volume", 0x28);
+            throw new NtfsException($"boot sector: the file system's {bootSector.TotalSectors} sectors of {bootSector.BytesPerSector} bytes do not fit the {volume.Length}-byte volume", NtfsBootSector.TotalSectorsField);
         return new NtfsVolume(volume, bootSector);
     }
 
     // ---- Used clusters -------------------------------------------------------------------------------
 
     /// <summary>
-    /// The volume-relative byte ranges capture must copy: every cluster set in $Bitmap, plus what $Bitmap
-    /// does not describe but the volume needs — the sectors past the last whole cluster, which hold the
-    /// backup boot sector in the volume's last sector.
+    /// The volume-relative byte ranges capture must copy: every cluster set in $Bitmap, the file system's own
+    /// metadata whatever $Bitmap says ($Boot, $MFT, $MFTMirr, $LogFile, $Bitmap, $UpCase, the root index …), and
+    /// what $Bitmap does not describe but the volume needs — the sectors past the last whole cluster, which hold
+    /// the backup boot sector in the volume's last sector. $Bitmap is checked first against what the MFT says is
+    /// in use (<see cref="CheckBitmap"/>): a damaged bitmap throws instead of giving a map that loses files.
     /// </summary>
     public UsedExtentMap GetUsedExtents()
     {
+        var usage = CheckBitmap();
         var extents = new List<Extent>();
         _bitmapUsedClusters = ScanBitmap(extents);
+        var metadata = usage.Metadata.Append(new Extent(0, Math.Min(ClusterSize, _disk.Length))).OrderBy(e => e.Offset).ToList();
         int sector = BootSector.BytesPerSector;
         long clustersEnd = TotalClusters * ClusterSize;
         long fileSystemEnd = Math.Min(_disk.Length, (BootSector.TotalSectors + 1) * sector);
-        if (fileSystemEnd > clustersEnd) extents.Add(new Extent(clustersEnd, fileSystemEnd - clustersEnd));
+        if (fileSystemEnd > clustersEnd) metadata.Add(new Extent(clustersEnd, fileSystemEnd - clustersEnd));
         long lastSector = _disk.Length / sector * sector - sector;
-        if (lastSector >= 0) extents.Add(new Extent(lastSector, _disk.Length - lastSector));
-        return UsedExtentMap.FromSorted(extents, _disk.Length); // bitmap runs come in order; the tail ranges lie after them
+        if (lastSector >= 0) metadata.Add(new Extent(lastSector, _disk.Length - lastSector));
+        return UsedExtentMap.FromSorted(MergeSorted(extents, metadata), _disk.Length);
+    }
+
+    private static List<Extent> MergeSorted(List<Extent> a, List<Extent> b)
+    {
+        var merged = new List<Extent>(a.Count + b.Count);
+        int i = 0, j = 0;
+        while (i < a.Count || j < b.Count)
+            merged.Add(j >= b.Count || (i < a.Count && a[i].Offset <= b[j].Offset) ? a[i++] : b[j++]);
+        return merged;
+    }
+
+    /// <summary>How many MFT records the last <see cref="CheckBitmap"/> parsed.</summary>
+    public long MftRecordsChecked { get; private set; }
+
+    /// <summary>
+    /// Checks $Bitmap against the MFT: every cluster that an in-use record's non-resident attribute maps must be
+    /// marked used. Throws <see cref="NtfsException"/> naming the first cluster marked free and the record that uses
+    /// it; a record marked in use that cannot be parsed throws as well (its clusters are unknown).
+    /// </summary>
+    internal MftClusterUsage CheckBitmap()
+    {
+        var (_, mftBitmap) = ReadMftBitmap();
+        var usage = MftClusterUsage.Scan(this, _mft, mftBitmap);
+        MftRecordsChecked = usage.RecordsScanned;
+        long missing = 0;
+        MftClusterUsage.Use? first = null;
+        long firstCluster = -1;
+        var buffer = ArrayPool<byte>.Shared.Rent(BitmapChunkSize);
+        long chunkStart = -1;
+        try
+        {
+            foreach (var use in usage.Uses)
+            {
+                for (long c = use.Lcn, end = use.Lcn + use.Length; c < end;)
+                {
+                    long byteIndex = c / 8;
+                    if (chunkStart < 0 || byteIndex < chunkStart || byteIndex >= chunkStart + BitmapChunkSize)
+                    {
+                        chunkStart = byteIndex / BitmapChunkSize * BitmapChunkSize;
+                        int n = (int)Math.Min(BitmapChunkSize, _bitmap.DataSize - chunkStart);
+                        ReadAttribute(_bitmap, chunkStart, buffer.AsSpan(0, n));
+                    }
+                    var chunk = buffer.AsSpan(0, (int)Math.Min(BitmapChunkSize, _bitmap.DataSize - chunkStart));
+                    // Whole bytes of used clusters are the common case: skip them eight clusters at a time.
+                    if ((c & 7) == 0 && end - c >= 8)
+                    {
+                        int inChunk = (int)(byteIndex - chunkStart), wholeBytes = (int)Math.Min((end - c) / 8, chunk.Length - inChunk);
+                        int notFull = chunk.Slice(inChunk, wholeBytes).IndexOfAnyExcept((byte)0xFF);
+                        if (notFull < 0) { c += 8L * wholeBytes; continue; }
+                        c += 8L * notFull;
+                        byteIndex = c / 8;
+                    }
+                    if ((chunk[(int)(byteIndex - chunkStart)] & (1 << (int)(c % 8))) == 0)
+                    {
+                        if (missing++ == 0) { first = use; firstCluster = c; }
+                    }
+                    c++;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        if (first is { } f)
+            throw new NtfsException(
+                $"$Bitmap marks {missing} cluster(s) free that the MFT says are in use (the first: cluster {firstCluster}, mapped by MFT record {f.Record} attribute 0x{(uint)f.Type:X}); the bitmap is damaged, and a capture by it would lose data",
+                VolumeOffsetOf(_bitmap, firstCluster / 8));
+        return usage;
     }
 
     /// <summary>
@@ -346,7 +419,7 @@ public sealed partial class NtfsVolume
     {
         long offset = BootSector.MftLcn * ClusterSize;
         if (offset + BootSector.FileRecordSize > _disk.Length)
-            throw new NtfsException("$MFT: record 0 lies past the end of the volume", 0x30);
+            throw new NtfsException("$MFT: record 0 lies past the end of the volume", NtfsBootSector.MftLcnField);
         var buffer = new byte[BootSector.FileRecordSize];
         _disk.ReadAt(offset, buffer);
         var record = FileRecord.Parse(buffer, MftRecordNumber, offset);
@@ -534,7 +607,7 @@ public sealed partial class NtfsVolume
     }
 
     /// <summary>Where byte <paramref name="offset"/> of an attribute lies on the volume (for error messages); -1 if sparse or unmapped.</summary>
-    private long VolumeOffsetOf(AttributeData data, long offset)
+    internal long VolumeOffsetOf(AttributeData data, long offset)
     {
         if (data.Resident is not null) return data.VolumeOffset;
         long vcn = offset / ClusterSize;
