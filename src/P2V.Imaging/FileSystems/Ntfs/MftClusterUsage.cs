@@ -41,10 +41,10 @@ internal sealed class MftClusterUsage
     /// Scans $MFT. A record that $MFT's $BITMAP marks in use but that does not parse is damage: the runs it
     /// holds are unknown, so nothing can be concluded about the bitmap, and the scan throws.
     /// </summary>
-    public static MftClusterUsage Scan(NtfsVolume volume, AttributeData mft, byte[] mftBitmap)
+    public static MftClusterUsage Scan(AttributeReader io, NtfsBootSector bootSector, AttributeData mft, byte[] mftBitmap)
     {
-        int size = volume.BootSector.FileRecordSize, cluster = volume.ClusterSize;
-        long total = volume.TotalClusters, records = mft.InitializedSize / size;
+        int size = bootSector.FileRecordSize, cluster = bootSector.ClusterSize;
+        long total = bootSector.TotalClusters, records = mft.InitializedSize / size;
         var uses = new List<Use>();
         var metadata = new List<Extent>();
         int perChunk = Math.Max(1, ReadChunk / size);
@@ -55,7 +55,7 @@ internal sealed class MftClusterUsage
             for (long first = 0; first < records; first += perChunk)
             {
                 int count = (int)Math.Min(perChunk, records - first);
-                volume.ReadAttribute(mft, first * size, buffer.AsSpan(0, count * size));
+                io.Read(mft, first * size, buffer.AsSpan(0, count * size));
                 for (int i = 0; i < count; i++)
                 {
                     long number = first + i;
@@ -64,13 +64,13 @@ internal sealed class MftClusterUsage
                     bool marked = number <= LastSystemRecord || IsSet(mftBitmap, number);
                     if (!record[..4].SequenceEqual(FileRecord.Magic))
                     {
-                        if (marked) throw new NtfsException($"MFT record {number} is marked in use in $MFT's $BITMAP but has no FILE header", volume.VolumeOffsetOf(mft, number * size));
+                        if (marked) throw new NtfsException($"MFT record {number} is marked in use in $MFT's $BITMAP but has no FILE header", io.VolumeOffsetOf(mft, number * size));
                         continue;
                     }
                     try
                     {
                         scanned++;
-                        Collect(record, number, volume.VolumeOffsetOf(mft, number * size), total, cluster, uses, metadata);
+                        Collect(record, number, io.VolumeOffsetOf(mft, number * size), total, cluster, uses, metadata);
                     }
                     catch (NtfsException) when (!marked) { } // a damaged free record holds nothing
                 }

@@ -51,12 +51,12 @@ public sealed partial class NtfsVolume
         if (inserting && directory.Attributes.Any(a => a.Type == AttributeType.AttributeList))
             throw new NotSupportedException($"directory MFT record {directory.RecordNumber} has an $ATTRIBUTE_LIST; changing its index is not supported");
         var index = OpenIndex(directory); // checks the root
-        var allocation = OpenAttribute(directory, AttributeType.IndexAllocation, "$I30");
+        var allocation = _mft.OpenAttribute(directory, AttributeType.IndexAllocation, "$I30");
         if (allocation is { Resident: not null }) throw new NtfsException($"{index.What}: $INDEX_ALLOCATION is resident", allocation.VolumeOffset);
         return new IndexWrite
         {
             Directory = directory,
-            Record = ReadRecordForWrite(directory.RecordNumber),
+            Record = _mft.ReadForEdit(directory.RecordNumber),
             BlockSize = index.Root.IndexRecordSize,
             VcnShift = index.VcnShift,
             Allocation = allocation,
@@ -80,7 +80,7 @@ public sealed partial class NtfsVolume
             if (PatchEntries(node, recordNumber, patch)) WriteBlock(w, node);
             Push(node, depth + 1);
         }
-        WriteRecord(w.Record);
+        _mft.Write(w.Record);
 
         void Push(IndexNodeImage node, int depth)
         {
@@ -111,7 +111,7 @@ public sealed partial class NtfsVolume
         var promoted = Insert(w, root, entry, name, 0);
         if (promoted is not null) throw new InvalidOperationException("the root never splits");
         TouchStandardInformation(w.Record, now, modified: true);
-        WriteRecord(w.Record);
+        _mft.Write(w.Record);
     }
 
     /// <summary>Inserts into the subtree at <paramref name="node"/>; returns the entry to add to the parent when the node split.</summary>
@@ -210,8 +210,8 @@ public sealed partial class NtfsVolume
         if (vcn < 0 || offset > allocation.DataSize - w.BlockSize)
             throw new NtfsException($"{w.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION", allocation.VolumeOffset);
         var buffer = new byte[w.BlockSize];
-        ReadAttribute(allocation, offset, buffer);
-        long at = VolumeOffsetOf(allocation, offset);
+        _io.Read(allocation, offset, buffer);
+        long at = _io.VolumeOffsetOf(allocation, offset);
         IndexRecord.Parse(buffer, vcn, at, w.What); // checks it and takes the fix-ups off
         var node = buffer.AsSpan(IndexRecord.NodeHeaderOffset);
         var header = IndexNodeHeader.Parse(node, at + IndexRecord.NodeHeaderOffset, w.What);
@@ -226,7 +226,7 @@ public sealed partial class NtfsVolume
 
     /// <summary>Writes an INDX block with fresh fix-ups.</summary>
     private void WriteBlock(IndexWrite w, IndexNodeImage node) =>
-        WriteAttribute(w.Allocation!, node.Vcn << w.VcnShift, IndexRecord.Write(w.BlockSize, node.Vcn, node.Lsn, node.Usn, node.Entries));
+        _io.Write(w.Allocation!, node.Vcn << w.VcnShift, IndexRecord.Write(w.BlockSize, node.Vcn, node.Lsn, node.Usn, node.Entries));
 
     /// <summary>
     /// A free INDX block: a clear bit of the directory's $I30 $BITMAP, or a new block at the end of

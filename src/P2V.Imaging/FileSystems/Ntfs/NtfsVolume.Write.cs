@@ -11,11 +11,6 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// </summary>
 public sealed partial class NtfsVolume
 {
-    private const long MftMirrorRecordNumber = 1, LogFileRecordNumber = 2;
-
-    /// <summary>Records 0–15 are system files and 16–23 are kept for their extension records; files get records from 24 on (ntfs-3g: mft_data_pos = 24).</summary>
-    private const long FirstUserRecord = 24;
-
     /// <summary>How many records $MFT grows by when it has no free record left (ntfs-3g grows it 16 records at a time as well).</summary>
     private const int MftGrowthRecords = 16;
 
@@ -41,16 +36,16 @@ public sealed partial class NtfsVolume
     {
         var data = LogFileData();
         var bytes = new byte[(int)Math.Min(data.DataSize, 2 * 65536)];
-        ReadAttribute(data, 0, bytes);
+        _io.Read(data, 0, bytes);
         int firstPage = Math.Min(bytes.Length, 4096);
         if (bytes.AsSpan(0, firstPage).IndexOfAnyExcept((byte)0xFF) < 0) return LogFileState.Empty;
         var first = LogFileRestartArea.Parse(bytes, data.VolumeOffset)
-            ?? throw new NtfsException($"$LogFile: no restart page (magic \"{FileRecord.Printable(bytes.AsSpan(0, 4))}\", expected \"RSTR\")", VolumeOffsetOf(data, 0));
+            ?? throw new NtfsException($"$LogFile: no restart page (magic \"{FileRecord.Printable(bytes.AsSpan(0, 4))}\", expected \"RSTR\")", _io.VolumeOffsetOf(data, 0));
         int pageSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(LogFileRestartArea.SystemPageSizeField));
         LogFileRestartArea? second = null;
         if (pageSize < bytes.Length)
         {
-            try { second = LogFileRestartArea.Parse(bytes.AsSpan(pageSize), VolumeOffsetOf(data, pageSize)); }
+            try { second = LogFileRestartArea.Parse(bytes.AsSpan(pageSize), _io.VolumeOffsetOf(data, pageSize)); }
             catch (NtfsException) { } // a torn second copy: the first stands
         }
         var newest = second is not null && second.CurrentLsn > first.CurrentLsn ? second : first;
@@ -59,8 +54,8 @@ public sealed partial class NtfsVolume
 
     private AttributeData LogFileData()
     {
-        var log = OpenRecord(FileReference.Of(LogFileRecordNumber), "$LogFile");
-        var data = OpenAttribute(log, AttributeType.Data, "") ?? throw new NtfsException("$LogFile: no unnamed $DATA attribute", log.BaseRecord.VolumeOffset);
+        var log = _mft.Open(FileReference.Of(SystemFiles.LogFile), "$LogFile");
+        var data = _mft.OpenAttribute(log, AttributeType.Data, "") ?? throw new NtfsException("$LogFile: no unnamed $DATA attribute", log.BaseRecord.VolumeOffset);
         if (data.Resident is not null || data.DataSize < 8192) throw new NtfsException($"$LogFile: {data.DataSize} bytes{(data.Resident is null ? "" : ", resident")}, too small for its restart pages", data.VolumeOffset);
         return data;
     }
@@ -80,23 +75,23 @@ public sealed partial class NtfsVolume
                 var ones = new byte[WriteChunk];
                 ones.AsSpan().Fill(0xFF);
                 for (long offset = 0; offset < data.DataSize; offset += WriteChunk)
-                    WriteAttribute(data, offset, ones.AsSpan(0, (int)Math.Min(WriteChunk, data.DataSize - offset)));
+                    _io.Write(data, offset, ones.AsSpan(0, (int)Math.Min(WriteChunk, data.DataSize - offset)));
                 SetVolumeFlags(VolumeFlags.Dirty);
                 _disk.Flush();
             }
         }
-        _allocator = new ClusterAllocator(this, _bitmap, TotalClusters);
+        _allocator = new ClusterAllocator(_io, _bitmap, TotalClusters);
         _writeChecked = true;
     }
 
     private void SetVolumeFlags(VolumeFlags flags)
     {
-        var record = ReadRecordForWrite(VolumeRecordNumber);
+        var record = _mft.ReadForEdit(SystemFiles.Volume);
         int at = record.Find(AttributeType.VolumeInformation);
         if (at < 0) throw new NtfsException("$Volume: no $VOLUME_INFORMATION", record.VolumeOffset);
         var value = record.ResidentValue(at);
         BinaryPrimitives.WriteUInt16LittleEndian(value[VolumeInformation.FlagsField..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(value[VolumeInformation.FlagsField..]) | (ushort)flags));
-        WriteRecord(record);
+        _mft.Write(record);
     }
 
     // ---- Files -----------------------------------------------------------------------------------------
@@ -134,7 +129,7 @@ public sealed partial class NtfsVolume
         // Every record this write changes, read once: the base record, the one holding the first $DATA fragment,
         // those holding the other fragments and those holding $FILE_NAMEs whose flags change.
         var records = new Dictionary<long, FileRecordEditor>();
-        FileRecordEditor Edit(long number) => records.TryGetValue(number, out var r) ? r : records[number] = ReadRecordForWrite(number);
+        FileRecordEditor Edit(long number) => records.TryGetValue(number, out var r) ? r : records[number] = _mft.ReadForEdit(number);
         var baseRecord = Edit(file.RecordNumber);
         var home = Edit(first?.RecordNumber ?? file.RecordNumber);
         var others = fragments.Where(f => f != first).ToList();
@@ -175,10 +170,10 @@ public sealed partial class NtfsVolume
         // New clusters, then the record holding the new $DATA, then the base record (list and times), then the
         // records that lost fragments; only then are old clusters and emptied records freed.
         WriteNewClusters(runs, content);
-        WriteRecord(home);
+        _mft.Write(home);
         writeList?.Invoke();
-        if (home != baseRecord) WriteRecord(baseRecord);
-        foreach (var record in records.Values.Where(r => r != home && r != baseRecord)) WriteRecord(record);
+        if (home != baseRecord) _mft.Write(baseRecord);
+        foreach (var record in records.Values.Where(r => r != home && r != baseRecord)) _mft.Write(record);
         _disk.Flush();
         _allocator!.Mark(oldRuns, used: false);
         foreach (var record in emptied) SetMftBitmapBit(record.RecordNumber, false);
@@ -249,13 +244,13 @@ public sealed partial class NtfsVolume
         }
         var fragment = AttributeRecord.Parse(baseRecord.Bytes.AsSpan(at, header.RecordLength), baseRecord.RecordNumber, baseRecord.VolumeOffset + at);
         var data = AttributeData.FromFragments([fragment], TotalClusters, what);
-        if (data.DataSize > MaxAttributeListSize) throw new NtfsException($"{what}: {data.DataSize} bytes", fragment.VolumeOffset);
+        if (data.DataSize > MasterFileTable.MaxAttributeListSize) throw new NtfsException($"{what}: {data.DataSize} bytes", fragment.VolumeOffset);
         var bytes = new byte[data.DataSize];
-        ReadAttribute(data, 0, bytes);
+        _io.Read(data, 0, bytes);
         var kept = AttributeList.Without(bytes, drop, fragment.VolumeOffset, what);
         AttributeHeader.SetSizes(baseRecord.Bytes.AsSpan(at), kept.Length, kept.Length);
         // The old tail stays in the clusters past the new size, where nothing reads it.
-        return () => WriteAttribute(data, 0, kept);
+        return () => _io.Write(data, 0, kept);
     }
 
     /// <summary>The Windows attributes in a file's $STANDARD_INFORMATION (FILE_ATTRIBUTE_* bits).</summary>
@@ -278,7 +273,7 @@ public sealed partial class NtfsVolume
         if ((((uint)set | (uint)clear) & ~changeable) != 0)
             throw new ArgumentException($"attributes {set | clear} include bits that describe the file's structure; only flags such as ReadOnly, Hidden, System and Archive can be changed");
         var file = ResolveForWrite(path, out var parent, directoryAllowed: true);
-        var record = ReadRecordForWrite(file.RecordNumber);
+        var record = _mft.ReadForEdit(file.RecordNumber);
         int at = record.Find(AttributeType.StandardInformation);
         if (at < 0) throw new NtfsException($"'{path}': MFT record {file.RecordNumber} has no $STANDARD_INFORMATION", record.VolumeOffset);
         var si = record.ResidentValue(at);
@@ -287,7 +282,7 @@ public sealed partial class NtfsVolume
         StandardInformation.SetAttributes(si, (before | (uint)set) & ~(uint)clear);
         long now = DateTime.UtcNow.ToFileTimeUtc();
         TouchStandardInformation(record, now, modified: false);
-        WriteRecord(record);
+        _mft.Write(record);
         _disk.Flush();
         UpdateIndexCopies(parent, file.RecordNumber, key =>
         {
@@ -328,7 +323,7 @@ public sealed partial class NtfsVolume
             throw new NotSupportedException($"'{path}': the new MFT record has no room for its attributes");
 
         WriteNewClusters(runs, content);
-        WriteRecord(record, allowUninitialized: grows);
+        _mft.Write(record, allowUninitialized: grows);
         _disk.Flush();
         if (grows) GrowMftInitialized(number);
         SetMftBitmapBit(number, true);
@@ -346,7 +341,7 @@ public sealed partial class NtfsVolume
         (parent, var name) = ResolveParent(path);
         var index = OpenIndex(parent);
         var found = FindInIndex(index, index.Root.Entries, name, 0) ?? throw new FileNotFoundException($"'{path}' not found on the NTFS volume", path);
-        var file = OpenRecord(found, $"'{path}'");
+        var file = _mft.Open(found, $"'{path}'");
         if (file.IsDirectory && !directoryAllowed) throw new IOException($"'{path}' is a directory, not a file");
         return file;
     }
@@ -447,54 +442,22 @@ public sealed partial class NtfsVolume
 
     // ---- MFT records -------------------------------------------------------------------------------------
 
-    private FileRecordEditor ReadRecordForWrite(long number)
-    {
-        int size = BootSector.FileRecordSize;
-        long count = _mft.InitializedSize / size;
-        if (number < 0 || number >= count) throw new NtfsException($"MFT record {number} lies beyond the {count} records of $MFT", _mft.VolumeOffset);
-        var buffer = new byte[size];
-        ReadAttribute(_mft, number * size, buffer);
-        long at = VolumeOffsetOf(_mft, number * size);
-        FileRecord.Parse(buffer, number, at); // checks it and takes the fix-ups off
-        return new FileRecordEditor(buffer, number, at);
-    }
-
-    /// <summary>Writes a record with fresh fix-ups; the first records also go to $MFTMirr, which must stay identical.</summary>
-    private void WriteRecord(FileRecordEditor record, bool allowUninitialized = false)
-    {
-        int size = BootSector.FileRecordSize;
-        long offset = record.RecordNumber * size;
-        if (!allowUninitialized && offset + size > _mft.InitializedSize)
-            throw new InvalidOperationException($"MFT record {record.RecordNumber} lies past $MFT's initialized size");
-        var bytes = record.Protected();
-        WriteAttribute(_mft, offset, bytes);
-        if (record.RecordNumber < MirroredRecords)
-        {
-            var mirror = OpenRecord(FileReference.Of(MftMirrorRecordNumber), "$MFTMirr");
-            var data = OpenAttribute(mirror, AttributeType.Data, "") ?? throw new NtfsException("$MFTMirr: no unnamed $DATA attribute", mirror.BaseRecord.VolumeOffset);
-            if (offset + size <= data.DataSize) WriteAttribute(data, offset, bytes);
-        }
-    }
-
-    /// <summary>How many records $MFTMirr holds: 4, or a cluster's worth when a cluster holds more (ntfs-3g volume.c mftmirr_size).</summary>
-    private int MirroredRecords => ClusterSize <= 4 * BootSector.FileRecordSize ? 4 : ClusterSize / BootSector.FileRecordSize;
-
     private (long Number, ushort Sequence, ushort Usn, bool Grows) AllocateMftRecord()
     {
         int size = BootSector.FileRecordSize;
-        var (bitmap, bits) = ReadMftBitmap();
-        long count = _mft.InitializedSize / size;
-        for (long n = FirstUserRecord; n < Math.Min(count, bits.Length * 8L); n++)
+        var (bitmap, bits) = _mft.ReadBitmap();
+        long count = _mft.Data.InitializedSize / size;
+        for (long n = SystemFiles.FirstUserRecord; n < Math.Min(count, bits.Length * 8L); n++)
         {
             if ((bits[n / 8] & (1 << (int)(n % 8))) != 0) continue;
             var buffer = new byte[size];
-            ReadAttribute(_mft, n * size, buffer);
+            _io.Read(_mft.Data, n * size, buffer);
             ushort usn = 0, sequence = 1;
             if (buffer.AsSpan(0, 4).SequenceEqual(FileRecord.Magic))
             {
                 try
                 {
-                    var old = FileRecord.Parse(buffer, n, VolumeOffsetOf(_mft, n * size));
+                    var old = FileRecord.Parse(buffer, n, _io.VolumeOffsetOf(_mft.Data, n * size));
                     if (old.InUse) continue; // $MFT's bitmap says free, the record says in use: leave it alone
                     sequence = old.SequenceNumber == 0 ? (ushort)1 : old.SequenceNumber; // freeing already bumped it
                     usn = UpdateSequence.Number(buffer);
@@ -504,24 +467,14 @@ public sealed partial class NtfsVolume
             return (n, sequence, usn, false);
         }
         // No free record: the next one past the initialized size, inside the allocation (grown if need be).
-        if ((count + 1) * size > _mft.AllocatedSize) GrowMftAllocation();
+        if ((count + 1) * size > _mft.Data.AllocatedSize) GrowMftAllocation();
         _ = bitmap;
         return (count, 1, 0, true);
     }
 
-    private (AttributeData Attribute, byte[] Bits) ReadMftBitmap()
-    {
-        var mft = OpenRecord(FileReference.Of(MftRecordNumber), "$MFT");
-        var bitmap = OpenAttribute(mft, AttributeType.Bitmap, "") ?? throw new NtfsException("$MFT: no $BITMAP attribute", mft.BaseRecord.VolumeOffset);
-        if (bitmap.DataSize > 64L << 20) throw new NtfsException($"$MFT: $BITMAP of {bitmap.DataSize} bytes", bitmap.VolumeOffset);
-        var bits = new byte[bitmap.DataSize];
-        ReadAttribute(bitmap, 0, bits);
-        return (bitmap, bits);
-    }
-
     private void SetMftBitmapBit(long number, bool used)
     {
-        var record = ReadRecordForWrite(MftRecordNumber);
+        var record = _mft.ReadForEdit(SystemFiles.Mft);
         int at = record.Find(AttributeType.Bitmap);
         if (at < 0) throw new NtfsException("$MFT: no $BITMAP attribute", record.VolumeOffset);
         var header = record.HeaderAt(at);
@@ -530,21 +483,21 @@ public sealed partial class NtfsVolume
         {
             var value = record.ResidentValue(at);
             value[(int)(number / 8)] = used ? (byte)(value[(int)(number / 8)] | bit) : (byte)(value[(int)(number / 8)] & ~bit);
-            WriteRecord(record);
+            _mft.Write(record);
             return;
         }
-        var (bitmap, _) = ReadMftBitmap();
+        var (bitmap, _) = _mft.ReadBitmap();
         var one = new byte[1];
-        ReadAttribute(bitmap, number / 8, one);
+        _io.Read(bitmap, number / 8, one);
         one[0] = used ? (byte)(one[0] | bit) : (byte)(one[0] & ~bit);
-        WriteAttribute(bitmap, number / 8, one);
+        _io.Write(bitmap, number / 8, one);
     }
 
     /// <summary>Takes record <paramref name="number"/> (just written past the end) into $MFT's data and initialized size, widening $MFT's $BITMAP to cover it.</summary>
     private void GrowMftInitialized(long number)
     {
         int size = BootSector.FileRecordSize;
-        var record = ReadRecordForWrite(MftRecordNumber);
+        var record = _mft.ReadForEdit(SystemFiles.Mft);
         if (record.Find(AttributeType.AttributeList) >= 0) throw new NotSupportedException("$MFT has an $ATTRIBUTE_LIST; growing it is not supported");
         int data = record.Find(AttributeType.Data);
         long newSize = (number + 1) * size;
@@ -565,20 +518,20 @@ public sealed partial class NtfsVolume
             long grown = AttributeRecord.Align8((int)needed);
             if (grown > header.AllocatedSize) throw new NotSupportedException("$MFT: its $BITMAP would need more clusters; growing it is not supported");
             // Past the initialized size the clusters hold whatever was there: zero the bytes about to become valid.
-            var (bitmap, _) = ReadMftBitmap();
-            WriteAttribute(bitmap, header.InitializedSize, new byte[grown - header.InitializedSize]);
+            var (bitmap, _) = _mft.ReadBitmap();
+            _io.Write(bitmap, header.InitializedSize, new byte[grown - header.InitializedSize]);
             _disk.Flush();
             AttributeHeader.SetSizes(record.Bytes.AsSpan(at), grown, grown);
         }
-        WriteRecord(record);
+        _mft.Write(record);
         _disk.Flush();
-        _mft = OpenMft();
+        _mft.Reload();
     }
 
     /// <summary>Gives $MFT's $DATA more clusters (claimed in $Bitmap first), keeping its sizes; records there are initialized one by one as they are used.</summary>
     private void GrowMftAllocation()
     {
-        var record = ReadRecordForWrite(MftRecordNumber);
+        var record = _mft.ReadForEdit(SystemFiles.Mft);
         if (record.Find(AttributeType.AttributeList) >= 0) throw new NotSupportedException("$MFT has an $ATTRIBUTE_LIST; growing it is not supported");
         int at = record.Find(AttributeType.Data);
         var header = record.HeaderAt(at);
@@ -592,30 +545,8 @@ public sealed partial class NtfsVolume
         var all = Runlist.Coalesce(runs.Concat(added));
         var attribute = AttributeRecord.NonResident(AttributeType.Data, "", header.Id, all, header.AllocatedSize + clusters * ClusterSize, header.DataSize, header.InitializedSize);
         if (!record.TryReplace(at, attribute)) throw new NotSupportedException("$MFT: its grown runlist does not fit record 0");
-        WriteRecord(record);
+        _mft.Write(record);
         _disk.Flush();
-        _mft = OpenMft();
-    }
-
-    // ---- Attribute bytes ---------------------------------------------------------------------------------
-
-    /// <summary>Writes bytes of a plain non-resident attribute in place, inside its allocated size.</summary>
-    internal void WriteAttribute(AttributeData data, long offset, ReadOnlySpan<byte> source)
-    {
-        if (data.Resident is not null || data.IsCompressed || data.IsEncrypted)
-            throw new NotSupportedException($"{data.What}: only plain non-resident attributes are written in place");
-        if (offset < 0 || offset > data.AllocatedSize - source.Length)
-            throw new NtfsException($"{data.What}: write of [{offset}, +{source.Length}) past its {data.AllocatedSize} allocated bytes", data.VolumeOffset);
-        long cluster = ClusterSize;
-        int done = 0;
-        while (done < source.Length)
-        {
-            long pos = offset + done, vcn = pos / cluster, inCluster = pos % cluster;
-            var run = data.Runs.Find(vcn);
-            if (run is not { IsSparse: false } r) throw new NtfsException($"{data.What}: VCN {vcn} is {(run is null ? "not mapped" : "sparse")}; cannot write there", data.VolumeOffset);
-            int n = (int)Math.Min(source.Length - done, (r.NextVcn - vcn) * cluster - inCluster);
-            _disk.WriteAt((r.Lcn + vcn - r.Vcn) * cluster + inCluster, source.Slice(done, n));
-            done += n;
-        }
+        _mft.Reload();
     }
 }
