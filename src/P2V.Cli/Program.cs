@@ -1,12 +1,13 @@
 using P2V.Cli;
 using P2V.Cli.Commands;
 
-var table = new CommandTable();
-ImagingCommands.Register(table);
-DiskCommands.Register(table);
-RegistryCommands.Register(table);
-NetbootCommands.Register(table);
-MigrationCommands.Register(table);
-FixupCommands.Register(table);
+// Each command group lives in one file in Commands/ and adds itself here.
+var root = CliHost.CreateRoot();
+ImagingCommands.AddTo(root);
+DiskCommands.AddTo(root);
+RegistryCommands.AddTo(root);
+NetbootCommands.AddTo(root);
+MigrationCommands.AddTo(root);
+FixupCommands.AddTo(root);
 
-return await CliHost.RunAsync(table, args);
+return await CliHost.RunAsync(root, args);

@@ -49,21 +49,6 @@ public static class ProgressDisplay
         double rate = p.BytesDone / Math.Max(0.001, elapsed.TotalSeconds);
         double pct = p.BytesTotal > 0 ? 100.0 * p.BytesDone / p.BytesTotal : 100;
         var eta = rate > 0 ? TimeSpan.FromSeconds((p.BytesTotal - p.BytesDone) / rate) : TimeSpan.Zero;
-        return $"{description}: {pct,5:F1}% {Format.Bytes(p.BytesDone)} of {Format.Bytes(p.BytesTotal)}, {rate / 1e6:F0} MB/s, ETA {eta:hh\\:mm\\:ss}";
+        return $"{description}: {pct,5:F1}% {ByteSize.Format(p.BytesDone)} of {ByteSize.Format(p.BytesTotal)}, {rate / 1e6:F0} MB/s, ETA {eta:hh\\:mm\\:ss}";
     }
-}
-
-/// <summary>Human-readable figures.</summary>
-public static class Format
-{
-    public static string Bytes(long n) => n switch
-    {
-        >= 1L << 40 => $"{n / (double)(1L << 40):F2} TiB",
-        >= 1L << 30 => $"{n / (double)(1L << 30):F2} GiB",
-        >= 1L << 20 => $"{n / (double)(1L << 20):F1} MiB",
-        >= 1L << 10 => $"{n / 1024.0:F1} KiB",
-        _ => $"{n} B",
-    };
-
-    public static string Rate(long bytes, TimeSpan t) => $"{bytes / Math.Max(1e-6, t.TotalSeconds) / 1e6:F0} MB/s";
 }

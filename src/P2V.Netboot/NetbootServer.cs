@@ -26,7 +26,7 @@ public sealed class NetbootServerOptions
     public string? BootConfig { get; init; }
     public IBootPolicy? Policy { get; init; }
     public string? LeaseFile { get; init; }
-    public bool ProbeBeforeOffer { get; init; } = true;
+    public bool ProbeAddresses { get; init; } = true;
 }
 
 public enum DhcpMode { None, Proxy, Full }
@@ -70,7 +70,7 @@ public sealed class NetbootServer : IAsyncDisposable
                     Router = o.Router,
                     Dns = o.Dns,
                     LeaseFile = o.LeaseFile ?? root.FullPath + ".leases.json", // beside the root, never served from it
-                    ProbeBeforeOffer = o.ProbeBeforeOffer,
+                    ProbeAddresses = o.ProbeAddresses,
                     Policy = policy,
                     Boot = new BootFiles { HttpBase = $"http://{o.Listen}:{http.Port}" },
                 }, log);

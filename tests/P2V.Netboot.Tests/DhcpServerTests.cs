@@ -193,6 +193,55 @@ public sealed class DhcpServerTests(ITestOutputHelper output) : IDisposable
         lock (_log) Assert.Contains(_log, l => l.Contains("malformed"));
     }
 
+    [Fact]
+    public async Task The_offer_goes_out_unprobed_and_a_probe_that_finds_the_address_in_use_turns_the_request_into_a_nak()
+    {
+        // Every 127.0.0.x answers ICMP echo: the real probe finds each offered address in use, after the offer.
+        int port = FreeUdpPort();
+        await using var server = DhcpServer.Start(new DhcpServerOptions
+        {
+            ServerAddress = IPAddress.Loopback,
+            Port = port,
+            RangeStart = IPAddress.Parse("127.0.0.100"),
+            RangeEnd = IPAddress.Parse("127.0.0.110"),
+            LeaseFile = _dir.File("leases.json"),
+            Policy = new FixedBootPolicy(BootAction.LocalDisk),
+            Boot = new BootFiles { HttpBase = "http://127.0.0.1:8080" },
+        }, Log);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
+        client.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var to = new IPEndPoint(IPAddress.Loopback, port);
+        var discover = PxeDiscover(0xD1, 0, null);
+        client.SendTo(Encode(discover), to);
+        Assert.Equal(IPAddress.Parse("127.0.0.100"), ReceiveReply(client, 0xD1).YourAddress);
+        var request = PxeDiscover(0xD2, 0, null);
+        request.SetOption(DhcpOption.MessageType, [(byte)DhcpMessageType.Request]);
+        request.SetOption(DhcpOption.RequestedAddress, IPAddress.Parse("127.0.0.100"));
+        request.SetOption(DhcpOption.ServerIdentifier, IPAddress.Loopback);
+        client.SendTo(Encode(request), to);
+        // The NAK is broadcast (RFC 2131 §4.1), which a loopback socket does not hear: the log says what was sent.
+        WaitForLog("NAK 127.0.0.100", TimeSpan.FromSeconds(30));
+        lock (_log)
+        {
+            Assert.Contains(_log, l => l.Contains("127.0.0.100 answers a probe"));
+            Assert.DoesNotContain(_log, l => l.Contains("ACK 127.0.0.100"));
+        }
+        client.SendTo(Encode(discover), to);
+        Assert.Equal(IPAddress.Parse("127.0.0.101"), ReceiveReply(client, 0xD1).YourAddress);
+        Assert.Empty(server.Pool!.Leases.Leases);
+    }
+
+    private void WaitForLog(string text, TimeSpan limit)
+    {
+        var until = DateTime.UtcNow + limit;
+        while (DateTime.UtcNow < until)
+        {
+            lock (_log) if (_log.Any(l => l.Contains(text))) return;
+            Thread.Sleep(20);
+        }
+        Assert.Fail($"no log line with \"{text}\" after {limit.TotalSeconds} s");
+    }
+
     internal static IEnumerable<byte[]> HostilePackets(byte[] good, Random rng)
     {
         yield return [];

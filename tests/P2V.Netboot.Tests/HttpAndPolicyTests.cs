@@ -56,6 +56,20 @@ public sealed class HttpAndPolicyTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public void A_range_in_a_unit_other_than_bytes_gets_the_whole_file()
+    {
+        // RFC 9110 §14.2: an origin server MUST ignore a Range header field with a range unit it does not understand.
+        using var tmp = new TempDirectory();
+        var code = ExternalTool.Run("curl", "-sS", "-H", "Range: items=0-5", "-o", tmp.File("all"), "-w", "%{http_code}", $"{Base}/capture/initrd.img");
+        Assert.Equal("200", code.Trim());
+        Assert.Equal(_initrd, File.ReadAllBytes(tmp.File("all")));
+        // Range units are case-insensitive (§14.1): "Bytes" is still bytes.
+        code = ExternalTool.Run("curl", "-sS", "-H", "Range: Bytes=0-5", "-o", tmp.File("part"), "-w", "%{http_code}", $"{Base}/capture/initrd.img");
+        Assert.Equal("206", code.Trim());
+        Assert.Equal(_initrd.AsSpan(0, 6).ToArray(), File.ReadAllBytes(tmp.File("part")));
+    }
+
+    [Fact]
     public void Missing_and_escaping_paths_are_refused()
     {
         Assert.Contains("404", ExternalTool.Try("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", $"{Base}/nothing").StdOut);

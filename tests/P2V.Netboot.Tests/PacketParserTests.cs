@@ -104,6 +104,20 @@ public sealed class PacketParserTests
         Assert.Equal("16", r.Option("windowsize"));
     }
 
+    [Fact]
+    public void A_tftp_option_named_twice_keeps_its_first_value()
+    {
+        // RFC 2347 names each option once; names are case-insensitive, so "BLKSIZE" repeats "blksize".
+        var buf = new byte[512];
+        int n = new TftpRequest
+        {
+            Opcode = TftpOpcode.ReadRequest, FileName = "f", Mode = "octet",
+            Options = [new("blksize", "1024"), new("tsize", "0"), new("BLKSIZE", "8"), new("blksize", "1468")],
+        }.Write(buf);
+        var r = TftpRequest.Parse(buf.AsSpan(0, n));
+        Assert.Equal([new("blksize", "1024"), new("tsize", "0")], r.Options);
+    }
+
     [Theory]
     [InlineData(new byte[] { }, 0)]
     [InlineData(new byte[] { 0, 3, 0, 1 }, 0)]                          // DATA is no request

@@ -58,7 +58,7 @@ public sealed class PxeBootVmTests(ITestOutputHelper output)
                 HttpPort = FreeTcpPort(),
                 Policy = new FixedBootPolicy(BootAction.Capture),
                 LeaseFile = root.File("leases.json"),
-                ProbeBeforeOffer = false,
+                ProbeAddresses = false,
             }, new NetbootLog(l => { lock (log) log.Add(l); }));
 
             var line = await RunVmUntilMarkerAsync(net, mac, TimeSpan.FromMinutes(4));

@@ -187,6 +187,82 @@ public sealed class TftpServerTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(_file, Curl("kernel.bin"));
     }
 
+    [Fact]
+    public void An_option_sent_twice_is_acknowledged_once_with_its_first_value()
+    {
+        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var rrq = "\0\u0001kernel.bin\0octet\0blksize\01024\0blksize\08\0tsize\00\0BlkSize\0512\0"u8.ToArray();
+        s.SendTo(rrq, _server.LocalEndPoint);
+        var buf = new byte[2048];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        int n = s.ReceiveFrom(buf, ref from);
+        Assert.Equal(TftpOpcode.OptionAck, TftpPacket.ReadOpcode(buf));
+        // RFC 2347: OACK = opcode, then name NUL value NUL per acknowledged option.
+        var fields = System.Text.Encoding.ASCII.GetString(buf, 2, n - 2).TrimEnd('\0').Split('\0');
+        Assert.Equal(["blksize", "1024", "tsize", _file.Length.ToString()], fields);
+        // The transfer then runs with that one value: DATA 1 carries 1024 bytes.
+        var ack = new byte[4];
+        TftpPacket.WriteAck(ack, 0);
+        s.SendTo(ack, from);
+        n = s.ReceiveFrom(buf, ref from);
+        Assert.Equal(TftpOpcode.Data, TftpPacket.ReadOpcode(buf));
+        Assert.Equal(4 + 1024, n);
+        TftpPacket.WriteError(buf, TftpErrorCode.NotDefined, "enough");
+        s.SendTo(buf.AsSpan(0, 4 + 7), from);
+    }
+
+    [Fact]
+    public async Task A_flood_of_requests_that_never_acknowledge_locks_nobody_else_out_and_ends_on_the_servers_schedule()
+    {
+        // 256 read requests from one address (127.0.0.2, each from its own port, like a client that forgets its
+        // transfers), all asking for the longest retransmission timeout RFC 2349 allows, none ever acknowledged.
+        var flood = new List<Socket>();
+        try
+        {
+            var rrq = new byte[256];
+            int n = new TftpRequest
+            {
+                Opcode = TftpOpcode.ReadRequest, FileName = "kernel.bin", Mode = "octet",
+                Options = [new("timeout", "255"), new("tsize", "0")],
+            }.Write(rrq);
+            for (int i = 0; i < 256; i++)
+            {
+                var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                flood.Add(s);
+                s.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+                s.SendTo(rrq.AsSpan(0, n), _server.LocalEndPoint);
+                s.SendTo(rrq.AsSpan(0, n), _server.LocalEndPoint); // a retransmitted request starts no second session
+            }
+            // The first answer is an OACK without "timeout": 255 s is more than this server waits for anyone.
+            flood[0].ReceiveTimeout = 5000;
+            var buf = new byte[1024];
+            int got = flood[0].Receive(buf);
+            Assert.Equal(TftpOpcode.OptionAck, TftpPacket.ReadOpcode(buf));
+            Assert.DoesNotContain("timeout", System.Text.Encoding.ASCII.GetString(buf, 2, got - 2));
+            // Only a few sessions run for that address; the others are told so.
+            flood[^1].ReceiveTimeout = 5000;
+            got = flood[^1].Receive(buf);
+            Assert.Equal(TftpOpcode.Error, TftpPacket.ReadOpcode(buf));
+            Assert.Contains("too many transfers", TftpPacket.ParseError(buf.AsSpan(0, got)).Message);
+            Assert.True(_server.ActiveTransfers <= 8, $"{_server.ActiveTransfers} sessions run for one address");
+
+            // Meanwhile everyone else is served, by curl and by atftp.
+            var fetches = Enumerable.Range(0, 4).Select(i => Task.Run(() => i % 2 == 0 ? Curl("kernel.bin", "--tftp-blksize", "1468") : Atftp("kernel.bin", "windowsize 8"))).ToArray();
+            foreach (var bytes in await Task.WhenAll(fetches)) Assert.Equal(_file, bytes);
+
+            // The silent sessions end on the server's own schedule, far sooner than 5 retries of 255 s.
+            var until = DateTime.UtcNow.AddSeconds(60);
+            while (_server.ActiveTransfers > 0 && DateTime.UtcNow < until) await Task.Delay(100);
+            Assert.Equal(0, _server.ActiveTransfers);
+            lock (_log) Assert.Contains(_log, l => l.Contains("127.0.0.2") && l.Contains("aborted kernel.bin"));
+        }
+        finally
+        {
+            foreach (var s in flood) s.Dispose();
+        }
+    }
+
     private (TftpErrorCode Code, string Message) RawError(TftpOpcode op, string name)
     {
         using var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -9,62 +10,112 @@ namespace P2V.Cli.Commands;
 /// <summary>disk create, disk info, disk convert: virtual disk files (raw, VHD, VHDX).</summary>
 public static class DiskCommands
 {
-    private const string Formats = "raw|vhd|vhd-fixed|vhdx|vhdx-fixed";
-
-    public static void Register(CommandTable table)
+    public static void AddTo(RootCommand root)
     {
-        table.Add(new Command("disk create", "Create an empty raw, VHD or VHDX disk",
-            $"<file> --size S --format {Formats} [--sector-size 512|4096] [--block-size S] [--preallocate|--zero-fill]",
-            ["preallocate", "zero-fill"], Create));
-        table.Add(new Command("disk info", "Show a disk file's format, size and allocation",
-            "<file> [--json]", ["json"], Info));
-        table.Add(new Command("disk repair", "Replay a VHDX log, or restore a VHD's damaged footer from its copy",
-            "<file>", [], Repair));
-        table.Add(new Command("disk convert", "Copy a disk into another format, only its allocated, non-zero ranges",
-            $"<in> <out> --format {Formats} [--sector-size 512|4096] [--block-size S] [--preallocate|--zero-fill] [--sync]",
-            ["preallocate", "zero-fill", "sync"], Convert));
+        var disk = CliHost.Group(root, "disk", "Virtual disk files: raw, VHD (fixed, dynamic, differencing) and VHDX");
+        disk.Add(Create());
+        disk.Add(Info());
+        disk.Add(Repair());
+        disk.Add(Convert());
     }
 
-    private static VirtualDiskCreateOptions CreateOptions(CommandArgs a, int defaultSectorSize, VirtualDiskFormat format)
+    /// <summary>The options that shape a new disk file, shared by create and convert.</summary>
+    private sealed class LayoutOptions
     {
-        bool vhd = format is VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed;
-        int? asked = a.Int("sector-size");
-        // A 4096-byte-sector source's partition table counts 4 KiB sectors: a VHD (512 only) would misplace every partition.
-        if (vhd && asked == null && defaultSectorSize != 512)
-            throw new UsageException($"the source has {defaultSectorSize}-byte sectors and VHD has 512-byte sectors only: use vhdx, or --sector-size 512 to copy the bytes anyway");
-        int sector = asked ?? (vhd ? 512 : defaultSectorSize);
-        long? block = a.Size("block-size");
-        bool zero = a.Flag("zero-fill"), prealloc = a.Flag("preallocate");
-        if (zero && prealloc) throw new UsageException("--preallocate and --zero-fill exclude each other");
-        if (block is > int.MaxValue) throw new UsageException("--block-size is at most 256M");
-        return new VirtualDiskCreateOptions
+        public readonly Option<int?> SectorSize = CliOptions.SectorSize("Logical sector size (VHD: 512 only)");
+        public readonly Option<long?> BlockSize = CliOptions.Size("--block-size", "Allocation block of a dynamic VHD or VHDX (e.g. 2M, 32M)");
+        public readonly Option<bool> Preallocate = new("--preallocate") { Description = "Allocate every block now (a fixed VHDX's or raw file's space)" };
+        public readonly Option<bool> ZeroFill = new("--zero-fill") { Description = "Allocate and write zeros to every block now" };
+
+        public void AddTo(Command command)
         {
-            SectorSize = sector,
-            BlockSize = (int?)block,
-            Preallocation = zero ? Preallocation.ZeroFill : prealloc ? Preallocation.Allocate : Preallocation.Sparse,
-        };
+            command.Add(SectorSize);
+            command.Add(BlockSize);
+            command.Add(Preallocate);
+            command.Add(ZeroFill);
+            command.Validators.Add(r =>
+            {
+                if (r.GetValue(Preallocate) && r.GetValue(ZeroFill)) r.AddError("--preallocate and --zero-fill exclude each other");
+                if (r.GetValue(BlockSize) is > 256L << 20) r.AddError("--block-size is at most 256M");
+            });
+        }
+
+        public VirtualDiskCreateOptions Read(ParseResult r, int defaultSectorSize, VirtualDiskFormat format)
+        {
+            bool vhd = format is VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed;
+            int? asked = r.GetValue(SectorSize);
+            // A 4096-byte-sector source's partition table counts 4 KiB sectors: a VHD (512 only) would misplace every partition.
+            if (vhd && asked == null && defaultSectorSize != 512)
+                throw new UsageException($"the source has {defaultSectorSize}-byte sectors and VHD has 512-byte sectors only: use vhdx, or --sector-size 512 to copy the bytes anyway");
+            return new VirtualDiskCreateOptions
+            {
+                SectorSize = asked ?? (vhd ? 512 : defaultSectorSize),
+                BlockSize = (int?)r.GetValue(BlockSize),
+                Preallocation = r.GetValue(ZeroFill) ? Preallocation.ZeroFill : r.GetValue(Preallocate) ? Preallocation.Allocate : Preallocation.Sparse,
+            };
+        }
     }
 
-    private static Task<int> Create(CommandArgs a, CancellationToken ct)
+    private static Command Create()
     {
-        string path = a.Positional(0, "file");
-        long size = a.Size("size") ?? throw new UsageException("missing option --size");
-        var format = VirtualDisk.ParseFormat(a.Required("format"));
-        var options = CreateOptions(a, 512, format);
-        a.EnsureAllUsed();
+        var file = new Argument<string>("file") { Description = "The disk file to create" };
+        var size = CliOptions.Size("--size", "Virtual size (e.g. 512M, 40G)");
+        size.Required = true;
+        var format = CliOptions.DiskFormat("Disk format", required: true);
+        var layout = new LayoutOptions();
+        var command = new Command("create", "Create an empty raw, VHD or VHDX disk") { file, size, format };
+        layout.AddTo(command);
+        command.SetAction(r =>
+        {
+            var f = r.GetValue(format)!.Value;
+            return CreateDisk(r.GetValue(file)!, r.GetValue(size)!.Value, f, layout.Read(r, 512, f));
+        });
+        return command;
+    }
+
+    private static Command Info()
+    {
+        var file = new Argument<string>("file") { Description = "A raw, VHD or VHDX file" };
+        var json = CliOptions.Json();
+        var command = new Command("info", "Show a disk file's format, size and allocation") { file, json };
+        command.SetAction(r => ShowInfo(r.GetValue(file)!, r.GetValue(json)));
+        return command;
+    }
+
+    private static Command Repair()
+    {
+        var file = new Argument<string>("file") { Description = "A VHD or VHDX file" };
+        var command = new Command("repair", "Replay a VHDX log, or restore a VHD's damaged footer from its copy") { file };
+        command.SetAction(r => RepairDisk(r.GetValue(file)!));
+        return command;
+    }
+
+    private static Command Convert()
+    {
+        var input = new Argument<string>("in") { Description = "The disk to copy (raw, VHD, VHDX)" };
+        var output = new Argument<string>("out") { Description = "The new disk file" };
+        var format = CliOptions.DiskFormat("Format of the new disk", required: true);
+        var sync = new Option<bool>("--sync") { Description = "Flush the new disk to stable storage before exiting" };
+        var layout = new LayoutOptions();
+        var command = new Command("convert", "Copy a disk into another format, only its allocated, non-zero ranges") { input, output, format, sync };
+        layout.AddTo(command);
+        command.SetAction((r, ct) => ConvertDisk(r.GetValue(input)!, r.GetValue(output)!, r.GetValue(format)!.Value,
+            sectorSize => layout.Read(r, sectorSize, r.GetValue(format)!.Value), r.GetValue(sync), ct));
+        return command;
+    }
+
+    private static int CreateDisk(string path, long size, VirtualDiskFormat format, VirtualDiskCreateOptions options)
+    {
         using (var disk = VirtualDisk.Create(path, format, size, options))
         {
             disk.Flush();
             Console.WriteLine($"{path}: {VirtualDisk.FormatName(format)}, {disk.Length:N0} bytes, {disk.SectorSize}-byte sectors");
         }
-        return Task.FromResult(0);
+        return 0;
     }
 
-    private static Task<int> Info(CommandArgs a, CancellationToken ct)
+    private static int ShowInfo(string path, bool json)
     {
-        string path = a.Positional(0, "file");
-        bool json = a.Flag("json");
-        a.EnsureAllUsed();
         using var disk = VirtualDisk.Open(path);
         var i = VirtualDisk.Describe(disk, path);
         if (json)
@@ -86,43 +137,38 @@ public static class DiskCommands
                 ["geometry"] = i.Geometry,
             };
             Console.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            return Task.FromResult(0);
+            return 0;
         }
         Console.WriteLine($"file:           {path}");
         Console.WriteLine($"format:         {i.Format}");
-        Console.WriteLine($"virtual size:   {i.Length:N0} bytes ({Human(i.Length)})");
+        Console.WriteLine($"virtual size:   {i.Length:N0} bytes ({ByteSize.Format(i.Length)})");
         Console.WriteLine($"sector size:    {i.LogicalSectorSize} logical, {i.PhysicalSectorSize} physical");
-        if (i.BlockSize is { } bs) Console.WriteLine($"block size:     {Human(bs)}");
+        if (i.BlockSize is { } bs) Console.WriteLine($"block size:     {ByteSize.Format(bs)}");
         if (i.Geometry != null) Console.WriteLine($"geometry (CHS): {i.Geometry}");
         Console.WriteLine($"file size:      {i.FileSize:N0} bytes");
         Console.WriteLine($"allocated:      {i.AllocatedBytes:N0} bytes in {i.AllocatedExtents} extents");
         if (i.Creator != null) Console.WriteLine($"creator:        {i.Creator}");
         if (i.DiskId != null) Console.WriteLine($"disk id:        {i.DiskId}");
         if (i.Parent != null) Console.WriteLine($"parent:         {i.Parent}");
-        return Task.FromResult(0);
+        return 0;
     }
 
-    private static Task<int> Repair(CommandArgs a, CancellationToken ct)
+    private static int RepairDisk(string path)
     {
-        string path = a.Positional(0, "file");
-        a.EnsureAllUsed();
         // Opening writable is the repair: VHDX replays its log, VHD rewrites its end footer from the copy at offset 0.
         using (var disk = VirtualDisk.Open(path, writable: true)) disk.Flush();
         using (var disk = VirtualDisk.Open(path))
             Console.WriteLine($"{path}: {VirtualDisk.Describe(disk, path).Format}, {disk.Length:N0} bytes, consistent");
-        return Task.FromResult(0);
+        return 0;
     }
 
-    private static Task<int> Convert(CommandArgs a, CancellationToken ct)
+    private static Task<int> ConvertDisk(string input, string output, VirtualDiskFormat format, Func<int, VirtualDiskCreateOptions> layout, bool sync,
+        CancellationToken ct)
     {
-        string input = a.Positional(0, "in"), output = a.Positional(1, "out");
-        var format = VirtualDisk.ParseFormat(a.Required("format"));
         if (Path.GetFullPath(input) == Path.GetFullPath(output)) throw new UsageException("<in> and <out> are the same file");
         var sw = Stopwatch.StartNew();
         using var source = VirtualDisk.Open(input);
-        var options = CreateOptions(a, source.SectorSize, format);
-        bool sync = a.Flag("sync");
-        a.EnsureAllUsed();
+        var options = layout(source.SectorSize);
         long written = 0;
         using (var target = VirtualDisk.Create(output, format, source.Length, options))
         {
@@ -133,13 +179,4 @@ public static class DiskCommands
         Console.WriteLine($"{output}: {VirtualDisk.FormatName(format)}, {source.Length:N0} bytes; copied {written:N0} bytes of data in {sw.Elapsed.TotalSeconds:F1} s");
         return Task.FromResult(0);
     }
-
-    private static string Human(long bytes) => bytes switch
-    {
-        >= 1L << 40 => $"{bytes / (double)(1L << 40):0.##} TiB",
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.##} GiB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.##} MiB",
-        >= 1L << 10 => $"{bytes / 1024.0:0.##} KiB",
-        _ => $"{bytes} bytes",
-    };
 }

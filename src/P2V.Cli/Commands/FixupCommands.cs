@@ -1,3 +1,4 @@
+using System.CommandLine;
 using P2V.Imaging.VirtualDisks;
 using P2V.Windows.Fixups;
 
@@ -6,38 +7,52 @@ namespace P2V.Cli.Commands;
 /// <summary>p2v fixup: the offline fix-ups that let a migrated Windows 2000/XP/2003 boot in a VM (docs/fixups.md).</summary>
 public static class FixupCommands
 {
-    public static void Register(CommandTable table)
+    public static void AddTo(RootCommand root)
     {
-        table.Add(new Command("fixup", "Fix a migrated Windows installation up for its VM (HAL/kernel, IDE drivers, services, boot.ini, boot sector)",
-            "<disk-or-vhd> --target virtualserver|hyperv|qemu [--vcpus N] [--patches DIR] [--services FILE] [--dry-run] [--undo REPORT] [--force] [-o report.json]",
-            ["dry-run", "force"], Run));
+        var disk = new Argument<string>("disk") { Description = "The migrated disk: raw file, VHD, VHDX or block device" };
+        var target = CliOptions.Parsed("--target", "The hypervisor the VM runs on", FixupTargets.Parse, "virtualserver|hyperv|qemu",
+            "virtualserver", "hyperv", "qemu");
+        var vcpus = CliOptions.Int("--vcpus", "The VM's virtual CPUs (picks the HAL; default: 1)", min: 1);
+        vcpus.DefaultValueFactory = _ => 1;
+        var patches = new Option<string>("--patches") { Description = "A folder of service-pack files (HALs, kernels, drivers) to take replacements from", HelpName = "DIR" };
+        var services = new Option<string>("--services") { Description = "A list of hardware services to disable (default: the built-in list)", HelpName = "FILE" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Show what would change; write nothing but the report (with -o)" };
+        var undo = new Option<string>("--undo") { Description = "Undo the fix-up that this report recorded", HelpName = "REPORT" };
+        var force = new Option<bool>("--force") { Description = "Go on where a check fails that can be overridden (a changed hive on undo)" };
+        var output = CliOptions.Output("The report to write (default: beside the disk file, or in the current folder for a block device)",
+            helpName: "report.json");
+        var command = new Command("fixup", "Fix a migrated Windows installation up for its VM (HAL/kernel, IDE drivers, services, boot.ini, boot sector)")
+            { disk, target, vcpus, patches, services, dryRun, undo, force, output };
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(undo) is null && r.GetResult(target) is null) r.AddError("missing option --target");
+            if (r.GetResult(undo) is not null && r.GetValue(dryRun)) r.AddError("--undo and --dry-run exclude each other");
+        });
+        command.SetAction(r =>
+        {
+            string path = r.GetValue(disk)!;
+            bool forced = r.GetValue(force);
+            if (r.GetValue(undo) is { } report) return Undo(path, report, forced);
+            return Run(path, r.GetValue(target)!.Value, r.GetValue(vcpus), r.GetValue(patches), r.GetValue(services), r.GetValue(dryRun), forced,
+                r.GetValue(output));
+        });
+        root.Add(command);
     }
 
-    private static Task<int> Run(CommandArgs a, CancellationToken ct)
+    private static int Undo(string path, string undo, bool force)
     {
-        string path = a.Positional(0, "disk-or-vhd");
-        bool dryRun = a.Flag("dry-run"), force = a.Flag("force");
-        string? undo = a.Option("undo");
-        if (undo is not null)
-        {
-            a.EnsureAllUsed();
-            if (dryRun) throw new UsageException("--undo and --dry-run exclude each other");
-            using var undoDisk = VirtualDisk.Open(path, writable: true);
-            var undone = FixupUndo.Undo(undoDisk, undo, force);
-            Console.WriteLine($"{path}: {undone.Changes.Count(c => c.Kind != FixupChange.RegistryKind)} changes of {undo} undone");
-            return Task.FromResult(0);
-        }
+        using var undoDisk = VirtualDisk.Open(path, writable: true);
+        var undone = FixupUndo.Undo(undoDisk, undo, force);
+        Console.WriteLine($"{path}: {undone.Changes.Count(c => c.Kind != FixupChange.RegistryKind)} changes of {undo} undone");
+        return 0;
+    }
 
-        var target = FixupTargets.Parse(a.Required("target"));
-        int vcpus = a.Int("vcpus") ?? 1;
-        if (vcpus < 1) throw new UsageException("--vcpus must be at least 1");
-        string? patches = a.Option("patches");
+    private static int Run(string path, FixupTarget target, int vcpus, string? patches, string? services, bool dryRun, bool force, string? output)
+    {
         if (patches is not null && !Directory.Exists(patches)) throw new UsageException($"--patches: '{patches}' is not a directory");
-        string? services = a.Option("services");
         // Beside a disk file; in the current directory for a block device, whose folder (/dev) takes no files.
-        string report = a.Option("output") ?? (File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal)
+        string report = output ?? (File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal)
             ? path + ".fixup.json" : Path.GetFileName(path) + ".fixup.json");
-        a.EnsureAllUsed();
 
         using var disk = VirtualDisk.Open(path, writable: !dryRun);
         var plan = FixupPlanner.Plan(disk, path, new FixupOptions
@@ -52,8 +67,8 @@ public static class FixupCommands
         {
             var dry = plan.Report with { DryRun = true };
             Console.Write(dry.ToText());
-            if (a.Option("output") is not null) dry.Save(report);
-            return Task.FromResult(dry.Errors.Count == 0 ? 0 : 1);
+            if (output is not null) dry.Save(report);
+            return dry.Errors.Count == 0 ? 0 : 1;
         }
         if (plan.Report.Errors.Count > 0)
         {
@@ -74,6 +89,6 @@ public static class FixupCommands
         });
         Console.Write(done.ToText());
         Console.WriteLine($"report: {report} (undo with: p2v fixup {path} --undo {report})");
-        return Task.FromResult(0);
+        return 0;
     }
 }

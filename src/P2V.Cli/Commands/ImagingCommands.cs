@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -10,40 +11,77 @@ namespace P2V.Cli.Commands;
 /// <summary>capture, restore, image info, image verify.</summary>
 public static class ImagingCommands
 {
-    public static void Register(CommandTable table)
+    public static void AddTo(RootCommand root)
     {
-        table.Add(new Command("capture", "Capture a disk's used data (block device, raw image, VHD, VHDX) into a P2V image",
-            "<disk> -o <image|-> [--raw] [--sector-size 512|4096] [--source FILE] [--workers N] [--json]",
-            ["raw", "json"], CaptureAsync));
-        table.Add(new Command("restore", "Restore a P2V image onto a disk file or block device",
-            "<image> <target> [--format raw|vhd|vhd-fixed|vhdx|vhdx-fixed] [--workers N] [--json]",
-            ["json"], RestoreAsync));
-        table.Add(new Command("image info", "Show what an image holds: disk, partitions, volumes, chunks",
-            "<image> [--json]", ["json"], InfoAsync));
-        table.Add(new Command("image verify", "Decompress and hash-check every chunk of an image",
-            "<image> [--workers N] [--json]", ["json"], VerifyAsync));
+        root.Add(Capture());
+        root.Add(Restore());
+        var image = CliHost.Group(root, "image", "Inspect and check P2V images");
+        image.Add(Info());
+        image.Add(Verify());
+    }
+
+    private static Command Capture()
+    {
+        var disk = new Argument<string>("disk") { Description = "Block device, raw disk image, VHD or VHDX to capture" };
+        var output = CliOptions.Output("The image file to write, or - for standard output", required: true, helpName: "IMAGE|-");
+        var raw = new Option<bool>("--raw") { Description = "Copy every sector, not only the used clusters" };
+        var sectorSize = CliOptions.SectorSize("Sector size of a raw disk image (default: 512)");
+        var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML) stored in the image", HelpName = "FILE" };
+        var workers = CliOptions.Workers();
+        var json = CliOptions.Json();
+        var command = new Command("capture", "Capture a disk's used data (block device, raw image, VHD, VHDX) into a P2V image")
+            { disk, output, raw, sectorSize, source, workers, json };
+        command.SetAction((r, ct) => CaptureAsync(r.GetValue(disk)!, r.GetValue(output)!, r.GetValue(raw), r.GetValue(sectorSize) ?? 512,
+            r.GetValue(source), r.GetValue(workers), r.GetValue(json), ct));
+        return command;
+    }
+
+    private static Command Restore()
+    {
+        var image = new Argument<string>("image") { Description = "The P2V image to restore" };
+        var target = new Argument<string>("target") { Description = "A new disk file, or an existing disk file or block device to write in place" };
+        var format = CliOptions.DiskFormat("Format of a new target (default: from its extension, .vhd, .vhdx, else raw)");
+        var workers = CliOptions.Workers();
+        var json = CliOptions.Json();
+        var command = new Command("restore", "Restore a P2V image onto a disk file or block device") { image, target, format, workers, json };
+        command.SetAction((r, ct) => RestoreAsync(r.GetValue(image)!, r.GetValue(target)!, r.GetValue(format), r.GetValue(workers), r.GetValue(json), ct));
+        return command;
+    }
+
+    private static Command Info()
+    {
+        var image = new Argument<string>("image") { Description = "The P2V image" };
+        var json = CliOptions.Json();
+        var command = new Command("info", "Show what an image holds: disk, partitions, volumes, chunks") { image, json };
+        command.SetAction(r => ShowInfo(r.GetValue(image)!, r.GetValue(json)));
+        return command;
+    }
+
+    private static Command Verify()
+    {
+        var image = new Argument<string>("image") { Description = "The P2V image" };
+        var workers = CliOptions.Workers();
+        var json = CliOptions.Json();
+        var command = new Command("verify", "Decompress and hash-check every chunk of an image") { image, workers, json };
+        command.SetAction((r, ct) => VerifyAsync(r.GetValue(image)!, r.GetValue(workers), r.GetValue(json), ct));
+        return command;
     }
 
     internal static string ToolVersion =>
         "p2v " + (typeof(ImagingCommands).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0");
 
-    private static async Task<int> CaptureAsync(CommandArgs a, CancellationToken cancel)
+    private static async Task<int> CaptureAsync(string source, string output, bool raw, int sectorSize, string? sourceFile, int workers, bool json,
+        CancellationToken cancel)
     {
-        string source = a.Positional(0, "disk");
-        string output = a.Required("output");
-        bool raw = a.Flag("raw"), json = a.Flag("json");
-        int sectorSize = a.Int("sector-size") ?? 512;
-        string description = a.Option("source") is { } f ? await File.ReadAllTextAsync(f, cancel) : "";
-        int workers = a.Int("workers") ?? Environment.ProcessorCount;
-        a.EnsureAllUsed();
+        string description = sourceFile is { } f ? await File.ReadAllTextAsync(f, cancel) : "";
 
         using var disk = VirtualDisk.Open(source, sectorSize: sectorSize);
         var plan = CapturePlanner.Plan(disk, raw, description, ToolVersion);
         if (!json)
         {
-            Console.Error.WriteLine($"capture: {source}: {Format.Bytes(disk.Length)}, {plan.Header.TableKind} partition table, {Format.Bytes(plan.BytesToRead)} to read");
+            Console.Error.WriteLine($"capture: {source}: {ByteSize.Format(disk.Length)}, {plan.Header.TableKind} partition table, {ByteSize.Format(plan.BytesToRead)} to read");
             foreach (var v in plan.Header.Volumes)
-                Console.Error.WriteLine($"  volume {v.Index}: {v.Kind}{(v.PartitionNumber > 0 ? $" (partition {v.PartitionNumber})" : "")} {Format.Bytes(v.Length)}, {Format.Bytes(v.DeclaredUsedBytes)} used{(v.Label.Length > 0 ? $", \"{v.Label}\"" : "")}");
+                Console.Error.WriteLine($"  volume {v.Index}: {v.Kind}{(v.PartitionNumber > 0 ? $" (partition {v.PartitionNumber})" : "")} {ByteSize.Format(v.Length)}, {ByteSize.Format(v.DeclaredUsedBytes)} used{(v.Label.Length > 0 ? $", \"{v.Label}\"" : "")}");
         }
 
         var pipeline = (Action<PipelineProgress> progress) => new CapturePipeline { Workers = workers, Progress = progress };
@@ -82,19 +120,16 @@ public static class ImagingCommands
         }
         else
         {
-            Console.Error.WriteLine($"capture: done: {Format.Bytes(result.BytesRead)} read in {result.Elapsed.TotalSeconds:F1} s ({Format.Rate(result.BytesRead, result.Elapsed)}), " +
-                $"{result.Chunks} chunks, image {Format.Bytes(result.ImageBytes)} ({100.0 * result.ImageBytes / Math.Max(1, result.BytesRead):F0}% of used), {Format.Bytes(result.ZeroBytesSkipped)} zero blocks skipped");
+            Console.Error.WriteLine($"capture: done: {ByteSize.Format(result.BytesRead)} read in {result.Elapsed.TotalSeconds:F1} s ({ByteSize.Rate(result.BytesRead, result.Elapsed)}), " +
+                $"{result.Chunks} chunks, image {ByteSize.Format(result.ImageBytes)} ({100.0 * result.ImageBytes / Math.Max(1, result.BytesRead):F0}% of used), {ByteSize.Format(result.ZeroBytesSkipped)} zero blocks skipped");
         }
         return 0;
     }
 
-    private static async Task<int> RestoreAsync(CommandArgs a, CancellationToken cancel)
+    private static async Task<int> RestoreAsync(string imagePath, string targetPath, VirtualDiskFormat? askedFormat, int workers, bool json,
+        CancellationToken cancel)
     {
-        string imagePath = a.Positional(0, "image"), targetPath = a.Positional(1, "target");
-        var format = a.Option("format") is { } f ? VirtualDisk.ParseFormat(f) : FormatFromExtension(targetPath);
-        bool json = a.Flag("json");
-        int workers = a.Int("workers") ?? Environment.ProcessorCount;
-        a.EnsureAllUsed();
+        var format = askedFormat ?? FormatFromExtension(targetPath);
 
         using var image = ImageReader.Open(imagePath);
         var h = image.Header;
@@ -124,7 +159,7 @@ public static class ImagingCommands
                 ["seconds"] = result.Elapsed.TotalSeconds, ["cpuSeconds"] = result.CpuTime.TotalSeconds,
             }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         else
-            Console.Error.WriteLine($"restore: done: {Format.Bytes(result.BytesWritten)} written to {targetPath} in {result.Elapsed.TotalSeconds:F1} s ({Format.Rate(result.BytesWritten + result.ZeroBytesSkipped, result.Elapsed)}), {result.Chunks} chunks verified");
+            Console.Error.WriteLine($"restore: done: {ByteSize.Format(result.BytesWritten)} written to {targetPath} in {result.Elapsed.TotalSeconds:F1} s ({ByteSize.Rate(result.BytesWritten + result.ZeroBytesSkipped, result.Elapsed)}), {result.Chunks} chunks verified");
         return 0;
     }
 
@@ -135,11 +170,8 @@ public static class ImagingCommands
         _ => VirtualDiskFormat.Raw,
     };
 
-    private static Task<int> InfoAsync(CommandArgs a, CancellationToken cancel)
+    private static int ShowInfo(string path, bool json)
     {
-        string path = a.Positional(0, "image");
-        bool json = a.Flag("json");
-        a.EnsureAllUsed();
         using var image = ImageReader.Open(path);
         var h = image.Header;
         var t = image.Trailer;
@@ -164,36 +196,32 @@ public static class ImagingCommands
                 ["source"] = h.SourceDescription,
             };
             Console.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            return Task.FromResult(0);
+            return 0;
         }
-        Console.WriteLine($"image:      {path} ({Format.Bytes(image.FileLength)})");
+        Console.WriteLine($"image:      {path} ({ByteSize.Format(image.FileLength)})");
         Console.WriteLine($"created:    {h.Created:u} by {h.ToolVersion}");
-        Console.WriteLine($"disk:       {Format.Bytes(h.DiskLength)} ({h.DiskLength} bytes), {h.SectorSize}-byte sectors, {h.TableKind} partition table");
-        Console.WriteLine($"chunks:     {t.Chunks.Count}, {Format.Bytes(t.TotalUncompressed)} of data stored in {Format.Bytes(t.TotalStored)} ({100.0 * t.TotalStored / Math.Max(1, t.TotalUncompressed):F0}%)");
+        Console.WriteLine($"disk:       {ByteSize.Format(h.DiskLength)} ({h.DiskLength} bytes), {h.SectorSize}-byte sectors, {h.TableKind} partition table");
+        Console.WriteLine($"chunks:     {t.Chunks.Count}, {ByteSize.Format(t.TotalUncompressed)} of data stored in {ByteSize.Format(t.TotalStored)} ({100.0 * t.TotalStored / Math.Max(1, t.TotalUncompressed):F0}%)");
         Console.WriteLine("volumes:");
         foreach (var v in h.Volumes)
         {
             var s = t.Volumes.FirstOrDefault(x => x.VolumeIndex == v.Index);
-            Console.WriteLine($"  {v.Index}: {v.Kind,-12} {(v.PartitionNumber > 0 ? $"partition {v.PartitionNumber}" : ""),-12} at {v.Offset,14:N0}  {Format.Bytes(v.Length),10}  " +
-                $"cluster {v.ClusterSize,6}  declared {Format.Bytes(v.DeclaredUsedBytes),10}  captured {Format.Bytes(s?.BytesCaptured ?? 0),10}  zero-skipped {Format.Bytes(s?.ZeroBytesSkipped ?? 0),10}  {v.Label}");
+            Console.WriteLine($"  {v.Index}: {v.Kind,-12} {(v.PartitionNumber > 0 ? $"partition {v.PartitionNumber}" : ""),-12} at {v.Offset,14:N0}  {ByteSize.Format(v.Length),10}  " +
+                $"cluster {v.ClusterSize,6}  declared {ByteSize.Format(v.DeclaredUsedBytes),10}  captured {ByteSize.Format(s?.BytesCaptured ?? 0),10}  zero-skipped {ByteSize.Format(s?.ZeroBytesSkipped ?? 0),10}  {v.Label}");
         }
         if (h.SourceDescription.Length > 0) Console.WriteLine($"source:     {h.SourceDescription.Length} characters of description");
-        return Task.FromResult(0);
+        return 0;
     }
 
-    private static async Task<int> VerifyAsync(CommandArgs a, CancellationToken cancel)
+    private static async Task<int> VerifyAsync(string path, int workers, bool json, CancellationToken cancel)
     {
-        string path = a.Positional(0, "image");
-        bool json = a.Flag("json");
-        int workers = a.Int("workers") ?? Environment.ProcessorCount;
-        a.EnsureAllUsed();
         using var image = ImageReader.Open(path);
         var result = await ProgressDisplay.RunAsync("verify", json, p =>
             new RestorePipeline { Workers = workers, Progress = p, VerifyOnly = true }.RunAsync(image, null, cancel));
         if (json)
             Console.WriteLine(new JsonObject { ["image"] = path, ["ok"] = true, ["chunks"] = result.Chunks, ["bytes"] = image.Trailer.TotalUncompressed }.ToJsonString());
         else
-            Console.WriteLine($"verify: ok: {result.Chunks} chunks, {Format.Bytes(image.Trailer.TotalUncompressed)} checked against their BLAKE3 hashes");
+            Console.WriteLine($"verify: ok: {result.Chunks} chunks, {ByteSize.Format(image.Trailer.TotalUncompressed)} checked against their BLAKE3 hashes");
         return 0;
     }
 }

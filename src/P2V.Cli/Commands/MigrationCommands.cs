@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using P2V.Migration.Creation;
@@ -12,29 +13,96 @@ public static class MigrationCommands
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static void Register(CommandTable table)
+    private const string Targets = "virtualserver|hyperv|libvirt|qemu|vmware";
+
+    public static void AddTo(RootCommand root)
     {
-        table.Add(new Command("gather", "Inventory the source machine (sysfs/procfs/DMI and its disks) into inventory XML",
-            "[--root DIR] [--disk [NAME=]PATH [PATH ...]] -o <inventory.xml>", [], GatherAsync));
-        table.Add(new Command("validate", "Check an inventory against the migration rules; exits 1 when a rule reports an error",
-            "<inventory.xml> [--target virtualserver|hyperv|libvirt|qemu|vmware] [--disk-format F] [--json]", ["json"], ValidateAsync));
-        table.Add(new Command("plan", "Write a migration folder: plan.json, Capture/CreateVM/DeployVM scripts and the VM configuration",
-            "<inventory.xml> --name VM --vm-config-path P --virtual-disk-path P --dest-host H --target virtualserver|hyperv|libvirt|qemu|vmware -o <folder> "
-            + "[--disk-format vhd|vhd-fixed|vhdx|vhdx-fixed|raw|vmdk] [--memory MB] [--network NAME] [--controller URL] [--force]",
-            ["force"], PlanAsync));
-        table.Add(new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration, the controller's device record",
-            "<plan.json> [--floppy FILE] [--zero] [--force] [--json]", ["zero", "force", "json"], CreateVmAsync));
+        root.Add(Gather());
+        root.Add(Validate());
+        root.Add(Plan());
+        root.Add(CreateVm());
     }
 
-    private static Task<int> GatherAsync(CommandArgs a, CancellationToken cancel)
+    private static Option<TargetKind?> Target(string description) =>
+        CliOptions.Parsed("--target", description, TargetLimits.ParseTarget, Targets, Targets.Split('|'));
+
+    private static Option<DiskFileFormat?> DiskFormat() =>
+        CliOptions.Parsed("--disk-format", "Format of the VM's disk files", TargetLimits.ParseDiskFormat, "vhd|vhd-fixed|vhdx|vhdx-fixed|raw|vmdk",
+            "vhd", "vhd-fixed", "vhdx", "vhdx-fixed", "raw", "vmdk");
+
+    private static Command Gather()
     {
-        var root = a.Option("root") ?? "/";
-        var output = a.Required("output");
-        // --disk takes one path; further paths follow it as positionals, so "--disk a.img b.img" names two.
-        var disks = new List<string>();
-        if (a.Option("disk") is { } first) disks.AddRange(first.Split(',', StringSplitOptions.RemoveEmptyEntries));
-        disks.AddRange(a.Positionals);
-        a.EnsureAllUsed();
+        var root = new Option<string>("--root") { Description = "The machine's root folder holding sys/, proc/ (default: /)", HelpName = "DIR", DefaultValueFactory = _ => "/" };
+        // --disk takes one or more paths ("--disk a.img b.img", or comma-separated); further paths may follow as arguments.
+        var disk = new Option<string[]>("--disk") { Description = "A disk to inspect, [NAME=]PATH (NAME as the inventory calls it, e.g. sda)", HelpName = "[NAME=]PATH", AllowMultipleArgumentsPerToken = true };
+        var disks = new Argument<string[]>("disks") { Description = "More disks, as --disk", Arity = ArgumentArity.ZeroOrMore };
+        var output = CliOptions.Output("The inventory XML to write", required: true, helpName: "inventory.xml");
+        var command = new Command("gather", "Inventory the source machine (sysfs/procfs/DMI and its disks) into inventory XML") { root, disk, disks, output };
+        command.SetAction(r => GatherAsync(r.GetValue(root)!,
+            [.. (r.GetValue(disk) ?? []).SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries)), .. r.GetValue(disks) ?? []],
+            r.GetValue(output)!));
+        return command;
+    }
+
+    private static Command Validate()
+    {
+        var inventory = new Argument<string>("inventory.xml") { Description = "The inventory from p2v gather" };
+        var target = Target("The hypervisor to check against (default: the rules common to all)");
+        var format = DiskFormat();
+        var json = CliOptions.Json();
+        var command = new Command("validate", "Check an inventory against the migration rules; exits 1 when a rule reports an error") { inventory, target, format, json };
+        command.SetAction(r => ValidateAsync(r.GetValue(inventory)!, r.GetValue(target), r.GetValue(format), r.GetValue(json)));
+        return command;
+    }
+
+    private static Command Plan()
+    {
+        var inventory = new Argument<string>("inventory.xml") { Description = "The inventory from p2v gather" };
+        var name = new Option<string>("--name") { Description = "The VM's name", Required = true, HelpName = "VM" };
+        var target = Target("The hypervisor");
+        target.Required = true;
+        var vmConfigPath = new Option<string>("--vm-config-path") { Description = "Where the VM's configuration goes on the host", Required = true, HelpName = "PATH" };
+        var diskPath = new Option<string>("--virtual-disk-path") { Description = "Where the VM's disk files go on the host", Required = true, HelpName = "PATH" };
+        var destHost = new Option<string>("--dest-host") { Description = "The host that runs the VM", Required = true, HelpName = "HOST" };
+        var output = CliOptions.Output("The migration folder to write", required: true, helpName: "DIR");
+        var format = DiskFormat();
+        var memory = CliOptions.Int("--memory", "The VM's memory in MB (default: the source's)", min: 1, helpName: "MB");
+        var network = new Option<string>("--network") { Description = "The virtual network the NICs join", HelpName = "NAME" };
+        var controller = new Option<string>("--controller") { Description = "The controller that deploys the VM", HelpName = "URL" };
+        var force = new Option<bool>("--force") { Description = "Write the plan even when validation finds errors" };
+        var command = new Command("plan", "Write a migration folder: plan.json, Capture/CreateVM/DeployVM scripts and the VM configuration")
+            { inventory, name, target, vmConfigPath, diskPath, destHost, output, format, memory, network, controller, force };
+        command.SetAction(r => PlanAsync(r.GetValue(inventory)!, new PlanOptions
+        {
+            Name = r.GetValue(name)!,
+            Target = r.GetValue(target)!.Value,
+            VmConfigPath = r.GetValue(vmConfigPath)!,
+            VirtualDiskPath = r.GetValue(diskPath)!,
+            DestHost = r.GetValue(destHost)!,
+            DiskFormat = r.GetValue(format),
+            MemoryMB = r.GetResult(memory) is null ? null : r.GetValue(memory),
+            Network = r.GetValue(network),
+            Controller = r.GetValue(controller),
+        }, r.GetValue(output)!, r.GetValue(force)));
+        return command;
+    }
+
+    private static Command CreateVm()
+    {
+        var plan = new Argument<string>("plan.json") { Description = "The plan from p2v plan" };
+        var floppy = new Option<string>("--floppy") { Description = "The boot floppy to copy (default: made by tools/make-floppy)", HelpName = "FILE" };
+        var zero = new Option<bool>("--zero") { Description = "Write zeros through the disk files instead of leaving them sparse" };
+        var force = new Option<bool>("--force") { Description = "Overwrite files that exist" };
+        var json = CliOptions.Json();
+        var command = new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration, the controller's device record")
+            { plan, floppy, zero, force, json };
+        command.SetAction((r, ct) => CreateVmAsync(r.GetValue(plan)!,
+            new CreateVmOptions { FloppySource = r.GetValue(floppy), ZeroFill = r.GetValue(zero), Overwrite = r.GetValue(force) }, r.GetValue(json), ct));
+        return command;
+    }
+
+    private static int GatherAsync(string root, List<string> disks, string output)
+    {
         if (!Directory.Exists(root)) throw new UsageException($"--root {root}: no such folder");
         foreach (var d in disks)
         {
@@ -49,16 +117,11 @@ public static class MigrationCommands
         Console.Error.WriteLine($"gather: {inv.System.Vendor} {inv.System.Model}: {inv.Processors.Sockets} socket(s), {inv.Processors.Threads} CPU(s), "
             + $"{inv.MemoryBytes >> 20} MB, {inv.Disks.Count} disk(s), {inv.NetworkAdapters.Count} NIC(s), {inv.UsbDevices.Count} USB device(s)"
             + (inv.Windows is { } w ? $"; Windows at {w.Disk} partition {w.Partition} {w.SystemRoot}" : "; no Windows found") + $" -> {output}");
-        return Task.FromResult(0);
+        return 0;
     }
 
-    private static Task<int> ValidateAsync(CommandArgs a, CancellationToken cancel)
+    private static int ValidateAsync(string path, TargetKind? target, DiskFileFormat? format, bool json)
     {
-        var path = a.Positional(0, "inventory.xml");
-        var target = a.Option("target") is { } t ? Parse(() => TargetLimits.ParseTarget(t)) : (TargetKind?)null;
-        var format = a.Option("disk-format") is { } f ? Parse(() => TargetLimits.ParseDiskFormat(f)) : (DiskFileFormat?)null;
-        bool json = a.Flag("json");
-        a.EnsureAllUsed();
 
         var inv = InventoryXml.Load(path);
         var findings = InventoryValidator.Validate(ValidationContext.For(inv, target, format));
@@ -83,27 +146,11 @@ public static class MigrationCommands
             Console.WriteLine($"{findings.Count(x => x.Severity == Severity.Error)} error(s), {findings.Count(x => x.Severity == Severity.Warning)} warning(s), "
                 + $"{findings.Count(x => x.Severity == Severity.Info)} note(s){(errors ? ": cannot migrate as is" : "")}");
         }
-        return Task.FromResult(errors ? CliHost.ExitFailure : 0);
+        return errors ? CliHost.ExitFailure : 0;
     }
 
-    private static Task<int> PlanAsync(CommandArgs a, CancellationToken cancel)
+    private static int PlanAsync(string path, PlanOptions options, string folder, bool force)
     {
-        var path = a.Positional(0, "inventory.xml");
-        var options = new PlanOptions
-        {
-            Name = a.Required("name"),
-            Target = Parse(() => TargetLimits.ParseTarget(a.Required("target"))),
-            VmConfigPath = a.Required("vm-config-path"),
-            VirtualDiskPath = a.Required("virtual-disk-path"),
-            DestHost = a.Required("dest-host"),
-            DiskFormat = a.Option("disk-format") is { } f ? Parse(() => TargetLimits.ParseDiskFormat(f)) : null,
-            MemoryMB = a.Int("memory"),
-            Network = a.Option("network"),
-            Controller = a.Option("controller"),
-        };
-        var folder = a.Required("output");
-        bool force = a.Flag("force");
-        a.EnsureAllUsed();
 
         var inv = InventoryXml.Load(path);
         var (plan, findings) = Parse(() => MigrationPlanner.Plan(inv, options));
@@ -112,20 +159,16 @@ public static class MigrationCommands
         if (InventoryValidator.HasErrors(findings) && !force)
         {
             Console.Error.WriteLine("plan: validation found errors; fix them, or pass --force to write the plan anyway");
-            return Task.FromResult(CliHost.ExitFailure);
+            return CliHost.ExitFailure;
         }
         var written = MigrationFolder.Write(plan, inv, folder);
         Console.Error.WriteLine($"plan: {plan.Name} for {TargetLimits.For(plan.Target).DisplayName}: {plan.MemoryMB} MB, {plan.Vcpus} vCPU(s) ({plan.Hal.Reason}), "
             + $"{plan.Disks.Count} disk(s), {plan.Nics.Count} NIC(s); {written.Count} files in {folder}");
-        return Task.FromResult(0);
+        return 0;
     }
 
-    private static async Task<int> CreateVmAsync(CommandArgs a, CancellationToken cancel)
+    private static async Task<int> CreateVmAsync(string path, CreateVmOptions options, bool json, CancellationToken cancel)
     {
-        var path = a.Positional(0, "plan.json");
-        var options = new CreateVmOptions { FloppySource = a.Option("floppy"), ZeroFill = a.Flag("zero"), Overwrite = a.Flag("force") };
-        bool json = a.Flag("json");
-        a.EnsureAllUsed();
 
         var plan = MigrationPlan.Load(path);
         var created = await VmCreator.CreateAsync(plan, options, cancel);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Net;
 using P2V.Netboot;
 
@@ -6,52 +7,79 @@ namespace P2V.Cli.Commands;
 /// <summary>netboot serve: PXE DHCP (proxy or full), TFTP and HTTP boot files from one folder.</summary>
 public static class NetbootCommands
 {
-    public static void Register(CommandTable table)
+    public static void AddTo(RootCommand root)
     {
-        table.Add(new Command(
-            "netboot serve",
-            "serve PXE DHCP (proxy or full), TFTP and HTTP boot files until Ctrl-C",
-            "--root DIR --listen ADDRESS [--proxy-dhcp | --dhcp-range FROM-TO [--router R] [--dns D[,D]] [--leases FILE]] " +
-            "[--boot-config FILE] [--http-port N] [--tftp-port N] [--dhcp-port N] [--proxy-port N] [--no-probe]",
-            ["proxy-dhcp", "no-probe"],
-            ServeAsync));
+        var rootDir = new Option<string>("--root") { Description = "The folder of boot files served over TFTP and HTTP", Required = true, HelpName = "DIR" };
+        var listen = Address("--listen", "The IPv4 address to serve on");
+        listen.Required = true;
+        var proxy = new Option<bool>("--proxy-dhcp") { Description = "Answer PXE clients only, beside the network's own DHCP server" };
+        var range = CliOptions.ParsedRef("--dhcp-range", "Be the DHCP server, leasing these addresses", ParseRange, "FROM-TO");
+        var router = Address("--router", "The router a full DHCP server hands out");
+        var dns = CliOptions.ParsedRef("--dns", "DNS servers a full DHCP server hands out", ParseDns, "D[,D]");
+        var leases = new Option<string>("--leases") { Description = "The file that keeps leases across restarts", HelpName = "FILE" };
+        var bootConfig = new Option<string>("--boot-config") { Description = "Per-MAC boot actions", HelpName = "FILE" };
+        var httpPort = Port("--http-port", 8080);
+        var tftpPort = Port("--tftp-port", 69);
+        var dhcpPort = Port("--dhcp-port", 67);
+        var proxyPort = Port("--proxy-port", 4011);
+        var noProbe = new Option<bool>("--no-probe") { Description = "Offer addresses without pinging them first" };
+        var serve = new Command("serve", "Serve PXE DHCP (proxy or full), TFTP and HTTP boot files until Ctrl-C")
+            { rootDir, listen, proxy, range, router, dns, leases, bootConfig, httpPort, tftpPort, dhcpPort, proxyPort, noProbe };
+        serve.Validators.Add(r =>
+        {
+            if (r.GetValue(proxy) && r.GetResult(range) is not null) r.AddError("--proxy-dhcp and --dhcp-range exclude each other");
+        });
+        serve.SetAction((r, ct) =>
+        {
+            var (from, to) = (r.GetValue(range)?.Item1, r.GetValue(range)?.Item2);
+            return ServeAsync(new NetbootServerOptions
+            {
+                Root = r.GetValue(rootDir)!,
+                Listen = r.GetValue(listen)!,
+                Dhcp = r.GetValue(proxy) ? DhcpMode.Proxy : from != null ? DhcpMode.Full : DhcpMode.None,
+                RangeStart = from,
+                RangeEnd = to,
+                Router = r.GetValue(router),
+                Dns = r.GetValue(dns)?.ToList() ?? [],
+                HttpPort = r.GetValue(httpPort),
+                TftpPort = r.GetValue(tftpPort),
+                DhcpPort = r.GetValue(dhcpPort),
+                ProxyPort = r.GetValue(proxyPort),
+                BootConfig = r.GetValue(bootConfig),
+                LeaseFile = r.GetValue(leases),
+                ProbeAddresses = !r.GetValue(noProbe),
+            }, ct);
+        });
+        CliHost.Group(root, "netboot", "Network boot services").Add(serve);
     }
 
-    private static async Task<int> ServeAsync(CommandArgs args, CancellationToken cancel)
+    private static Option<int> Port(string name, int defaultPort)
     {
-        var root = args.Required("root");
-        var listen = Address(args.Required("listen"), "listen");
-        bool proxy = args.Flag("proxy-dhcp");
-        var range = args.Option("dhcp-range");
-        if (proxy && range != null) throw new UsageException("--proxy-dhcp and --dhcp-range exclude each other");
-        IPAddress? from = null, to = null;
-        if (range != null)
-        {
-            var parts = range.Split('-', 2);
-            if (parts.Length != 2) throw new UsageException("--dhcp-range expects FROM-TO, e.g. 10.0.0.100-10.0.0.199");
-            from = Address(parts[0], "dhcp-range");
-            to = Address(parts[1], "dhcp-range");
-        }
-        var router = args.Option("router") is { } r ? Address(r, "router") : null;
-        var dns = (args.Option("dns") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(d => Address(d, "dns")).ToList();
-        var options = new NetbootServerOptions
-        {
-            Root = root,
-            Listen = listen,
-            Dhcp = proxy ? DhcpMode.Proxy : range != null ? DhcpMode.Full : DhcpMode.None,
-            RangeStart = from,
-            RangeEnd = to,
-            Router = router,
-            Dns = dns,
-            HttpPort = args.Int("http-port") ?? 8080,
-            TftpPort = args.Int("tftp-port") ?? 69,
-            DhcpPort = args.Int("dhcp-port") ?? 67,
-            ProxyPort = args.Int("proxy-port") ?? 4011,
-            BootConfig = args.Option("boot-config"),
-            LeaseFile = args.Option("leases"),
-            ProbeBeforeOffer = !args.Flag("no-probe"),
-        };
-        args.EnsureAllUsed();
+        var option = CliOptions.Int(name, $"Port (default: {defaultPort})", min: 1, max: 65535, helpName: "PORT");
+        option.DefaultValueFactory = _ => defaultPort;
+        return option;
+    }
+
+    private static Option<IPAddress> Address(string name, string description) =>
+        CliOptions.ParsedRef(name, description, s => ParseAddress(s, name), "ADDRESS");
+
+    private static Tuple<IPAddress, IPAddress> ParseRange(string text)
+    {
+        var parts = text.Split('-', 2);
+        if (parts.Length != 2) throw new ArgumentException("--dhcp-range expects FROM-TO, e.g. 10.0.0.100-10.0.0.199");
+        return Tuple.Create(ParseAddress(parts[0], "--dhcp-range"), ParseAddress(parts[1], "--dhcp-range"));
+    }
+
+    private static IPAddress[] ParseDns(string text) =>
+        [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(d => ParseAddress(d, "--dns"))];
+
+    private static IPAddress ParseAddress(string text, string option) =>
+        IPAddress.TryParse(text.Trim(), out var a) && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+            ? a : throw new ArgumentException($"{option}: '{text}' is not an IPv4 address");
+
+    private static async Task<int> ServeAsync(NetbootServerOptions options, CancellationToken cancel)
+    {
+        var listen = options.Listen;
         var log = new NetbootLog(line => Console.Out.WriteLine(line));
         // A service manager (or the benchmark) stops us with SIGTERM: shut down as on Ctrl-C.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -70,8 +98,4 @@ public static class NetbootCommands
         log.Write("netboot", listen.ToString(), "stopping");
         return 0;
     }
-
-    private static IPAddress Address(string text, string option) =>
-        IPAddress.TryParse(text.Trim(), out var a) && a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
-            ? a : throw new UsageException($"--{option}: '{text}' is not an IPv4 address");
 }

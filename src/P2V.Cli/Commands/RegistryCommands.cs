@@ -1,3 +1,4 @@
+using System.CommandLine;
 using P2V.Windows.Registry;
 
 namespace P2V.Cli.Commands;
@@ -5,21 +6,21 @@ namespace P2V.Cli.Commands;
 /// <summary>hive create: an empty registry hive file (the base that `hivexregedit --merge` fills; hivex cannot make one).</summary>
 public static class RegistryCommands
 {
-    public static void Register(CommandTable table)
+    public static void AddTo(RootCommand root)
     {
-        table.Add(new Command("hive create", "Create an empty registry hive (regf) file, e.g. as the base for hivexregedit --merge",
-            "<file> [--name SYSTEM]", [], CreateAsync));
+        var file = new Argument<string>("file") { Description = "The hive file to create" };
+        var name = new Option<string>("--name") { Description = "The hive's name, e.g. SYSTEM (default: the file's name)", HelpName = "NAME" };
+        var create = new Command("create", "Create an empty registry hive (regf) file, e.g. as the base for hivexregedit --merge") { file, name };
+        create.SetAction(r => Create(r.GetValue(file)!, r.GetValue(name) ?? Path.GetFileName(r.GetValue(file)!)));
+        CliHost.Group(root, "hive", "Registry hive files").Add(create);
     }
 
-    private static Task<int> CreateAsync(CommandArgs a, CancellationToken cancel)
+    private static int Create(string path, string name)
     {
-        var path = a.Positional(0, "file");
-        var name = a.Option("name") ?? Path.GetFileName(path);
-        a.EnsureAllUsed();
         if (File.Exists(path)) throw new IOException($"{path} exists already");
         // The root key's name is what Windows' own CmpCreateHive gives a new hive.
         RegistryHive.Create($"CMI-CreateHive{{{name}}}", minorVersion: 3, fileName: name).Save(path);
         Console.Error.WriteLine($"hive create: {path}");
-        return Task.FromResult(0);
+        return 0;
     }
 }

@@ -26,8 +26,13 @@ public sealed class DhcpServerOptions
     public TimeSpan LeaseTime { get; init; } = TimeSpan.FromHours(1);
     /// <summary>Where full-mode leases persist (JSON); null keeps them in memory.</summary>
     public string? LeaseFile { get; init; }
-    /// <summary>Ping an address before offering it the first time, so a host configured by hand is not doubled.</summary>
-    public bool ProbeBeforeOffer { get; init; } = true;
+    /// <summary>
+    /// Check that an address is not used by a host configured by hand before the client gets it: probed right
+    /// after it is first offered (never before: the offer goes out at once), the DHCPACK waiting for the answer.
+    /// </summary>
+    public bool ProbeAddresses { get; init; } = true;
+    /// <summary>How to probe; null is an ICMP echo request with a 300 ms wait.</summary>
+    public IAddressProbe? Probe { get; init; }
     public required IBootPolicy Policy { get; init; }
     public required BootFiles Boot { get; init; }
 }

@@ -62,6 +62,10 @@ public sealed class BootHttpServer : IAsyncDisposable
             }
             var clock = Stopwatch.StartNew();
             var range = context.Request.Headers.Range.ToString();
+            // RFC 9110 §14.2: "An origin server MUST ignore a Range header field that contains a range unit it does
+            // not understand"; we understand only "bytes" (§14.1.2; units are case-insensitive, §14.1).
+            if (range.Length > 0 && !range.TrimStart().StartsWith("bytes=", StringComparison.OrdinalIgnoreCase))
+                context.Request.Headers.Remove("Range");
             context.Response.OnCompleted(() =>
             {
                 log.Write("http", Client(context), $"{context.Request.Method} /{path} {context.Response.StatusCode}" +

@@ -17,7 +17,7 @@ public sealed class TftpRequest
     public required string FileName { get; init; }
     /// <summary>"octet" or "netascii", lower-cased ("mail" is obsolete and refused).</summary>
     public required string Mode { get; init; }
-    /// <summary>Options in the order sent, names lower-cased.</summary>
+    /// <summary>Options in the order sent, names lower-cased, each name once (the first of repeats).</summary>
     public required IReadOnlyList<KeyValuePair<string, string>> Options { get; init; }
 
     public string? Option(string name)
@@ -40,16 +40,19 @@ public sealed class TftpRequest
         string mode = ReadString(packet, ref pos, "a NUL-terminated mode").ToLowerInvariant();
         if (mode is not ("octet" or "netascii")) throw new TftpPacketException(modeAt, "mode \"octet\" or \"netascii\"");
         var options = new List<KeyValuePair<string, string>>();
+        int pairs = 0;
         while (pos < packet.Length)
         {
             // Some clients pad the request with trailing NULs; those end the option list.
             if (packet[pos] == 0 && packet[pos..].IndexOfAnyExcept((byte)0) < 0) break;
-            if (options.Count == MaxOptions) throw new TftpPacketException(pos, $"at most {MaxOptions} options");
+            if (pairs++ == MaxOptions) throw new TftpPacketException(pos, $"at most {MaxOptions} options");
             int nameAt = pos;
             string name = ReadString(packet, ref pos, "a NUL-terminated option name").ToLowerInvariant();
             if (name.Length == 0) throw new TftpPacketException(nameAt, "a non-empty option name");
             string value = ReadString(packet, ref pos, $"a NUL-terminated value for option {name}");
-            options.Add(new(name, value));
+            // RFC 2347 names each option once and its OACK acknowledges each once; a name sent again
+            // (in any letter case: names are case-insensitive) is ignored, so the first value counts.
+            if (!options.Exists(o => o.Key == name)) options.Add(new(name, value));
         }
         return new TftpRequest { Opcode = op, FileName = file, Mode = mode, Options = options };
     }

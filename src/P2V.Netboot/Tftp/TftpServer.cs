@@ -7,7 +7,9 @@ namespace P2V.Netboot.Tftp;
 /// <summary>
 /// Read-only TFTP server. The request socket only parses RRQ/WRQ; each accepted request becomes a
 /// <see cref="TftpTransfer"/> on its own ephemeral socket (RFC 1350 §4, the server's new TID), so a slow
-/// client never holds up another.
+/// client never holds up another. Sessions are bounded in all and per client address, a request repeated from a
+/// port that already has a session is a retransmission and starts nothing, and every session ends on the
+/// server's own idle schedule, so a flood of requests that are never acknowledged locks nobody else out.
 /// </summary>
 public sealed class TftpServer : IAsyncDisposable
 {
@@ -18,6 +20,9 @@ public sealed class TftpServer : IAsyncDisposable
     private readonly ConcurrentDictionary<TftpTransfer, Task> _transfers = new();
     private readonly Task _loop;
     private int _running; // ConcurrentDictionary.Count takes every lock; sessions ask this once per window
+    private readonly Lock _clientsLock = new();
+    private readonly Dictionary<IPAddress, int> _perAddress = [];
+    private readonly HashSet<IPEndPoint> _endpoints = [];
 
     private TftpServer(TftpServerOptions options, NetbootLog log)
     {
@@ -68,6 +73,11 @@ public sealed class TftpServer : IAsyncDisposable
             SendError(_socket, client, TftpErrorCode.IllegalOperation, "malformed request");
             return;
         }
+        if (request.Opcode == TftpOpcode.ReadRequest && IsRunning(client))
+        {
+            // RFC 1350 §4: the client's TID names the transfer; its RRQ again is a retransmission, answered by the session.
+            return;
+        }
         var local = new IPEndPoint(_options.Listen.Address, 0);
         var socket = new Socket(client.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
@@ -94,6 +104,13 @@ public sealed class TftpServer : IAsyncDisposable
             socket.Dispose();
             return;
         }
+        if (!TryAdmit(client))
+        {
+            _log.Write("tftp", client.ToString(), $"RRQ {request.FileName} refused: {_options.MaxTransfersPerClient} transfers running for {client.Address}");
+            SendError(socket, null, TftpErrorCode.NotDefined, "too many transfers from this address");
+            socket.Dispose();
+            return;
+        }
         var transfer = new TftpTransfer(socket, client, request, _options, _log, () => Volatile.Read(ref _running) <= Environment.ProcessorCount);
         Interlocked.Increment(ref _running);
         _transfers[transfer] = Task.Run(async () =>
@@ -107,9 +124,36 @@ public sealed class TftpServer : IAsyncDisposable
             finally
             {
                 _transfers.TryRemove(transfer, out _);
+                Release(client);
                 Interlocked.Decrement(ref _running);
             }
         });
+    }
+
+    private bool IsRunning(IPEndPoint client)
+    {
+        lock (_clientsLock) return _endpoints.Contains(client);
+    }
+
+    private bool TryAdmit(IPEndPoint client)
+    {
+        lock (_clientsLock)
+        {
+            int count = _perAddress.GetValueOrDefault(client.Address);
+            if (count >= _options.MaxTransfersPerClient || !_endpoints.Add(client)) return false;
+            _perAddress[client.Address] = count + 1;
+            return true;
+        }
+    }
+
+    private void Release(IPEndPoint client)
+    {
+        lock (_clientsLock)
+        {
+            _endpoints.Remove(client);
+            if (_perAddress.TryGetValue(client.Address, out int count) && count > 1) _perAddress[client.Address] = count - 1;
+            else _perAddress.Remove(client.Address);
+        }
     }
 
     internal static void SendError(Socket socket, IPEndPoint? to, TftpErrorCode code, string message)

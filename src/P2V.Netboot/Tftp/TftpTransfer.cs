@@ -88,7 +88,7 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
                 case "tsize" when !netascii: // RFC 2349: size in octets; unknown in advance for netascii
                     accepted.Add(new(name, fileLength.ToString(CultureInfo.InvariantCulture)));
                     break;
-                case "timeout" when v is >= 1 and <= 255:
+                case "timeout" when v >= 1 && v <= 255 && v <= options.MaxClientTimeout.TotalSeconds:
                     timeout = TimeSpan.FromSeconds(v);
                     accepted.Add(new(name, value));
                     break;
@@ -126,10 +126,10 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
                 while (true)
                 {
                     var (kind, block) = await ReceiveAsync(receive, n.Timeout, stop);
-                    if (kind == Reply.Ack && block == 0) break;
+                    if (kind == Reply.Ack && block == 0) { _progressAt = Stopwatch.GetTimestamp(); break; }
                     if (kind == Reply.Error) return -1;
                     if (kind != Reply.Timeout) continue; // a stray or duplicate packet: answering it would only repeat the OACK (RFC 1350's sorcerer's apprentice)
-                    if (++tries > options.MaxRetries) return GiveUp();
+                    if (++tries > options.MaxRetries || Idle) return GiveUp();
                     await socket.SendAsync(oack, SocketFlags.None, stop);
                 }
             }
@@ -179,7 +179,7 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
                     if (kind == Reply.Error) return -1;
                     if (kind == Reply.Timeout)
                     {
-                        if (++retries > options.MaxRetries) return GiveUp();
+                        if (++retries > options.MaxRetries || Idle) return GiveUp();
                         break; // resend the window from the first unacknowledged block
                     }
                     if (kind != Reply.Ack) continue;
@@ -189,6 +189,7 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
                     if (distance == 0 || distance > windowEnd - acked) continue; // duplicate or stray: never resend on it
                     acked += distance;
                     retries = 0;
+                    _progressAt = Stopwatch.GetTimestamp();
                     break;
                 }
                 if (last >= 0 && acked == last) return bytes;
@@ -205,9 +206,17 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
         }
     }
 
+    /// <summary>When the client last made progress (the transfer's start, then each new acknowledgement).</summary>
+    private long _progressAt = Stopwatch.GetTimestamp();
+
+    /// <summary>The server's own bound on a silent or stalling client, whatever timeout it negotiated.</summary>
+    private bool Idle => Stopwatch.GetElapsedTime(_progressAt) >= options.IdleLimit;
+
     private long GiveUp()
     {
-        log.Write("tftp", _client, $"aborted {request.FileName}: no answer after {options.MaxRetries} retransmissions");
+        log.Write("tftp", _client, Idle
+            ? $"aborted {request.FileName}: no progress for {options.IdleLimit.TotalSeconds:0} s"
+            : $"aborted {request.FileName}: no answer after {options.MaxRetries} retransmissions");
         TftpServer.SendError(socket, null, TftpErrorCode.NotDefined, "timed out");
         return -1;
     }
@@ -236,6 +245,10 @@ internal sealed class TftpTransfer(Socket socket, IPEndPoint client, TftpRequest
             _timer.Dispose();
             _timer = CancellationTokenSource.CreateLinkedTokenSource(stop);
         }
+        // Never wait past the idle limit: stray packets each restart the wait, but not the idle clock.
+        var left = options.IdleLimit - Stopwatch.GetElapsedTime(_progressAt);
+        if (left <= TimeSpan.Zero) return (Reply.Timeout, 0);
+        if (left < timeout) timeout = left;
         int n;
         // While few transfers run, wait for the ACK in the kernel for up to a millisecond: the async engine's hop
         // through the thread pool costs more than the client takes to acknowledge a window on a fast network.
