@@ -25,13 +25,17 @@ public static class ImagingCommands
         var disk = new Argument<string>("disk") { Description = "Block device, raw disk image, VHD or VHDX to capture" };
         var output = CliOptions.Output("The image file to write, or - for standard output", required: true, helpName: "IMAGE|-");
         var raw = new Option<bool>("--raw") { Description = "Copy every sector, not only the used clusters" };
+        var rawOnDamage = new Option<bool>("--raw-on-damage")
+        {
+            Description = "Capture a volume whose file system is damaged (an NTFS $Bitmap that contradicts its MFT) raw, with a warning, instead of failing",
+        };
         var sectorSize = CliOptions.SectorSize("Sector size of a raw disk image (default: 512)");
         var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML) stored in the image", HelpName = "FILE" };
         var workers = CliOptions.Workers();
         var json = CliOptions.Json();
         var command = new Command("capture", "Capture a disk's used data (block device, raw image, VHD, VHDX) into a P2V image")
-            { disk, output, raw, sectorSize, source, workers, json };
-        command.SetAction((r, ct) => CaptureAsync(r.GetValue(disk)!, r.GetValue(output)!, r.GetValue(raw), r.GetValue(sectorSize) ?? 512,
+            { disk, output, raw, rawOnDamage, sectorSize, source, workers, json };
+        command.SetAction((r, ct) => CaptureAsync(r.GetValue(disk)!, r.GetValue(output)!, r.GetValue(raw), r.GetValue(rawOnDamage), r.GetValue(sectorSize) ?? 512,
             r.GetValue(source), r.GetValue(workers), r.GetValue(json), ct));
         return command;
     }
@@ -70,13 +74,14 @@ public static class ImagingCommands
     internal static string ToolVersion =>
         "p2v " + (typeof(ImagingCommands).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0");
 
-    private static async Task<int> CaptureAsync(string source, string output, bool raw, int sectorSize, string? sourceFile, int workers, bool json,
+    private static async Task<int> CaptureAsync(string source, string output, bool raw, bool rawOnDamage, int sectorSize, string? sourceFile, int workers, bool json,
         CancellationToken cancel)
     {
         string description = sourceFile is { } f ? await File.ReadAllTextAsync(f, cancel) : "";
 
         using var disk = VirtualDisk.Open(source, sectorSize: sectorSize);
-        var plan = CapturePlanner.Plan(disk, raw, description, ToolVersion);
+        var plan = CapturePlanner.Plan(disk, raw, description, ToolVersion, rawOnDamage);
+        foreach (var warning in plan.Warnings) Console.Error.WriteLine($"capture: warning: {warning}");
         if (!json)
         {
             Console.Error.WriteLine($"capture: {source}: {ByteSize.Format(disk.Length)}, {plan.Header.TableKind} partition table, {ByteSize.Format(plan.BytesToRead)} to read");
@@ -110,6 +115,7 @@ public static class ImagingCommands
                 ["chunks"] = result.Chunks,
                 ["seconds"] = result.Elapsed.TotalSeconds,
                 ["cpuSeconds"] = result.CpuTime.TotalSeconds,
+                ["warnings"] = new JsonArray(plan.Warnings.Select(w => (JsonNode)w).ToArray()),
                 ["volumes"] = new JsonArray(result.Volumes.Select(v => (JsonNode)new JsonObject
                 {
                     ["index"] = v.VolumeIndex, ["declaredUsedBytes"] = v.DeclaredUsedBytes, ["bytesRead"] = v.BytesRead,
