@@ -54,6 +54,36 @@ public sealed class CaptureCommandTests : IDisposable
     }
 
     [Fact]
+    public void DamagedNtfsBitmapFailsTheCaptureOrIsCapturedRawOnRequest()
+    {
+        var disk = MakeDisk();
+        // $Bitmap's cluster as ntfsinfo reports it (inode 6, the run line "0x0  LCN  length"), zeroed inside the partition.
+        var vol = _tmp.File("vol.img");
+        var bitmapRun = ExternalTool.Run("ntfsinfo", "-v", "-i", "6", vol).Split('\n').Last(l => l.Trim().StartsWith("0x0\t") || l.Trim().StartsWith("0x0 "));
+        long lcn = Convert.ToInt64(bitmapRun.Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[1], 16);
+        using (var f = File.OpenWrite(disk))
+        {
+            f.Position = 2048 * 512 + lcn * 4096;
+            f.Write(new byte[4096]);
+        }
+        var image = _tmp.File("damaged.p2v");
+        var refused = P2v("capture", disk, "-o", image);
+        Assert.NotEqual(0, refused.ExitCode);
+        var reason = P2vProcess.OneLine(refused);
+        Assert.Contains("partition 1", reason);
+        Assert.Contains("$Bitmap", reason);
+        Assert.Contains("--raw-on-damage", reason);
+        Assert.False(File.Exists(image));
+
+        var raw = P2v("capture", disk, "-o", image, "--raw-on-damage");
+        Assert.True(raw.ExitCode == 0, raw.StdErr);
+        Assert.Contains("captured raw", raw.StdErr);
+        var target = _tmp.File("restored.img");
+        Assert.Equal(0, P2v("restore", image, target).ExitCode);
+        Assert.Contains("Images are identical", ExternalTool.Run("qemu-img", "compare", "-f", "raw", "-F", "raw", disk, target));
+    }
+
+    [Fact]
     public void CaptureStreamsToStandardOutput()
     {
         var disk = MakeDisk();

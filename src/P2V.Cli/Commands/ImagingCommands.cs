@@ -29,18 +29,22 @@ public static class ImagingCommands
         var name = new Option<string>("--name") { Description = "The image's name in the store (with --store)", HelpName = "NAME" };
         var token = StoreCommands.TokenOption();
         var raw = new Option<bool>("--raw") { Description = "Copy every sector, not only the used clusters" };
+        var rawOnDamage = new Option<bool>("--raw-on-damage")
+        {
+            Description = "Capture a volume whose file system is damaged (an NTFS $Bitmap that contradicts its MFT) raw, with a warning, instead of failing",
+        };
         var sectorSize = CliOptions.SectorSize("Sector size of a raw disk image (default: 512)");
         var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML) stored in the image", HelpName = "FILE" };
         var workers = CliOptions.Workers();
         var json = CliOptions.Json();
         var command = new Command("capture", "Capture a disk's used data (block device, raw image, VHD, VHDX) into a P2V image")
-            { disk, output, store, name, token, raw, sectorSize, source, workers, json };
+            { disk, output, store, name, token, raw, rawOnDamage, sectorSize, source, workers, json };
         command.SetAction((r, ct) =>
         {
             if ((r.GetValue(output) is null) == (r.GetValue(store) is null)) throw new UsageException(r.GetValue(output) is null ? "missing option --output (or --store URL --name NAME)" : "give -o IMAGE or --store URL, not both");
             if (r.GetValue(store) is not null && r.GetValue(name) is null) throw new UsageException("--store needs --name NAME");
             var target = r.GetValue(store) is { } url ? new CaptureTarget(null, url, r.GetValue(name), r.GetValue(token)) : new CaptureTarget(r.GetValue(output), null, null, null);
-            return CaptureAsync(r.GetValue(disk)!, target, r.GetValue(raw), r.GetValue(sectorSize) ?? 512,
+            return CaptureAsync(r.GetValue(disk)!, target, r.GetValue(raw), r.GetValue(rawOnDamage), r.GetValue(sectorSize) ?? 512,
                 r.GetValue(source), r.GetValue(workers), r.GetValue(json), ct);
         });
         return command;
@@ -84,13 +88,14 @@ public static class ImagingCommands
     /// <summary>Where a capture goes: an image file (or -), or an image in a store.</summary>
     private sealed record CaptureTarget(string? Output, string? Store, string? Name, string? Token);
 
-    private static async Task<int> CaptureAsync(string source, CaptureTarget target, bool raw, int sectorSize, string? sourceFile, int workers, bool json,
+    private static async Task<int> CaptureAsync(string source, CaptureTarget target, bool raw, bool rawOnDamage, int sectorSize, string? sourceFile, int workers, bool json,
         CancellationToken cancel)
     {
         string description = sourceFile is { } f ? await File.ReadAllTextAsync(f, cancel) : "";
 
         using var disk = VirtualDisk.Open(source, sectorSize: sectorSize);
-        var plan = CapturePlanner.Plan(disk, raw, description, ToolVersion);
+        var plan = CapturePlanner.Plan(disk, raw, description, ToolVersion, rawOnDamage);
+        foreach (var warning in plan.Warnings) Console.Error.WriteLine($"capture: warning: {warning}");
         if (!json)
         {
             Console.Error.WriteLine($"capture: {source}: {ByteSize.Format(disk.Length)}, {plan.Header.TableKind} partition table, {ByteSize.Format(plan.BytesToRead)} to read");
@@ -134,6 +139,7 @@ public static class ImagingCommands
                 ["chunksSent"] = sink?.ChunksSent,
                 ["chunksDeduplicated"] = sink?.ChunksDeduplicated,
                 ["storedBytes"] = sink?.StoredBytes,
+                ["warnings"] = new JsonArray(plan.Warnings.Select(w => (JsonNode)w).ToArray()),
                 ["volumes"] = new JsonArray(result.Volumes.Select(v => (JsonNode)new JsonObject
                 {
                     ["index"] = v.VolumeIndex, ["declaredUsedBytes"] = v.DeclaredUsedBytes, ["bytesRead"] = v.BytesRead,

@@ -16,5 +16,8 @@ public sealed class CapturePlan
     /// <summary>Sorted by offset, non-overlapping.</summary>
     public required IReadOnlyList<CaptureRegion> Regions { get; init; }
 
+    /// <summary>What the capture does differently from what was asked (a damaged volume captured raw).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     public long BytesToRead => Regions.Sum(r => r.Range.Length);
 }

@@ -16,15 +16,18 @@ public static class CapturePlanner
     /// <summary>The index of the volume record that holds the partition tables and the unpartitioned space.</summary>
     public const int DiskMetadataVolume = 0;
 
-    public static CapturePlan Plan(IVirtualDisk disk, bool raw = false, string sourceDescription = "", string toolVersion = "")
+    /// <param name="rawOnDamage">A volume whose file system is damaged (an NTFS $Bitmap that contradicts its MFT, a
+    /// corrupt MFT) is captured raw — every block that is not all zeros — with a warning, instead of failing the capture.</param>
+    public static CapturePlan Plan(IVirtualDisk disk, bool raw = false, string sourceDescription = "", string toolVersion = "", bool rawOnDamage = false)
     {
         var volumes = new List<VolumeRecord>();
         var regions = new List<CaptureRegion>();
+        var warnings = new List<string>();
         if (raw)
         {
             volumes.Add(new VolumeRecord(0, VolumeKind.Raw, 0, 0, disk.Length, 0, disk.Length, "whole disk", [new Extent(0, disk.Length)]));
             regions.Add(new CaptureRegion(new Extent(0, disk.Length), 0, SkipZeroBlocks: false));
-            return Build(disk, PartitionTableKind.None, [], volumes, regions, sourceDescription, toolVersion);
+            return Build(disk, PartitionTableKind.None, [], volumes, regions, warnings, sourceDescription, toolVersion);
         }
 
         var layout = DiskLayout.Read(disk);
@@ -35,8 +38,8 @@ public static class CapturePlanner
         if (layout.Kind == PartitionTableKind.None)
         {
             // A bare volume: the disk is one file system, or nothing we know (then scanned raw).
-            AddVolume(disk, allocated: null, 0, disk.Length, partitionNumber: 0, index: 0, volumes, regions);
-            return Build(disk, layout.Kind, tableRegions, volumes, regions, sourceDescription, toolVersion);
+            AddVolume(disk, allocated: null, 0, disk.Length, partitionNumber: 0, index: 0, volumes, regions, warnings, rawOnDamage);
+            return Build(disk, layout.Kind, tableRegions, volumes, regions, warnings, sourceDescription, toolVersion);
         }
 
         var allocated = UsedExtentMap.From(disk.AllocatedExtents());
@@ -49,14 +52,14 @@ public static class CapturePlanner
 
         // Partitions never include an extended container: its EBRs are table regions, its logicals are listed.
         foreach (var p in layout.Partitions)
-            AddVolume(disk, allocated, p.Offset, p.Length, p.Number, volumes.Count, volumes, regions);
-        return Build(disk, layout.Kind, tableRegions, volumes, regions, sourceDescription, toolVersion);
+            AddVolume(disk, allocated, p.Offset, p.Length, p.Number, volumes.Count, volumes, regions, warnings, rawOnDamage);
+        return Build(disk, layout.Kind, tableRegions, volumes, regions, warnings, sourceDescription, toolVersion);
     }
 
     /// <param name="allocated">The disk's allocated ranges, or null to compute them when needed: space the disk
     /// never allocated (holes of a sparse file, unallocated VHD/VHDX blocks) reads as zeros and need not be scanned.</param>
     private static void AddVolume(IVirtualDisk disk, UsedExtentMap? allocated, long offset, long length, int partitionNumber, int index,
-        List<VolumeRecord> volumes, List<CaptureRegion> regions)
+        List<VolumeRecord> volumes, List<CaptureRegion> regions, List<string> warnings, bool rawOnDamage)
     {
         var slice = new DiskSlice(disk, offset, length);
         var kind = VolumeProbe.Detect(slice);
@@ -67,12 +70,24 @@ public static class CapturePlanner
         switch (kind)
         {
             case FileSystemKind.Ntfs:
-                var ntfs = NtfsVolume.Open(slice);
-                map = ntfs.GetUsedExtents();
-                CheckNtfsMap(ntfs, map, partitionNumber);
-                clusterSize = ntfs.ClusterSize;
-                label = ntfs.Info.Label;
-                recordKind = VolumeKind.Ntfs;
+                try
+                {
+                    var ntfs = NtfsVolume.Open(slice);
+                    map = ntfs.GetUsedExtents();
+                    CheckNtfsMap(ntfs, map, partitionNumber);
+                    clusterSize = ntfs.ClusterSize;
+                    label = ntfs.Info.Label;
+                    recordKind = VolumeKind.Ntfs;
+                }
+                catch (NtfsException e) when (rawOnDamage)
+                {
+                    warnings.Add($"{Describe(partitionNumber)}: {e.Message}; captured raw instead (every block that is not all zeros)");
+                    goto default;
+                }
+                catch (NtfsException e)
+                {
+                    throw new InvalidDataException($"{Describe(partitionNumber)}: {e.Message}. Repair it (chkdsk /f), or capture it raw with --raw-on-damage", e);
+                }
                 break;
             case FileSystemKind.Fat12 or FileSystemKind.Fat16 or FileSystemKind.Fat32:
                 var fat = FatVolume.Open(slice);
@@ -93,6 +108,8 @@ public static class CapturePlanner
         regions.AddRange(onDisk.Extents.Select(e => new CaptureRegion(e, index, scan)));
     }
 
+    private static string Describe(int partitionNumber) => partitionNumber > 0 ? $"partition {partitionNumber}" : "the volume";
+
     /// <summary>
     /// The extent map must account for every cluster $Bitmap marks used, and add no more than the
     /// volume's metadata outside the bitmap (backup boot sector, tail): an empty or short map would give an
@@ -108,7 +125,7 @@ public static class CapturePlanner
     }
 
     private static CapturePlan Build(IVirtualDisk disk, PartitionTableKind tableKind, List<TableRegion> tableRegions,
-        List<VolumeRecord> volumes, List<CaptureRegion> regions, string source, string tool)
+        List<VolumeRecord> volumes, List<CaptureRegion> regions, List<string> warnings, string source, string tool)
     {
         regions.Sort((a, b) => a.Range.Offset.CompareTo(b.Range.Offset));
         for (int i = 1; i < regions.Count; i++)
@@ -124,6 +141,6 @@ public static class CapturePlanner
             Volumes = volumes,
             SourceDescription = source,
         };
-        return new CapturePlan { Header = header, Regions = regions };
+        return new CapturePlan { Header = header, Regions = regions, Warnings = warnings };
     }
 }

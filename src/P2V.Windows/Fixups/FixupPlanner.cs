@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
 using P2V.Windows.Boot;
@@ -105,13 +104,13 @@ public static class FixupPlanner
         int bps = volume.BootSector.BytesPerSector;
         var sectors = new List<(long Offset, string Name)> { (0, "boot sector") };
         long backup = volume.BootSector.TotalSectors * bps;
-        if (backup + 512 <= system.Volume.Length) sectors.Add((backup, "backup boot sector"));
+        if (backup + NtfsBootSector.Size <= system.Volume.Length) sectors.Add((backup, "backup boot sector"));
         else report.Warnings.Add("the backup boot sector lies past the end of the partition; only the primary one is adjusted");
         foreach (var (offset, name) in sectors)
         {
-            var sector = new byte[512];
+            var sector = new byte[NtfsBootSector.Size];
             system.Volume.ReadAt(offset, sector);
-            if (!NtfsBootSector.TryParse(sector, out _, out var problem, out _))
+            if (!NtfsBootSector.TryParse(sector, out var boot, out var problem, out _))
             {
                 report.Warnings.Add($"{name} at volume byte {offset} is not a valid NTFS boot sector ({problem}); left alone");
                 continue;
@@ -122,9 +121,9 @@ public static class FixupPlanner
                 writes.Add((system.Offset + offset + at, value, $"{name} {label} (0x{at:X2}): {current} → {wanted}"));
                 details.Add(writes[^1].What);
             }
-            Field(0x18, FixupWriter.U16(DiskGeometry.SectorsPerTrack), "sectors per track", BinaryPrimitives.ReadUInt16LittleEndian(sector.AsSpan(0x18)), DiskGeometry.SectorsPerTrack);
-            Field(0x1A, FixupWriter.U16(heads), "heads", BinaryPrimitives.ReadUInt16LittleEndian(sector.AsSpan(0x1A)), heads);
-            Field(0x1C, FixupWriter.U32(hidden), "hidden sectors", BinaryPrimitives.ReadUInt32LittleEndian(sector.AsSpan(0x1C)), hidden);
+            Field(NtfsBootSector.SectorsPerTrackField, FixupWriter.U16(DiskGeometry.SectorsPerTrack), "sectors per track", boot!.SectorsPerTrack, DiskGeometry.SectorsPerTrack);
+            Field(NtfsBootSector.HeadsField, FixupWriter.U16(heads), "heads", boot.Heads, heads);
+            Field(NtfsBootSector.HiddenSectorsField, FixupWriter.U32(hidden), "hidden sectors", boot.HiddenSectors, hidden);
         }
         if (writes.Count == 0) details.Add($"nothing to change: hidden sectors {hidden}, {heads} heads, {DiskGeometry.SectorsPerTrack} sectors per track already");
         return new PlannedStep(BootSectorStep, $"NTFS boot sector geometry for a {disk.Length / (1 << 20)} MiB disk, partition at sector {hidden}", details, w =>

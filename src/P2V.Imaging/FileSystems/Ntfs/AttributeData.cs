@@ -25,7 +25,7 @@ internal sealed class AttributeData
     internal long CachedUnit { get; set; } = -1;
     internal byte[]? CachedUnitData { get; set; }
 
-    public static AttributeData FromFragments(IReadOnlyList<NtfsAttribute> fragments, long totalClusters, string what)
+    public static AttributeData FromFragments(IReadOnlyList<AttributeRecord> fragments, long totalClusters, string what)
     {
         var first = fragments.FirstOrDefault(f => !f.Header.IsNonResident) ?? fragments.MinBy(f => f.Header.LowestVcn)!;
         if (!first.Header.IsNonResident)

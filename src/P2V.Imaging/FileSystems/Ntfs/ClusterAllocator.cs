@@ -8,7 +8,7 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// whole request, otherwise free stretches in volume order. Clusters handed out but not yet marked are
 /// remembered, so two allocations of one write never overlap.
 /// </summary>
-internal sealed class ClusterAllocator(NtfsVolume volume, AttributeData bitmap, long totalClusters)
+internal sealed class ClusterAllocator(AttributeReader io, AttributeData bitmap, long totalClusters)
 {
     private const int ChunkBytes = 1 << 20;
     private readonly List<DataRun> _pending = [];
@@ -55,14 +55,14 @@ internal sealed class ClusterAllocator(NtfsVolume volume, AttributeData bitmap, 
             {
                 int n = (int)Math.Min(ChunkBytes, lastByte + 1 - start);
                 var bytes = new byte[n];
-                volume.ReadAttribute(bitmap, start, bytes);
+                io.Read(bitmap, start, bytes);
                 long from = Math.Max(run.Lcn, start * 8), to = Math.Min(run.Lcn + run.Length, (start + n) * 8);
                 for (long c = from; c < to; c++)
                 {
                     int i = (int)(c / 8 - start), bit = 1 << (int)(c % 8);
                     bytes[i] = used ? (byte)(bytes[i] | bit) : (byte)(bytes[i] & ~bit);
                 }
-                volume.WriteAttribute(bitmap, start, bytes);
+                io.Write(bitmap, start, bytes);
             }
             if (used) _pending.RemoveAll(p => p.Lcn == run.Lcn && p.Length == run.Length);
         }
@@ -86,7 +86,7 @@ internal sealed class ClusterAllocator(NtfsVolume volume, AttributeData bitmap, 
             for (long offset = 0; offset < bytes; offset += ChunkBytes)
             {
                 int n = (int)Math.Min(ChunkBytes, bytes - offset);
-                volume.ReadAttribute(bitmap, offset, buffer.AsSpan(0, n));
+                io.Read(bitmap, offset, buffer.AsSpan(0, n));
                 for (int i = 0; i < n; i++)
                 {
                     byte b = buffer[i];
@@ -123,7 +123,7 @@ internal sealed class ClusterAllocator(NtfsVolume volume, AttributeData bitmap, 
     private bool IsFree(long lcn, long count)
     {
         var bytes = new byte[(int)((lcn + count - 1) / 8 - lcn / 8 + 1)];
-        volume.ReadAttribute(bitmap, lcn / 8, bytes);
+        io.Read(bitmap, lcn / 8, bytes);
         for (long c = lcn; c < lcn + count; c++)
             if ((bytes[c / 8 - lcn / 8] & (1 << (int)(c % 8))) != 0 || IsPending(c)) return false;
         return true;

@@ -21,6 +21,22 @@ public sealed class FileRecord
 {
     public static ReadOnlySpan<byte> Magic => "FILE"u8;
 
+    // Header fields (the update sequence array's offset and count at 0x04/0x06 are UpdateSequence's).
+    public const int LsnField = 0x08;
+    public const int SequenceNumberField = 0x10;
+    public const int LinkCountField = 0x12;
+    public const int FirstAttributeField = 0x14;
+    public const int FlagsField = 0x16;
+    public const int BytesInUseField = 0x18;
+    public const int BytesAllocatedField = 0x1C;
+    public const int BaseRecordField = 0x20;
+    public const int NextAttributeInstanceField = 0x28;
+    /// <summary>NTFS 3.1 only: the record's own number, and the update sequence array right after the header.</summary>
+    public const int RecordNumberField = 0x2C;
+    public const int HeaderSize31 = 0x30;
+    /// <summary>The smallest header (NTFS 1.2/3.0: the update sequence array at 0x2A).</summary>
+    public const int MinHeaderSize = 0x2A;
+
     public long RecordNumber { get; private init; }
     /// <summary>Where the record starts on the volume, for error messages.</summary>
     public long VolumeOffset { get; private init; }
@@ -29,7 +45,7 @@ public sealed class FileRecord
     public FileRecordFlags Flags { get; private init; }
     /// <summary>For an extension record, the base record it belongs to; zero for a base record.</summary>
     public FileReference BaseRecord { get; private init; }
-    public IReadOnlyList<NtfsAttribute> Attributes { get; private init; } = [];
+    public IReadOnlyList<AttributeRecord> Attributes { get; private init; } = [];
 
     public bool InUse => (Flags & FileRecordFlags.InUse) != 0;
     public bool IsDirectory => (Flags & FileRecordFlags.IsDirectory) != 0;
@@ -43,21 +59,21 @@ public sealed class FileRecord
             throw new NtfsException($"{what}: magic is \"{Printable(record[..4])}\", expected \"FILE\"", volumeOffset);
         UpdateSequence.Apply(record, volumeOffset, what);
 
-        int firstAttribute = BinaryPrimitives.ReadUInt16LittleEndian(record[0x14..]);
-        int bytesInUse = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(record[0x18..]), int.MaxValue);
+        int firstAttribute = BinaryPrimitives.ReadUInt16LittleEndian(record[FirstAttributeField..]);
+        int bytesInUse = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(record[BytesInUseField..]), int.MaxValue);
         if (bytesInUse > record.Length || bytesInUse < 0x30)
-            throw new NtfsException($"{what}: {bytesInUse} bytes in use in a {record.Length}-byte record", volumeOffset + 0x18);
-        if (firstAttribute < 0x2A || (firstAttribute & 7) != 0 || firstAttribute + 4 > bytesInUse)
-            throw new NtfsException($"{what}: first attribute offset {firstAttribute} lies outside its {bytesInUse} used bytes", volumeOffset + 0x14);
+            throw new NtfsException($"{what}: {bytesInUse} bytes in use in a {record.Length}-byte record", volumeOffset + BytesInUseField);
+        if (firstAttribute < MinHeaderSize || (firstAttribute & 7) != 0 || firstAttribute + 4 > bytesInUse)
+            throw new NtfsException($"{what}: first attribute offset {firstAttribute} lies outside its {bytesInUse} used bytes", volumeOffset + FirstAttributeField);
 
-        var attributes = new List<NtfsAttribute>();
+        var attributes = new List<AttributeRecord>();
         int pos = firstAttribute;
         while (true)
         {
             if (pos + 4 > bytesInUse)
                 throw new NtfsException($"{what}: attributes run past its {bytesInUse} used bytes without an end marker", volumeOffset + pos);
             if (BinaryPrimitives.ReadUInt32LittleEndian(record[pos..]) == (uint)AttributeType.End) break;
-            var attribute = NtfsAttribute.Parse(record[pos..bytesInUse], recordNumber, volumeOffset + pos);
+            var attribute = AttributeRecord.Parse(record[pos..bytesInUse], recordNumber, volumeOffset + pos);
             attributes.Add(attribute);
             pos += attribute.Header.RecordLength;
         }
@@ -66,10 +82,10 @@ public sealed class FileRecord
         {
             RecordNumber = recordNumber,
             VolumeOffset = volumeOffset,
-            SequenceNumber = BinaryPrimitives.ReadUInt16LittleEndian(record[0x10..]),
-            LinkCount = BinaryPrimitives.ReadUInt16LittleEndian(record[0x12..]),
-            Flags = (FileRecordFlags)BinaryPrimitives.ReadUInt16LittleEndian(record[0x16..]),
-            BaseRecord = new FileReference(BinaryPrimitives.ReadUInt64LittleEndian(record[0x20..])),
+            SequenceNumber = BinaryPrimitives.ReadUInt16LittleEndian(record[SequenceNumberField..]),
+            LinkCount = BinaryPrimitives.ReadUInt16LittleEndian(record[LinkCountField..]),
+            Flags = (FileRecordFlags)BinaryPrimitives.ReadUInt16LittleEndian(record[FlagsField..]),
+            BaseRecord = new FileReference(BinaryPrimitives.ReadUInt64LittleEndian(record[BaseRecordField..])),
             Attributes = attributes,
         };
     }

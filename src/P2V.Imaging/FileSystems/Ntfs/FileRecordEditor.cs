@@ -10,8 +10,6 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// </summary>
 internal sealed class FileRecordEditor
 {
-    public const int HeaderSize31 = 0x30;
-
     public FileRecordEditor(byte[] bytes, long recordNumber, long volumeOffset)
     {
         Bytes = bytes;
@@ -26,32 +24,32 @@ internal sealed class FileRecordEditor
 
     public int BytesInUse
     {
-        get => (int)BinaryPrimitives.ReadUInt32LittleEndian(Bytes.AsSpan(0x18));
-        private set => BinaryPrimitives.WriteUInt32LittleEndian(Bytes.AsSpan(0x18), (uint)value);
+        get => (int)BinaryPrimitives.ReadUInt32LittleEndian(Bytes.AsSpan(FileRecord.BytesInUseField));
+        private set => BinaryPrimitives.WriteUInt32LittleEndian(Bytes.AsSpan(FileRecord.BytesInUseField), (uint)value);
     }
 
-    public int BytesAllocated => Math.Min((int)BinaryPrimitives.ReadUInt32LittleEndian(Bytes.AsSpan(0x1C)), Bytes.Length);
+    public int BytesAllocated => Math.Min((int)BinaryPrimitives.ReadUInt32LittleEndian(Bytes.AsSpan(FileRecord.BytesAllocatedField)), Bytes.Length);
     public int FreeBytes => BytesAllocated - BytesInUse;
-    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(0x10));
-    public FileRecordFlags Flags => (FileRecordFlags)BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(0x16));
+    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(FileRecord.SequenceNumberField));
+    public FileRecordFlags Flags => (FileRecordFlags)BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(FileRecord.FlagsField));
 
     /// <summary>A new, empty, in-use record: header, update sequence array, the end marker (ntfs-3g mft.c ntfs_mft_record_layout).</summary>
     public static FileRecordEditor CreateEmpty(int size, long recordNumber, long volumeOffset, ushort sequence, ushort usn, FileRecordFlags flags)
     {
         var b = new byte[size];
         int usaCount = size / UpdateSequence.StrideSize + 1;
-        int firstAttribute = AttributeRecord.Align8(HeaderSize31 + 2 * usaCount);
+        int firstAttribute = AttributeRecord.Align8(FileRecord.HeaderSize31 + 2 * usaCount);
         FileRecord.Magic.CopyTo(b);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(4), HeaderSize31);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(6), (ushort)usaCount);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(0x10), sequence);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(0x12), 1);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(0x14), (ushort)firstAttribute);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(0x16), (ushort)flags);
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(0x18), (uint)(firstAttribute + 8));
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(0x1C), (uint)size);
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(0x2C), (uint)recordNumber);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(HeaderSize31), usn);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(UpdateSequence.ArrayOffsetField), FileRecord.HeaderSize31);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(UpdateSequence.ArrayCountField), (ushort)usaCount);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(FileRecord.SequenceNumberField), sequence);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(FileRecord.LinkCountField), 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(FileRecord.FirstAttributeField), (ushort)firstAttribute);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(FileRecord.FlagsField), (ushort)flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(FileRecord.BytesInUseField), (uint)(firstAttribute + 8));
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(FileRecord.BytesAllocatedField), (uint)size);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(FileRecord.RecordNumberField), (uint)recordNumber);
+        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(FileRecord.HeaderSize31), usn);
         BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(firstAttribute), (uint)AttributeType.End);
         return new FileRecordEditor(b, recordNumber, volumeOffset);
     }
@@ -60,7 +58,7 @@ internal sealed class FileRecordEditor
     public List<int> AttributeOffsets()
     {
         var offsets = new List<int>();
-        int pos = BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(0x14));
+        int pos = BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(FileRecord.FirstAttributeField));
         int used = BytesInUse;
         while (pos + 4 <= used && BinaryPrimitives.ReadUInt32LittleEndian(Bytes.AsSpan(pos)) != (uint)AttributeType.End)
         {
@@ -83,6 +81,28 @@ internal sealed class FileRecordEditor
             if (header.Type == type && string.Equals(header.Name, name, StringComparison.Ordinal)) return offset;
         }
         return -1;
+    }
+
+    /// <summary>The offset of the attribute record of <paramref name="type"/> with instance <paramref name="id"/>, or -1.</summary>
+    public int FindInstance(AttributeType type, ushort id)
+    {
+        foreach (int offset in AttributeOffsets())
+        {
+            var header = HeaderAt(offset);
+            if (header.Type == type && header.Id == id) return offset;
+        }
+        return -1;
+    }
+
+    public bool HasAttributes => AttributeOffsets().Count > 0;
+
+    /// <summary>Marks the record free, bumping its sequence number (skipping 0) so that old references to it go stale (ntfs-3g mft.c ntfs_mft_record_free).</summary>
+    public void MarkFree()
+    {
+        var flags = (FileRecordFlags)BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(FileRecord.FlagsField)) & ~FileRecordFlags.InUse;
+        BinaryPrimitives.WriteUInt16LittleEndian(Bytes.AsSpan(FileRecord.FlagsField), (ushort)flags);
+        ushort sequence = (ushort)(SequenceNumber + 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(Bytes.AsSpan(FileRecord.SequenceNumberField), sequence == 0 ? (ushort)1 : sequence);
     }
 
     public Span<byte> ResidentValue(int offset)
@@ -108,16 +128,16 @@ internal sealed class FileRecordEditor
     public bool TryInsert(byte[] attribute)
     {
         if (attribute.Length > FreeBytes) return false;
-        var type = (AttributeType)BinaryPrimitives.ReadUInt32LittleEndian(attribute);
-        string name = AttributeName(attribute);
+        var type = AttributeHeader.TypeOf(attribute);
+        string name = AttributeHeader.NameOf(attribute);
         var offsets = AttributeOffsets();
-        int at = offsets.Count == 0 ? BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(0x14)) : offsets[^1] + HeaderAt(offsets[^1]).RecordLength; // the end marker
+        int at = offsets.Count == 0 ? BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(FileRecord.FirstAttributeField)) : offsets[^1] + HeaderAt(offsets[^1]).RecordLength; // the end marker
         foreach (int offset in offsets)
         {
             var header = HeaderAt(offset);
             if (header.Type > type || (header.Type == type && string.CompareOrdinal(header.Name, name) > 0)) { at = offset; break; }
         }
-        BinaryPrimitives.WriteUInt16LittleEndian(attribute.AsSpan(0x0E), NextInstance());
+        AttributeHeader.SetInstance(attribute, NextInstance());
         Move(at, attribute.Length);
         attribute.CopyTo(Bytes.AsSpan(at));
         return true;
@@ -127,8 +147,8 @@ internal sealed class FileRecordEditor
 
     private ushort NextInstance()
     {
-        ushort id = BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(0x28));
-        BinaryPrimitives.WriteUInt16LittleEndian(Bytes.AsSpan(0x28), (ushort)(id + 1));
+        ushort id = BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(FileRecord.NextAttributeInstanceField));
+        BinaryPrimitives.WriteUInt16LittleEndian(Bytes.AsSpan(FileRecord.NextAttributeInstanceField), (ushort)(id + 1));
         return id;
     }
 
@@ -141,19 +161,13 @@ internal sealed class FileRecordEditor
         BytesInUse = used + delta;
     }
 
-    private static string AttributeName(ReadOnlySpan<byte> attribute)
-    {
-        int length = attribute[9], offset = BinaryPrimitives.ReadUInt16LittleEndian(attribute[0x0A..]);
-        return length == 0 ? "" : NtfsName.Decode(attribute.Slice(offset, 2 * length));
-    }
-
     /// <summary>A copy with the update sequence number bumped and stamped: what goes to the disk.</summary>
     public byte[] Protected()
     {
         var copy = (byte[])Bytes.Clone();
         UpdateSequence.Protect(copy);
         // Keep the bumped number, so the next write of this editor bumps it again.
-        int usa = BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(4));
+        int usa = BinaryPrimitives.ReadUInt16LittleEndian(Bytes.AsSpan(UpdateSequence.ArrayOffsetField));
         copy.AsSpan(usa, 2).CopyTo(Bytes.AsSpan(usa));
         return copy;
     }

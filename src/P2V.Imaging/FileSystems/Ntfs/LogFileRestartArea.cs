@@ -22,6 +22,11 @@ public enum LogFileState
 /// </summary>
 public sealed record LogFileRestartArea(long CurrentLsn, ushort ClientInUseList, ushort Flags)
 {
+    // Restart page header (after the multi-sector header) and restart area fields.
+    public const int SystemPageSizeField = 0x10;
+    public const int RestartAreaOffsetField = 0x18;
+    public const int AreaCurrentLsnField = 0x00, AreaClientInUseListField = 0x0C, AreaFlagsField = 0x0E;
+
     public const ushort NoClient = 0xFFFF;
     public const ushort VolumeIsClean = 0x0002;
 
@@ -31,18 +36,18 @@ public sealed record LogFileRestartArea(long CurrentLsn, ushort ClientInUseList,
     public static LogFileRestartArea? Parse(Span<byte> page, long volumeOffset)
     {
         if (page.Length < 0x30 || !(page[..4].SequenceEqual("RSTR"u8) || page[..4].SequenceEqual("CHKD"u8))) return null;
-        int systemPageSize = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(page[0x10..]), int.MaxValue);
+        int systemPageSize = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(page[SystemPageSizeField..]), int.MaxValue);
         if (systemPageSize < 512 || systemPageSize > page.Length || (systemPageSize & (systemPageSize - 1)) != 0)
-            throw new NtfsException($"$LogFile: restart page system page size {systemPageSize} is not a power of two in 512..{page.Length}", volumeOffset + 0x10);
+            throw new NtfsException($"$LogFile: restart page system page size {systemPageSize} is not a power of two in 512..{page.Length}", volumeOffset + SystemPageSizeField);
         var restart = page[..systemPageSize];
         UpdateSequence.Apply(restart, volumeOffset, "$LogFile restart page");
-        int areaOffset = BinaryPrimitives.ReadUInt16LittleEndian(restart[0x18..]);
+        int areaOffset = BinaryPrimitives.ReadUInt16LittleEndian(restart[RestartAreaOffsetField..]);
         if ((areaOffset & 7) != 0 || areaOffset + 0x10 > systemPageSize)
-            throw new NtfsException($"$LogFile: restart area offset {areaOffset} is misaligned or outside the {systemPageSize}-byte page", volumeOffset + 0x18);
+            throw new NtfsException($"$LogFile: restart area offset {areaOffset} is misaligned or outside the {systemPageSize}-byte page", volumeOffset + RestartAreaOffsetField);
         var area = restart[areaOffset..];
         return new LogFileRestartArea(
-            BinaryPrimitives.ReadInt64LittleEndian(area),
-            BinaryPrimitives.ReadUInt16LittleEndian(area[0x0C..]),
-            BinaryPrimitives.ReadUInt16LittleEndian(area[0x0E..]));
+            BinaryPrimitives.ReadInt64LittleEndian(area[AreaCurrentLsnField..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(area[AreaClientInUseListField..]),
+            BinaryPrimitives.ReadUInt16LittleEndian(area[AreaFlagsField..]));
     }
 }

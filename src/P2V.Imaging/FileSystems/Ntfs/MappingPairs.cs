@@ -1,17 +1,48 @@
 namespace P2V.Imaging.FileSystems.Ntfs;
 
 /// <summary>
-/// The write direction of <see cref="Runlist.Decode"/>: runs to mapping pairs. Encoding: NTFS Documentation,
-/// "Concepts: Data Runs" — per run a header byte (low nibble: bytes of the length, high nibble: bytes of the
-/// signed LCN delta from the previous non-sparse run, 0 for a sparse run), the fields little-endian in as
-/// few bytes as hold them signed, and a zero byte at the end.
+/// Mapping pairs, the on-disk encoding of a non-resident attribute's runs, read and written. Encoding: NTFS
+/// Documentation, "Concepts: Data Runs" — per run a header byte (low nibble: bytes of the run length, high
+/// nibble: bytes of the signed LCN delta from the previous non-sparse run, 0 for a sparse run), those fields
+/// little-endian in as few bytes as hold them signed, and a zero header byte at the end.
 /// </summary>
 internal static class MappingPairs
 {
+    /// <summary>Decodes one attribute record's mapping pairs, checking that every run lies inside the volume.</summary>
+    public static List<DataRun> Decode(ReadOnlySpan<byte> pairs, long startVcn, long totalClusters, long volumeOffset, string what)
+    {
+        var runs = new List<DataRun>();
+        long vcn = startVcn, lcn = 0;
+        int pos = 0;
+        while (pos < pairs.Length && pairs[pos] != 0)
+        {
+            int header = pairs[pos];
+            int lengthSize = header & 0x0F, deltaSize = header >> 4;
+            if (lengthSize == 0 || lengthSize > 8 || deltaSize > 8 || pos + 1 + lengthSize + deltaSize > pairs.Length)
+                throw new NtfsException($"{what}: data run header 0x{header:X2} is malformed or runs past the attribute", volumeOffset + pos);
+            long length = ReadSigned(pairs.Slice(pos + 1, lengthSize));
+            if (length <= 0 || length > long.MaxValue - vcn)
+                throw new NtfsException($"{what}: data run at VCN {vcn} has length {length}", volumeOffset + pos);
+            if (deltaSize == 0)
+            {
+                runs.Add(new DataRun(vcn, DataRun.SparseLcn, length));
+            }
+            else
+            {
+                lcn += ReadSigned(pairs.Slice(pos + 1 + lengthSize, deltaSize));
+                if (lcn < 0 || lcn >= totalClusters || length > totalClusters - lcn)
+                    throw new NtfsException($"{what}: data run at VCN {vcn} maps clusters {lcn}..{lcn + length - 1}, past the end of the {totalClusters}-cluster volume", volumeOffset + pos);
+                runs.Add(new DataRun(vcn, lcn, length));
+            }
+            vcn += length;
+            pos += 1 + lengthSize + deltaSize;
+        }
+        return runs;
+    }
+
     public static byte[] Encode(IReadOnlyList<DataRun> runs)
     {
         var output = new List<byte>(runs.Count * 8 + 1);
-        Span<byte> field = stackalloc byte[8];
         long previousLcn = 0;
         foreach (var run in runs)
         {
@@ -40,18 +71,10 @@ internal static class MappingPairs
         return n;
     }
 
-    /// <summary>Joins runs that continue one another on disk, so the encoding stays short.</summary>
-    public static List<DataRun> Coalesce(IEnumerable<DataRun> runs)
+    private static long ReadSigned(ReadOnlySpan<byte> bytes)
     {
-        var result = new List<DataRun>();
-        foreach (var run in runs)
-        {
-            if (result.Count > 0 && result[^1] is var last && last.NextVcn == run.Vcn
-                && (last.IsSparse ? run.IsSparse : !run.IsSparse && last.Lcn + last.Length == run.Lcn))
-                result[^1] = last with { Length = last.Length + run.Length };
-            else
-                result.Add(run);
-        }
-        return result;
+        long value = (sbyte)bytes[^1];
+        for (int i = bytes.Length - 2; i >= 0; i--) value = (value << 8) | bytes[i];
+        return value;
     }
 }

@@ -4,7 +4,7 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// A read-only, seekable view of an attribute's value: resident bytes, or non-resident runs read straight
 /// from the volume; sparse runs and bytes past the valid data length read as zeros.
 /// </summary>
-internal sealed class NtfsFileStream(NtfsVolume volume, AttributeData data) : Stream
+internal sealed class NtfsFileStream(AttributeReader io, AttributeData data) : Stream
 {
     private long _position;
 
@@ -25,7 +25,7 @@ internal sealed class NtfsFileStream(NtfsVolume volume, AttributeData data) : St
     {
         if (_position >= data.DataSize) return 0;
         int n = (int)Math.Min(buffer.Length, data.DataSize - _position);
-        volume.ReadAttribute(data, _position, buffer[..n]);
+        io.Read(data, _position, buffer[..n]);
         _position += n;
         return n;
     }

@@ -14,8 +14,6 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// </summary>
 public sealed partial class NtfsVolume
 {
-    private const int EntryFlagHasChild = 1, EntryFlagLast = 2;
-
     /// <summary>
     /// Bytes a directory's MFT record keeps free when its root grows, so that $INDEX_ALLOCATION's runlist and the
     /// $I30 $BITMAP can still grow; a root that would eat into them moves into an INDX block instead.
@@ -44,20 +42,21 @@ public sealed partial class NtfsVolume
         public ushort Usn { get; init; }
         public required List<byte[]> Entries { get; set; }
         public int Size => Entries.Sum(e => e.Length);
-        public bool HasChildren => Entries.Any(HasChild);
-    }
+            }
 
-    private IndexWrite OpenIndexForWrite(NtfsFile directory)
+    /// <param name="inserting">Inserting may add attributes to the directory's record, which is not supported when it
+    /// has an $ATTRIBUTE_LIST; patching entries in place changes only the root in the base record and INDX blocks.</param>
+    private IndexWrite OpenIndexForWrite(NtfsFile directory, bool inserting)
     {
-        if (directory.Attributes.Any(a => a.Type == AttributeType.AttributeList))
+        if (inserting && directory.Attributes.Any(a => a.Type == AttributeType.AttributeList))
             throw new NotSupportedException($"directory MFT record {directory.RecordNumber} has an $ATTRIBUTE_LIST; changing its index is not supported");
         var index = OpenIndex(directory); // checks the root
-        var allocation = OpenAttribute(directory, AttributeType.IndexAllocation, "$I30");
+        var allocation = _mft.OpenAttribute(directory, AttributeType.IndexAllocation, "$I30");
         if (allocation is { Resident: not null }) throw new NtfsException($"{index.What}: $INDEX_ALLOCATION is resident", allocation.VolumeOffset);
         return new IndexWrite
         {
             Directory = directory,
-            Record = ReadRecordForWrite(directory.RecordNumber),
+            Record = _mft.ReadForEdit(directory.RecordNumber),
             BlockSize = index.Root.IndexRecordSize,
             VcnShift = index.VcnShift,
             Allocation = allocation,
@@ -67,7 +66,7 @@ public sealed partial class NtfsVolume
     /// <summary>Applies <paramref name="patch"/> to the $FILE_NAME key of every entry of <paramref name="directory"/> that refers to record <paramref name="recordNumber"/> (Win32 and DOS names alike).</summary>
     private void UpdateIndexCopies(NtfsFile directory, long recordNumber, SpanAction patch)
     {
-        var w = OpenIndexForWrite(directory);
+        var w = OpenIndexForWrite(directory, inserting: false);
         var root = LoadRoot(w);
         var pending = new Stack<(long Vcn, int Depth)>();
         if (PatchEntries(root, recordNumber, patch)) SaveRoot(w, root.Entries);
@@ -81,7 +80,7 @@ public sealed partial class NtfsVolume
             if (PatchEntries(node, recordNumber, patch)) WriteBlock(w, node);
             Push(node, depth + 1);
         }
-        WriteRecord(w.Record);
+        _mft.Write(w.Record);
 
         void Push(IndexNodeImage node, int depth)
         {
@@ -96,10 +95,10 @@ public sealed partial class NtfsVolume
         bool changed = false;
         foreach (var e in node.Entries)
         {
-            if (IsLast(e) || (long)(BinaryPrimitives.ReadUInt64LittleEndian(e) & 0x0000_FFFF_FFFF_FFFF) != recordNumber) continue;
-            int keyLength = BinaryPrimitives.ReadUInt16LittleEndian(e.AsSpan(0x0A));
-            if (keyLength < FileName.HeaderSize) continue;
-            patch(e.AsSpan(IndexEntry.HeaderSize, keyLength));
+            if (IsLast(e) || IndexEntry.FileOf(e).RecordNumber != recordNumber) continue;
+            var key = IndexEntry.KeyOf(e);
+            if (key.Length < FileName.HeaderSize) continue;
+            patch(key);
             changed = true;
         }
         return changed;
@@ -107,12 +106,12 @@ public sealed partial class NtfsVolume
 
     private void InsertIndexEntry(NtfsFile directory, byte[] entry, string name, long now)
     {
-        var w = OpenIndexForWrite(directory);
+        var w = OpenIndexForWrite(directory, inserting: true);
         var root = LoadRoot(w);
         var promoted = Insert(w, root, entry, name, 0);
         if (promoted is not null) throw new InvalidOperationException("the root never splits");
         TouchStandardInformation(w.Record, now, modified: true);
-        WriteRecord(w.Record);
+        _mft.Write(w.Record);
     }
 
     /// <summary>Inserts into the subtree at <paramref name="node"/>; returns the entry to add to the parent when the node split.</summary>
@@ -183,8 +182,8 @@ public sealed partial class NtfsVolume
         if (at < 0) throw new NtfsException($"{w.What}: no $INDEX_ROOT", w.Record.VolumeOffset);
         var value = w.Record.ResidentValue(at);
         var node = value[IndexRoot.HeaderSize..];
-        int entries = (int)BinaryPrimitives.ReadUInt32LittleEndian(node), length = (int)BinaryPrimitives.ReadUInt32LittleEndian(node[4..]);
-        return new IndexNodeImage { IsRoot = true, Entries = SplitEntries(node, entries, length, w.Record.VolumeOffset + at, w.What) };
+        var header = IndexNodeHeader.Parse(node, w.Record.VolumeOffset + at, w.What);
+        return new IndexNodeImage { IsRoot = true, Entries = SplitEntries(node, header, w.Record.VolumeOffset + at, w.What) };
     }
 
     /// <summary>Rewrites $INDEX_ROOT with <paramref name="entries"/>; false when the MFT record has no room.</summary>
@@ -192,12 +191,7 @@ public sealed partial class NtfsVolume
     {
         int at = w.Record.Find(AttributeType.IndexRoot, "$I30");
         var header = w.Record.HeaderAt(at);
-        int size = entries.Sum(e => e.Length);
-        var value = new byte[IndexRoot.HeaderSize + IndexNodeHeader.Size + size];
-        w.Record.ResidentValue(at)[..IndexRoot.HeaderSize].CopyTo(value);
-        WriteNodeHeader(value.AsSpan(IndexRoot.HeaderSize), IndexNodeHeader.Size, IndexNodeHeader.Size + size, IndexNodeHeader.Size + size, entries.Any(HasChild));
-        int pos = IndexRoot.HeaderSize + IndexNodeHeader.Size;
-        foreach (var e in entries) { e.CopyTo(value, pos); pos += e.Length; }
+        var value = IndexRoot.Write(w.Record.ResidentValue(at), entries);
         var attribute = AttributeRecord.Resident(AttributeType.IndexRoot, "$I30", header.Id, value);
         bool shrinks = attribute.Length <= header.RecordLength;
         if (!shrinks && attribute.Length - header.RecordLength > w.Record.FreeBytes - RootReserve) return false;
@@ -206,11 +200,8 @@ public sealed partial class NtfsVolume
 
     // ---- INDX blocks ($INDEX_ALLOCATION) ------------------------------------------------------------------
 
-    private int EntriesOffsetInBlock(IndexWrite w) =>
-        AttributeRecord.Align8(0x28 + 2 * (w.BlockSize / UpdateSequence.StrideSize + 1)) - IndexRecord.NodeHeaderOffset;
-
-    private bool BlockFits(IndexWrite w, IndexNodeImage node) =>
-        IndexRecord.NodeHeaderOffset + EntriesOffsetInBlock(w) + node.Size <= w.BlockSize;
+    private static bool BlockFits(IndexWrite w, IndexNodeImage node) =>
+        IndexRecord.NodeHeaderOffset + IndexRecord.EntriesOffset(w.BlockSize) + node.Size <= w.BlockSize;
 
     private IndexNodeImage LoadBlock(IndexWrite w, long vcn)
     {
@@ -219,37 +210,23 @@ public sealed partial class NtfsVolume
         if (vcn < 0 || offset > allocation.DataSize - w.BlockSize)
             throw new NtfsException($"{w.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION", allocation.VolumeOffset);
         var buffer = new byte[w.BlockSize];
-        ReadAttribute(allocation, offset, buffer);
-        long at = VolumeOffsetOf(allocation, offset);
+        _io.Read(allocation, offset, buffer);
+        long at = _io.VolumeOffsetOf(allocation, offset);
         IndexRecord.Parse(buffer, vcn, at, w.What); // checks it and takes the fix-ups off
         var node = buffer.AsSpan(IndexRecord.NodeHeaderOffset);
-        int entries = (int)BinaryPrimitives.ReadUInt32LittleEndian(node), length = (int)BinaryPrimitives.ReadUInt32LittleEndian(node[4..]);
+        var header = IndexNodeHeader.Parse(node, at + IndexRecord.NodeHeaderOffset, w.What);
         return new IndexNodeImage
         {
             Vcn = vcn,
-            Lsn = BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(8)),
-            Usn = BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(4)))),
-            Entries = SplitEntries(node, entries, length, at + IndexRecord.NodeHeaderOffset, w.What),
+            Lsn = BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(IndexRecord.LsnField)),
+            Usn = UpdateSequence.Number(buffer),
+            Entries = SplitEntries(node, header, at + IndexRecord.NodeHeaderOffset, w.What),
         };
     }
 
-    /// <summary>Writes an INDX block (NTFS Documentation, "Concepts: Index Record"; ntfs-3g layout.h INDEX_BLOCK) with fresh fix-ups.</summary>
-    private void WriteBlock(IndexWrite w, IndexNodeImage node)
-    {
-        int size = w.BlockSize, usaCount = size / UpdateSequence.StrideSize + 1, entriesOffset = EntriesOffsetInBlock(w);
-        var b = new byte[size];
-        IndexRecord.Magic.CopyTo(b);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(4), 0x28);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(6), (ushort)usaCount);
-        BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(8), node.Lsn);
-        BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(0x10), node.Vcn);
-        WriteNodeHeader(b.AsSpan(IndexRecord.NodeHeaderOffset), entriesOffset, entriesOffset + node.Size, size - IndexRecord.NodeHeaderOffset, node.HasChildren);
-        int pos = IndexRecord.NodeHeaderOffset + entriesOffset;
-        foreach (var e in node.Entries) { e.CopyTo(b, pos); pos += e.Length; }
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(0x28), node.Usn);
-        UpdateSequence.Protect(b);
-        WriteAttribute(w.Allocation!, node.Vcn << w.VcnShift, b);
-    }
+    /// <summary>Writes an INDX block with fresh fix-ups.</summary>
+    private void WriteBlock(IndexWrite w, IndexNodeImage node) =>
+        _io.Write(w.Allocation!, node.Vcn << w.VcnShift, IndexRecord.Write(w.BlockSize, node.Vcn, node.Lsn, node.Usn, node.Entries));
 
     /// <summary>
     /// A free INDX block: a clear bit of the directory's $I30 $BITMAP, or a new block at the end of
@@ -279,7 +256,7 @@ public sealed partial class NtfsVolume
         var last = oldRuns.LastOrDefault(r => !r.IsSparse);
         var added = _allocator!.Allocate(clusters, oldRuns.Count == 0 ? 0 : oldRuns[^1].NextVcn, last.Length > 0 ? last.Lcn + last.Length : -1);
         _allocator.Mark(added, used: true);
-        var runs = MappingPairs.Coalesce(oldRuns.Concat(added));
+        var runs = Runlist.Coalesce(oldRuns.Concat(added));
         long dataSize = (w.Allocation?.DataSize ?? 0) + bytes, allocated = (w.Allocation?.AllocatedSize ?? 0) + clusters * ClusterSize;
         int allocationAt = record.Find(AttributeType.IndexAllocation, "$I30");
         var attribute = AttributeRecord.NonResident(AttributeType.IndexAllocation, "$I30", allocationAt >= 0 ? record.HeaderAt(allocationAt).Id : (ushort)0, runs, allocated, dataSize, dataSize);
@@ -309,25 +286,17 @@ public sealed partial class NtfsVolume
 
     // ---- Entries -------------------------------------------------------------------------------------------
 
-    private static void WriteNodeHeader(Span<byte> node, int entriesOffset, int length, int allocated, bool hasChildren)
-    {
-        BinaryPrimitives.WriteUInt32LittleEndian(node, (uint)entriesOffset);
-        BinaryPrimitives.WriteUInt32LittleEndian(node[4..], (uint)length);
-        BinaryPrimitives.WriteUInt32LittleEndian(node[8..], (uint)allocated);
-        node[12] = hasChildren ? (byte)1 : (byte)0; // LARGE_INDEX in the root, INDEX_NODE in a block
-    }
-
-    private static List<byte[]> SplitEntries(ReadOnlySpan<byte> node, int entriesOffset, int length, long volumeOffset, string what)
+    private static List<byte[]> SplitEntries(ReadOnlySpan<byte> node, IndexNodeHeader header, long volumeOffset, string what)
     {
         var entries = new List<byte[]>();
-        int pos = entriesOffset;
+        int pos = header.EntriesOffset, length = header.IndexLength;
         while (true)
         {
-            if (pos + IndexEntry.HeaderSize > length || length > node.Length)
+            if (pos + IndexEntry.HeaderSize > length)
                 throw new NtfsException($"{what}: index node ends without a last entry", volumeOffset + pos);
-            int entryLength = BinaryPrimitives.ReadUInt16LittleEndian(node[(pos + 8)..]);
+            int entryLength = IndexEntry.LengthOf(node[pos..]);
             if (entryLength < IndexEntry.HeaderSize || (entryLength & 7) != 0 || pos + entryLength > length)
-                throw new NtfsException($"{what}: index entry of length {entryLength} does not fit its node", volumeOffset + pos + 8);
+                throw new NtfsException($"{what}: index entry of length {entryLength} does not fit its node", volumeOffset + pos + IndexEntry.LengthField);
             var entry = node.Slice(pos, entryLength).ToArray();
             entries.Add(entry);
             if (IsLast(entry)) return entries;
@@ -335,49 +304,10 @@ public sealed partial class NtfsVolume
         }
     }
 
-    /// <summary>An index entry (NTFS Documentation, "Concepts: Index Entry"): file reference, lengths, flags, the $FILE_NAME key, 8-byte aligned.</summary>
-    private static byte[] IndexEntryBytes(FileReference file, ReadOnlySpan<byte> key)
-    {
-        var e = new byte[AttributeRecord.Align8(IndexEntry.HeaderSize + key.Length)];
-        BinaryPrimitives.WriteUInt64LittleEndian(e, file.Value);
-        BinaryPrimitives.WriteUInt16LittleEndian(e.AsSpan(8), (ushort)e.Length);
-        BinaryPrimitives.WriteUInt16LittleEndian(e.AsSpan(0x0A), (ushort)key.Length);
-        key.CopyTo(e.AsSpan(IndexEntry.HeaderSize));
-        return e;
-    }
-
-    private static byte[] EndEntry(long? child)
-    {
-        var e = new byte[IndexEntry.HeaderSize];
-        BinaryPrimitives.WriteUInt16LittleEndian(e.AsSpan(8), IndexEntry.HeaderSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(e.AsSpan(0x0C), EntryFlagLast);
-        return child is long vcn ? WithChild(e, vcn) : e;
-    }
-
-    private static int EntryFlags(byte[] e) => BinaryPrimitives.ReadUInt16LittleEndian(e.AsSpan(0x0C));
-    private static bool HasChild(byte[] e) => (EntryFlags(e) & EntryFlagHasChild) != 0;
-    private static bool IsLast(byte[] e) => (EntryFlags(e) & EntryFlagLast) != 0;
-    private static long ChildVcn(byte[] e) => BinaryPrimitives.ReadInt64LittleEndian(e.AsSpan(e.Length - 8));
-
-    private static string KeyName(byte[] e)
-    {
-        int n = e[IndexEntry.HeaderSize + 0x40];
-        return NtfsName.Decode(e.AsSpan(IndexEntry.HeaderSize + FileName.HeaderSize, 2 * n));
-    }
-
-    /// <summary>The entry with its child pointer (the last 8 bytes, flag 0x01) set to <paramref name="vcn"/>, added when it had none.</summary>
-    private static byte[] WithChild(byte[] e, long vcn)
-    {
-        byte[] result;
-        if (HasChild(e)) result = (byte[])e.Clone();
-        else
-        {
-            result = new byte[e.Length + 8];
-            e.CopyTo(result, 0);
-            BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(8), (ushort)result.Length);
-            BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(0x0C), (ushort)(EntryFlags(e) | EntryFlagHasChild));
-        }
-        BinaryPrimitives.WriteInt64LittleEndian(result.AsSpan(result.Length - 8), vcn);
-        return result;
-    }
+    private static byte[] EndEntry(long? child) => IndexEntry.CreateEnd(child);
+    private static bool HasChild(byte[] e) => IndexEntry.HasChild(e);
+    private static bool IsLast(byte[] e) => IndexEntry.IsLastEntry(e);
+    private static long ChildVcn(byte[] e) => IndexEntry.ChildVcnOf(e);
+    private static byte[] WithChild(byte[] e, long vcn) => IndexEntry.WithChild(e, vcn);
+    private static string KeyName(byte[] e) => FileName.NameOf(IndexEntry.KeyOf(e));
 }

@@ -11,11 +11,6 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// </summary>
 public sealed partial class NtfsVolume
 {
-    private const long MftMirrorRecordNumber = 1, LogFileRecordNumber = 2;
-
-    /// <summary>Records 0–15 are system files and 16–23 are kept for their extension records; files get records from 24 on (ntfs-3g: mft_data_pos = 24).</summary>
-    private const long FirstUserRecord = 24;
-
     /// <summary>How many records $MFT grows by when it has no free record left (ntfs-3g grows it 16 records at a time as well).</summary>
     private const int MftGrowthRecords = 16;
 
@@ -41,16 +36,16 @@ public sealed partial class NtfsVolume
     {
         var data = LogFileData();
         var bytes = new byte[(int)Math.Min(data.DataSize, 2 * 65536)];
-        ReadAttribute(data, 0, bytes);
+        _io.Read(data, 0, bytes);
         int firstPage = Math.Min(bytes.Length, 4096);
         if (bytes.AsSpan(0, firstPage).IndexOfAnyExcept((byte)0xFF) < 0) return LogFileState.Empty;
         var first = LogFileRestartArea.Parse(bytes, data.VolumeOffset)
-            ?? throw new NtfsException($"$LogFile: no restart page (magic \"{FileRecord.Printable(bytes.AsSpan(0, 4))}\", expected \"RSTR\")", VolumeOffsetOf(data, 0));
-        int pageSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(0x10));
+            ?? throw new NtfsException($"$LogFile: no restart page (magic \"{FileRecord.Printable(bytes.AsSpan(0, 4))}\", expected \"RSTR\")", _io.VolumeOffsetOf(data, 0));
+        int pageSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(LogFileRestartArea.SystemPageSizeField));
         LogFileRestartArea? second = null;
         if (pageSize < bytes.Length)
         {
-            try { second = LogFileRestartArea.Parse(bytes.AsSpan(pageSize), VolumeOffsetOf(data, pageSize)); }
+            try { second = LogFileRestartArea.Parse(bytes.AsSpan(pageSize), _io.VolumeOffsetOf(data, pageSize)); }
             catch (NtfsException) { } // a torn second copy: the first stands
         }
         var newest = second is not null && second.CurrentLsn > first.CurrentLsn ? second : first;
@@ -59,8 +54,8 @@ public sealed partial class NtfsVolume
 
     private AttributeData LogFileData()
     {
-        var log = OpenRecord(FileReference.Of(LogFileRecordNumber), "$LogFile");
-        var data = OpenAttribute(log, AttributeType.Data, "") ?? throw new NtfsException("$LogFile: no unnamed $DATA attribute", log.BaseRecord.VolumeOffset);
+        var log = _mft.Open(FileReference.Of(SystemFiles.LogFile), "$LogFile");
+        var data = _mft.OpenAttribute(log, AttributeType.Data, "") ?? throw new NtfsException("$LogFile: no unnamed $DATA attribute", log.BaseRecord.VolumeOffset);
         if (data.Resident is not null || data.DataSize < 8192) throw new NtfsException($"$LogFile: {data.DataSize} bytes{(data.Resident is null ? "" : ", resident")}, too small for its restart pages", data.VolumeOffset);
         return data;
     }
@@ -80,23 +75,23 @@ public sealed partial class NtfsVolume
                 var ones = new byte[WriteChunk];
                 ones.AsSpan().Fill(0xFF);
                 for (long offset = 0; offset < data.DataSize; offset += WriteChunk)
-                    WriteAttribute(data, offset, ones.AsSpan(0, (int)Math.Min(WriteChunk, data.DataSize - offset)));
+                    _io.Write(data, offset, ones.AsSpan(0, (int)Math.Min(WriteChunk, data.DataSize - offset)));
                 SetVolumeFlags(VolumeFlags.Dirty);
                 _disk.Flush();
             }
         }
-        _allocator = new ClusterAllocator(this, _bitmap, TotalClusters);
+        _allocator = new ClusterAllocator(_io, _bitmap, TotalClusters);
         _writeChecked = true;
     }
 
     private void SetVolumeFlags(VolumeFlags flags)
     {
-        var record = ReadRecordForWrite(VolumeRecordNumber);
+        var record = _mft.ReadForEdit(SystemFiles.Volume);
         int at = record.Find(AttributeType.VolumeInformation);
         if (at < 0) throw new NtfsException("$Volume: no $VOLUME_INFORMATION", record.VolumeOffset);
         var value = record.ResidentValue(at);
-        BinaryPrimitives.WriteUInt16LittleEndian(value[0x0A..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(value[0x0A..]) | (ushort)flags));
-        WriteRecord(record);
+        BinaryPrimitives.WriteUInt16LittleEndian(value[VolumeInformation.FlagsField..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(value[VolumeInformation.FlagsField..]) | (ushort)flags));
+        _mft.Write(record);
     }
 
     // ---- Files -----------------------------------------------------------------------------------------
@@ -106,39 +101,156 @@ public sealed partial class NtfsVolume
     /// resident when it fits the MFT record, otherwise in newly allocated clusters (the old ones are freed only
     /// after the record points at the new ones). Times in $STANDARD_INFORMATION and the sizes and times of the
     /// file's entries in its directory's $I30 index follow.
+    /// <para>
+    /// A sparse or NTFS-compressed file gets a plain copy: the new $DATA is neither, and the sparse and compressed
+    /// bits leave $STANDARD_INFORMATION, its $FILE_NAMEs and their index copies (valid NTFS: Windows reads such a
+    /// file as any other). A file whose attributes span several MFT records ($ATTRIBUTE_LIST) gets its new $DATA in
+    /// the record that held its first fragment; the other fragments leave their records and the list, and an
+    /// extension record left empty is freed. <see cref="CheckReplaceFile"/> says beforehand whether this can work.
+    /// </para>
     /// </summary>
     public void ReplaceFile(string path, ReadOnlySpan<byte> content)
     {
         EnsureWritable();
         var file = ResolveForWrite(path, out var parent, directoryAllowed: false);
-        var record = ReadRecordForWrite(file.RecordNumber);
-        int at = record.Find(AttributeType.Data);
-        AttributeHeader? old = at >= 0 ? record.HeaderAt(at) : null;
-        if (old is { } o && (o.IsCompressed || o.IsEncrypted || o.IsSparse))
-            throw new NotSupportedException($"'{path}' is {(o.IsEncrypted ? "encrypted" : o.IsCompressed ? "compressed" : "sparse")}; replacing such a file is not supported");
-        var oldRuns = old is { IsNonResident: true } h ? DecodeRuns(record, at, h) : [];
+        var fragments = file.Find(AttributeType.Data);
+        if (fragments.Any(f => f.Header.IsEncrypted))
+            throw new NotSupportedException($"'{path}' is EFS-encrypted; its content cannot be replaced offline");
+        bool hasList = file.BaseRecord.Attributes.Any(a => a.Type == AttributeType.AttributeList);
+        var first = fragments.FirstOrDefault(f => !f.Header.IsNonResident || f.Header.LowestVcn == 0);
+        if (fragments.Count > 0 && first is null)
+            throw new NtfsException($"'{path}': no $DATA record maps VCN 0", fragments[0].VolumeOffset);
+        if (first is null && hasList)
+            throw new NotSupportedException($"'{path}' has an $ATTRIBUTE_LIST and no $DATA; adding one to it is not supported");
+        bool wasSparse = fragments.Any(f => f.Header.IsSparse), wasCompressed = fragments.Any(f => f.Header.IsCompressed);
+        uint structural = (wasSparse ? (uint)FileAttributes.SparseFile : 0) | (wasCompressed ? (uint)FileAttributes.Compressed : 0);
+        var oldRuns = fragments.Where(f => f.Header.IsNonResident).SelectMany(f => f.DecodeRuns(TotalClusters)).ToList();
 
-        var (attribute, runs, allocated) = BuildData(record, at, old?.Id ?? 0, content, path);
-        WriteNewClusters(runs, content);
-        if (at >= 0) record.TryReplace(at, attribute);
-        else record.TryInsert(attribute);
+        // Every record this write changes, read once: the base record, the one holding the first $DATA fragment,
+        // those holding the other fragments and those holding $FILE_NAMEs whose flags change.
+        var records = new Dictionary<long, FileRecordEditor>();
+        FileRecordEditor Edit(long number) => records.TryGetValue(number, out var r) ? r : records[number] = _mft.ReadForEdit(number);
+        var baseRecord = Edit(file.RecordNumber);
+        var home = Edit(first?.RecordNumber ?? file.RecordNumber);
+        var others = fragments.Where(f => f != first).ToList();
+        foreach (var other in others)
+        {
+            var record = Edit(other.RecordNumber);
+            int offset = record.FindInstance(AttributeType.Data, other.Header.Id);
+            if (offset < 0) throw new NtfsException($"'{path}': $DATA fragment {other.Header.Id} is no longer in MFT record {other.RecordNumber}", other.VolumeOffset);
+            record.Remove(offset);
+        }
+        int at = first is null ? -1 : home.FindInstance(AttributeType.Data, first.Header.Id);
+
+        var (attribute, runs, allocated) = BuildData(home, at, first?.Header.Id ?? 0, content, path);
+        if (at >= 0) home.TryReplace(at, attribute);
+        else home.TryInsert(attribute);
+
         long now = DateTime.UtcNow.ToFileTimeUtc();
-        TouchStandardInformation(record, now, modified: true);
-        WriteRecord(record);
+        TouchStandardInformation(baseRecord, now, modified: true);
+        if (structural != 0)
+        {
+            ClearStandardInformationBits(baseRecord, structural);
+            foreach (var name in file.Find(AttributeType.FileName).Where(a => !a.Header.IsNonResident))
+            {
+                var record = Edit(name.RecordNumber);
+                var value = record.ResidentValue(record.FindInstance(AttributeType.FileName, name.Header.Id));
+                FileName.SetAttributes(value, FileName.GetAttributes(value) & ~structural);
+            }
+        }
+        Action? writeList = null;
+        if (others.Count > 0)
+        {
+            var gone = others.Select(o => (o.RecordNumber, o.Header.Id)).ToHashSet();
+            writeList = RewriteAttributeList(baseRecord, e => e.Type == AttributeType.Data && e.Name.Length == 0 && gone.Contains((e.Record.RecordNumber, e.AttributeId)));
+        }
+        var emptied = records.Values.Where(r => r.RecordNumber != file.RecordNumber && !r.HasAttributes).ToList();
+        foreach (var record in emptied) record.MarkFree();
+
+        // New clusters, then the record holding the new $DATA, then the base record (list and times), then the
+        // records that lost fragments; only then are old clusters and emptied records freed.
+        WriteNewClusters(runs, content);
+        _mft.Write(home);
+        writeList?.Invoke();
+        if (home != baseRecord) _mft.Write(baseRecord);
+        foreach (var record in records.Values.Where(r => r != home && r != baseRecord)) _mft.Write(record);
         _disk.Flush();
         _allocator!.Mark(oldRuns, used: false);
+        foreach (var record in emptied) SetMftBitmapBit(record.RecordNumber, false);
         _disk.Flush();
 
         long size = content.Length;
         UpdateIndexCopies(parent, file.RecordNumber, key =>
         {
-            BinaryPrimitives.WriteInt64LittleEndian(key[0x10..], now);
-            BinaryPrimitives.WriteInt64LittleEndian(key[0x18..], now);
-            BinaryPrimitives.WriteInt64LittleEndian(key[0x20..], now);
-            BinaryPrimitives.WriteInt64LittleEndian(key[0x28..], allocated);
-            BinaryPrimitives.WriteInt64LittleEndian(key[0x30..], size);
+            FileName.Touch(key, now, modified: true);
+            FileName.SetSizes(key, allocated, size);
+            if (structural != 0) FileName.SetAttributes(key, FileName.GetAttributes(key) & ~structural);
         });
         _disk.Flush();
+    }
+
+    /// <summary>
+    /// Why <see cref="ReplaceFile"/> would refuse to give <paramref name="path"/> <paramref name="newLength"/> bytes,
+    /// or null when it would not: no such file, a directory, EFS encryption, not enough free clusters, a read-only or
+    /// unclean volume. For planners, which must find every refusal before anything is written. A new runlist too
+    /// fragmented to fit the MFT record is found only by the write itself.
+    /// </summary>
+    public string? CheckReplaceFile(string path, long newLength)
+    {
+        if (!_disk.CanWrite) return "the volume was opened read-only";
+        if (!AllowUncleanVolume && UncleanReason() is { } unclean) return $"the volume {unclean}";
+        NtfsFile file;
+        try
+        {
+            file = ResolveForWrite(path, out _, directoryAllowed: false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return e.Message;
+        }
+        var fragments = file.Find(AttributeType.Data);
+        if (fragments.Any(f => f.Header.IsEncrypted)) return $"'{path}' is EFS-encrypted";
+        if (fragments.Count == 0 && file.BaseRecord.Attributes.Any(a => a.Type == AttributeType.AttributeList))
+            return $"'{path}' has an $ATTRIBUTE_LIST and no $DATA";
+        long needed = (newLength + ClusterSize - 1) / ClusterSize, free = TotalClusters - BitmapUsedClusters;
+        if (newLength > BootSector.FileRecordSize / 2 && needed > free)
+            return $"'{path}' needs {needed} free clusters for its new {newLength} bytes, the volume has {free}";
+        return null;
+    }
+
+    private static void ClearStandardInformationBits(FileRecordEditor record, uint bits)
+    {
+        int at = record.Find(AttributeType.StandardInformation);
+        if (at < 0) return;
+        var si = record.ResidentValue(at);
+        if (si.Length >= StandardInformation.MinSize) StandardInformation.SetAttributes(si, StandardInformation.GetAttributes(si) & ~bits);
+    }
+
+    /// <summary>
+    /// Drops entries from the base record's $ATTRIBUTE_LIST. A resident list is rewritten in the record; a
+    /// non-resident one keeps its clusters and shrinks in place: its sizes change in the record, and the returned
+    /// action writes its new bytes, to be run just before the base record is written.
+    /// </summary>
+    private Action? RewriteAttributeList(FileRecordEditor baseRecord, Func<AttributeListEntry, bool> drop)
+    {
+        int at = baseRecord.Find(AttributeType.AttributeList);
+        var header = baseRecord.HeaderAt(at);
+        string what = $"MFT record {baseRecord.RecordNumber} $ATTRIBUTE_LIST";
+        if (!header.IsNonResident)
+        {
+            var value = AttributeList.Without(baseRecord.ResidentValue(at), drop, baseRecord.VolumeOffset + at, what);
+            baseRecord.TryReplace(at, AttributeRecord.Resident(AttributeType.AttributeList, "", header.Id, value));
+            return null;
+        }
+        var fragment = AttributeRecord.Parse(baseRecord.Bytes.AsSpan(at, header.RecordLength), baseRecord.RecordNumber, baseRecord.VolumeOffset + at);
+        var data = AttributeData.FromFragments([fragment], TotalClusters, what);
+        if (data.DataSize > MasterFileTable.MaxAttributeListSize) throw new NtfsException($"{what}: {data.DataSize} bytes", fragment.VolumeOffset);
+        var bytes = new byte[data.DataSize];
+        _io.Read(data, 0, bytes);
+        var kept = AttributeList.Without(bytes, drop, fragment.VolumeOffset, what);
+        AttributeHeader.SetSizes(baseRecord.Bytes.AsSpan(at), kept.Length, kept.Length);
+        // The old tail stays in the clusters past the new size, where nothing reads it.
+        return () => _io.Write(data, 0, kept);
     }
 
     /// <summary>The Windows attributes in a file's $STANDARD_INFORMATION (FILE_ATTRIBUTE_* bits).</summary>
@@ -161,23 +273,21 @@ public sealed partial class NtfsVolume
         if ((((uint)set | (uint)clear) & ~changeable) != 0)
             throw new ArgumentException($"attributes {set | clear} include bits that describe the file's structure; only flags such as ReadOnly, Hidden, System and Archive can be changed");
         var file = ResolveForWrite(path, out var parent, directoryAllowed: true);
-        var record = ReadRecordForWrite(file.RecordNumber);
+        var record = _mft.ReadForEdit(file.RecordNumber);
         int at = record.Find(AttributeType.StandardInformation);
         if (at < 0) throw new NtfsException($"'{path}': MFT record {file.RecordNumber} has no $STANDARD_INFORMATION", record.VolumeOffset);
         var si = record.ResidentValue(at);
         if (si.Length < StandardInformation.MinSize) throw new NtfsException($"'{path}': $STANDARD_INFORMATION of {si.Length} bytes", record.VolumeOffset + at);
-        uint before = BinaryPrimitives.ReadUInt32LittleEndian(si[0x20..]);
-        uint after = (before | (uint)set) & ~(uint)clear;
-        BinaryPrimitives.WriteUInt32LittleEndian(si[0x20..], after);
+        uint before = StandardInformation.GetAttributes(si);
+        StandardInformation.SetAttributes(si, (before | (uint)set) & ~(uint)clear);
         long now = DateTime.UtcNow.ToFileTimeUtc();
         TouchStandardInformation(record, now, modified: false);
-        WriteRecord(record);
+        _mft.Write(record);
         _disk.Flush();
         UpdateIndexCopies(parent, file.RecordNumber, key =>
         {
-            uint flags = BinaryPrimitives.ReadUInt32LittleEndian(key[0x38..]);
-            BinaryPrimitives.WriteUInt32LittleEndian(key[0x38..], (flags | (uint)set) & ~(uint)clear);
-            BinaryPrimitives.WriteInt64LittleEndian(key[0x18..], now);
+            FileName.SetAttributes(key, (FileName.GetAttributes(key) | (uint)set) & ~(uint)clear);
+            FileName.Touch(key, now, modified: false);
         });
         _disk.Flush();
         return (FileAttributes)before;
@@ -204,23 +314,23 @@ public sealed partial class NtfsVolume
         var record = FileRecordEditor.CreateEmpty(size, number, -1, sequence, usn, FileRecordFlags.InUse);
 
         var parentSi = parent.FindResident(AttributeType.StandardInformation);
-        record.TryInsert(AttributeRecord.Resident(AttributeType.StandardInformation, "", 0, StandardInformationValue(now, (uint)attributes, parentSi is null ? default : parentSi.ResidentValue)));
+        record.TryInsert(AttributeRecord.Resident(AttributeType.StandardInformation, "", 0, StandardInformation.Create(now, (uint)attributes, parentSi is null ? default : parentSi.ResidentValue)));
         var ns = NamespaceFor(name);
         int fileNameLength = AttributeRecord.Align8(AttributeRecord.Align8(AttributeHeader.ResidentHeaderSize) + FileName.HeaderSize + 2 * name.Length);
         var (data, runs, allocated) = BuildData(record, -1, 0, content, path, reserve: fileNameLength);
-        var fileName = FileNameValue(parent.Reference, now, allocated, content.Length, (uint)attributes, ns, name);
-        if (!record.TryInsert(AttributeRecord.Resident(AttributeType.FileName, "", 0, fileName, AttributeRecord.ResidentIndexed)) || !record.TryInsert(data))
+        var fileName = FileName.Create(parent.Reference, now, allocated, content.Length, (uint)attributes, ns, name);
+        if (!record.TryInsert(AttributeRecord.Resident(AttributeType.FileName, "", 0, fileName, AttributeHeader.ResidentIndexed)) || !record.TryInsert(data))
             throw new NotSupportedException($"'{path}': the new MFT record has no room for its attributes");
 
         WriteNewClusters(runs, content);
-        WriteRecord(record, allowUninitialized: grows);
+        _mft.Write(record, allowUninitialized: grows);
         _disk.Flush();
         if (grows) GrowMftInitialized(number);
         SetMftBitmapBit(number, true);
         _disk.Flush();
 
         var reference = FileReference.Of(number, sequence);
-        InsertIndexEntry(parent, IndexEntryBytes(reference, fileName), name, now);
+        InsertIndexEntry(parent, IndexEntry.Create(reference, fileName), name, now);
         _disk.Flush();
     }
 
@@ -231,10 +341,8 @@ public sealed partial class NtfsVolume
         (parent, var name) = ResolveParent(path);
         var index = OpenIndex(parent);
         var found = FindInIndex(index, index.Root.Entries, name, 0) ?? throw new FileNotFoundException($"'{path}' not found on the NTFS volume", path);
-        var file = OpenRecord(found, $"'{path}'");
+        var file = _mft.Open(found, $"'{path}'");
         if (file.IsDirectory && !directoryAllowed) throw new IOException($"'{path}' is a directory, not a file");
-        if (file.BaseRecord.Attributes.Any(a => a.Type == AttributeType.AttributeList))
-            throw new NotSupportedException($"'{path}' has an $ATTRIBUTE_LIST (its attributes span several MFT records); writing it is not supported");
         return file;
     }
 
@@ -272,7 +380,7 @@ public sealed partial class NtfsVolume
     private IReadOnlyList<DataRun> DecodeRuns(FileRecordEditor record, int at, AttributeHeader header)
     {
         if (header.LowestVcn != 0) throw new NtfsException($"MFT record {record.RecordNumber}: attribute 0x{(uint)header.Type:X} starts at VCN {header.LowestVcn}", record.VolumeOffset + at);
-        return Runlist.Decode(record.Bytes.AsSpan(at + header.MappingPairsOffset, header.RecordLength - header.MappingPairsOffset), 0, TotalClusters,
+        return MappingPairs.Decode(record.Bytes.AsSpan(at + header.MappingPairsOffset, header.RecordLength - header.MappingPairsOffset), 0, TotalClusters,
             record.VolumeOffset + at + header.MappingPairsOffset, $"MFT record {record.RecordNumber} attribute 0x{(uint)header.Type:X}");
     }
 
@@ -329,122 +437,44 @@ public sealed partial class NtfsVolume
         int at = record.Find(AttributeType.StandardInformation);
         if (at < 0) return;
         var si = record.ResidentValue(at);
-        if (si.Length < StandardInformation.MinSize) return;
-        if (modified) BinaryPrimitives.WriteInt64LittleEndian(si[0x08..], now);
-        BinaryPrimitives.WriteInt64LittleEndian(si[0x10..], now);
-        BinaryPrimitives.WriteInt64LittleEndian(si[0x18..], now);
-    }
-
-    /// <summary>
-    /// $STANDARD_INFORMATION of a new file (ntfs-3g layout.h STANDARD_INFORMATION): the NTFS 3.x form of 72 bytes
-    /// with the directory's owner and security ids when the directory has them (so its $Secure descriptor applies),
-    /// the 48-byte NTFS 1.2 form otherwise.
-    /// </summary>
-    private static byte[] StandardInformationValue(long now, uint attributes, ReadOnlySpan<byte> parentSi)
-    {
-        var v = new byte[parentSi.Length >= 0x48 ? 0x48 : StandardInformation.MinSize];
-        for (int i = 0; i < 4; i++) BinaryPrimitives.WriteInt64LittleEndian(v.AsSpan(8 * i), now);
-        BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(0x20), attributes);
-        if (v.Length == 0x48)
-        {
-            parentSi.Slice(0x30, 4).CopyTo(v.AsSpan(0x30)); // owner id
-            parentSi.Slice(0x34, 4).CopyTo(v.AsSpan(0x34)); // security id
-        }
-        return v;
-    }
-
-    /// <summary>A $FILE_NAME value (NTFS Documentation, "Attributes: $FILE_NAME"): also the key of the $I30 entry.</summary>
-    private static byte[] FileNameValue(FileReference parent, long now, long allocated, long size, uint attributes, FileNameNamespace ns, string name)
-    {
-        var v = new byte[FileName.HeaderSize + 2 * name.Length];
-        BinaryPrimitives.WriteUInt64LittleEndian(v, parent.Value);
-        for (int i = 0; i < 4; i++) BinaryPrimitives.WriteInt64LittleEndian(v.AsSpan(8 + 8 * i), now);
-        BinaryPrimitives.WriteInt64LittleEndian(v.AsSpan(0x28), allocated);
-        BinaryPrimitives.WriteInt64LittleEndian(v.AsSpan(0x30), size);
-        BinaryPrimitives.WriteUInt32LittleEndian(v.AsSpan(0x38), attributes);
-        v[0x40] = (byte)name.Length;
-        v[0x41] = (byte)ns;
-        for (int i = 0; i < name.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(v.AsSpan(FileName.HeaderSize + 2 * i), name[i]);
-        return v;
+        if (si.Length >= StandardInformation.MinSize) StandardInformation.Touch(si, now, modified);
     }
 
     // ---- MFT records -------------------------------------------------------------------------------------
 
-    private FileRecordEditor ReadRecordForWrite(long number)
-    {
-        int size = BootSector.FileRecordSize;
-        long count = _mft.InitializedSize / size;
-        if (number < 0 || number >= count) throw new NtfsException($"MFT record {number} lies beyond the {count} records of $MFT", _mft.VolumeOffset);
-        var buffer = new byte[size];
-        ReadAttribute(_mft, number * size, buffer);
-        long at = VolumeOffsetOf(_mft, number * size);
-        FileRecord.Parse(buffer, number, at); // checks it and takes the fix-ups off
-        return new FileRecordEditor(buffer, number, at);
-    }
-
-    /// <summary>Writes a record with fresh fix-ups; the first records also go to $MFTMirr, which must stay identical.</summary>
-    private void WriteRecord(FileRecordEditor record, bool allowUninitialized = false)
-    {
-        int size = BootSector.FileRecordSize;
-        long offset = record.RecordNumber * size;
-        if (!allowUninitialized && offset + size > _mft.InitializedSize)
-            throw new InvalidOperationException($"MFT record {record.RecordNumber} lies past $MFT's initialized size");
-        var bytes = record.Protected();
-        WriteAttribute(_mft, offset, bytes);
-        if (record.RecordNumber < MirroredRecords)
-        {
-            var mirror = OpenRecord(FileReference.Of(MftMirrorRecordNumber), "$MFTMirr");
-            var data = OpenAttribute(mirror, AttributeType.Data, "") ?? throw new NtfsException("$MFTMirr: no unnamed $DATA attribute", mirror.BaseRecord.VolumeOffset);
-            if (offset + size <= data.DataSize) WriteAttribute(data, offset, bytes);
-        }
-    }
-
-    /// <summary>How many records $MFTMirr holds: 4, or a cluster's worth when a cluster holds more (ntfs-3g volume.c mftmirr_size).</summary>
-    private int MirroredRecords => ClusterSize <= 4 * BootSector.FileRecordSize ? 4 : ClusterSize / BootSector.FileRecordSize;
-
     private (long Number, ushort Sequence, ushort Usn, bool Grows) AllocateMftRecord()
     {
         int size = BootSector.FileRecordSize;
-        var (bitmap, bits) = ReadMftBitmap();
-        long count = _mft.InitializedSize / size;
-        for (long n = FirstUserRecord; n < Math.Min(count, bits.Length * 8L); n++)
+        var (bitmap, bits) = _mft.ReadBitmap();
+        long count = _mft.Data.InitializedSize / size;
+        for (long n = SystemFiles.FirstUserRecord; n < Math.Min(count, bits.Length * 8L); n++)
         {
             if ((bits[n / 8] & (1 << (int)(n % 8))) != 0) continue;
             var buffer = new byte[size];
-            ReadAttribute(_mft, n * size, buffer);
+            _io.Read(_mft.Data, n * size, buffer);
             ushort usn = 0, sequence = 1;
             if (buffer.AsSpan(0, 4).SequenceEqual(FileRecord.Magic))
             {
                 try
                 {
-                    var old = FileRecord.Parse(buffer, n, VolumeOffsetOf(_mft, n * size));
+                    var old = FileRecord.Parse(buffer, n, _io.VolumeOffsetOf(_mft.Data, n * size));
                     if (old.InUse) continue; // $MFT's bitmap says free, the record says in use: leave it alone
                     sequence = old.SequenceNumber == 0 ? (ushort)1 : old.SequenceNumber; // freeing already bumped it
-                    usn = BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(BinaryPrimitives.ReadUInt16LittleEndian(buffer.AsSpan(4))));
+                    usn = UpdateSequence.Number(buffer);
                 }
                 catch (NtfsException) { } // a damaged free record is simply overwritten
             }
             return (n, sequence, usn, false);
         }
         // No free record: the next one past the initialized size, inside the allocation (grown if need be).
-        if ((count + 1) * size > _mft.AllocatedSize) GrowMftAllocation();
+        if ((count + 1) * size > _mft.Data.AllocatedSize) GrowMftAllocation();
         _ = bitmap;
         return (count, 1, 0, true);
     }
 
-    private (AttributeData Attribute, byte[] Bits) ReadMftBitmap()
-    {
-        var mft = OpenRecord(FileReference.Of(MftRecordNumber), "$MFT");
-        var bitmap = OpenAttribute(mft, AttributeType.Bitmap, "") ?? throw new NtfsException("$MFT: no $BITMAP attribute", mft.BaseRecord.VolumeOffset);
-        if (bitmap.DataSize > 64L << 20) throw new NtfsException($"$MFT: $BITMAP of {bitmap.DataSize} bytes", bitmap.VolumeOffset);
-        var bits = new byte[bitmap.DataSize];
-        ReadAttribute(bitmap, 0, bits);
-        return (bitmap, bits);
-    }
-
     private void SetMftBitmapBit(long number, bool used)
     {
-        var record = ReadRecordForWrite(MftRecordNumber);
+        var record = _mft.ReadForEdit(SystemFiles.Mft);
         int at = record.Find(AttributeType.Bitmap);
         if (at < 0) throw new NtfsException("$MFT: no $BITMAP attribute", record.VolumeOffset);
         var header = record.HeaderAt(at);
@@ -453,26 +483,25 @@ public sealed partial class NtfsVolume
         {
             var value = record.ResidentValue(at);
             value[(int)(number / 8)] = used ? (byte)(value[(int)(number / 8)] | bit) : (byte)(value[(int)(number / 8)] & ~bit);
-            WriteRecord(record);
+            _mft.Write(record);
             return;
         }
-        var (bitmap, _) = ReadMftBitmap();
+        var (bitmap, _) = _mft.ReadBitmap();
         var one = new byte[1];
-        ReadAttribute(bitmap, number / 8, one);
+        _io.Read(bitmap, number / 8, one);
         one[0] = used ? (byte)(one[0] | bit) : (byte)(one[0] & ~bit);
-        WriteAttribute(bitmap, number / 8, one);
+        _io.Write(bitmap, number / 8, one);
     }
 
     /// <summary>Takes record <paramref name="number"/> (just written past the end) into $MFT's data and initialized size, widening $MFT's $BITMAP to cover it.</summary>
     private void GrowMftInitialized(long number)
     {
         int size = BootSector.FileRecordSize;
-        var record = ReadRecordForWrite(MftRecordNumber);
+        var record = _mft.ReadForEdit(SystemFiles.Mft);
         if (record.Find(AttributeType.AttributeList) >= 0) throw new NotSupportedException("$MFT has an $ATTRIBUTE_LIST; growing it is not supported");
         int data = record.Find(AttributeType.Data);
         long newSize = (number + 1) * size;
-        BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(data + 0x30), newSize);
-        BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(data + 0x38), newSize);
+        AttributeHeader.SetSizes(record.Bytes.AsSpan(data), newSize, newSize);
 
         int at = record.Find(AttributeType.Bitmap);
         var header = record.HeaderAt(at);
@@ -489,21 +518,20 @@ public sealed partial class NtfsVolume
             long grown = AttributeRecord.Align8((int)needed);
             if (grown > header.AllocatedSize) throw new NotSupportedException("$MFT: its $BITMAP would need more clusters; growing it is not supported");
             // Past the initialized size the clusters hold whatever was there: zero the bytes about to become valid.
-            var (bitmap, _) = ReadMftBitmap();
-            WriteAttribute(bitmap, header.InitializedSize, new byte[grown - header.InitializedSize]);
+            var (bitmap, _) = _mft.ReadBitmap();
+            _io.Write(bitmap, header.InitializedSize, new byte[grown - header.InitializedSize]);
             _disk.Flush();
-            BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(at + 0x30), grown);
-            BinaryPrimitives.WriteInt64LittleEndian(record.Bytes.AsSpan(at + 0x38), grown);
+            AttributeHeader.SetSizes(record.Bytes.AsSpan(at), grown, grown);
         }
-        WriteRecord(record);
+        _mft.Write(record);
         _disk.Flush();
-        _mft = OpenMft();
+        _mft.Reload();
     }
 
     /// <summary>Gives $MFT's $DATA more clusters (claimed in $Bitmap first), keeping its sizes; records there are initialized one by one as they are used.</summary>
     private void GrowMftAllocation()
     {
-        var record = ReadRecordForWrite(MftRecordNumber);
+        var record = _mft.ReadForEdit(SystemFiles.Mft);
         if (record.Find(AttributeType.AttributeList) >= 0) throw new NotSupportedException("$MFT has an $ATTRIBUTE_LIST; growing it is not supported");
         int at = record.Find(AttributeType.Data);
         var header = record.HeaderAt(at);
@@ -514,33 +542,11 @@ public sealed partial class NtfsVolume
         var added = _allocator!.Allocate(clusters, runs.Count == 0 ? 0 : runs[^1].NextVcn, last.Length > 0 ? last.Lcn + last.Length : -1);
         _allocator.Mark(added, used: true);
         _disk.Flush();
-        var all = MappingPairs.Coalesce(runs.Concat(added));
+        var all = Runlist.Coalesce(runs.Concat(added));
         var attribute = AttributeRecord.NonResident(AttributeType.Data, "", header.Id, all, header.AllocatedSize + clusters * ClusterSize, header.DataSize, header.InitializedSize);
         if (!record.TryReplace(at, attribute)) throw new NotSupportedException("$MFT: its grown runlist does not fit record 0");
-        WriteRecord(record);
+        _mft.Write(record);
         _disk.Flush();
-        _mft = OpenMft();
-    }
-
-    // ---- Attribute bytes ---------------------------------------------------------------------------------
-
-    /// <summary>Writes bytes of a plain non-resident attribute in place, inside its allocated size.</summary>
-    internal void WriteAttribute(AttributeData data, long offset, ReadOnlySpan<byte> source)
-    {
-        if (data.Resident is not null || data.IsCompressed || data.IsEncrypted)
-            throw new NotSupportedException($"{data.What}: only plain non-resident attributes are written in place");
-        if (offset < 0 || offset > data.AllocatedSize - source.Length)
-            throw new NtfsException($"{data.What}: write of [{offset}, +{source.Length}) past its {data.AllocatedSize} allocated bytes", data.VolumeOffset);
-        long cluster = ClusterSize;
-        int done = 0;
-        while (done < source.Length)
-        {
-            long pos = offset + done, vcn = pos / cluster, inCluster = pos % cluster;
-            var run = data.Runs.Find(vcn);
-            if (run is not { IsSparse: false } r) throw new NtfsException($"{data.What}: VCN {vcn} is {(run is null ? "not mapped" : "sparse")}; cannot write there", data.VolumeOffset);
-            int n = (int)Math.Min(source.Length - done, (r.NextVcn - vcn) * cluster - inCluster);
-            _disk.WriteAt((r.Lcn + vcn - r.Vcn) * cluster + inCluster, source.Slice(done, n));
-            done += n;
-        }
+        _mft.Reload();
     }
 }

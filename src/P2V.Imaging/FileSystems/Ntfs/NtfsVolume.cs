@@ -12,24 +12,16 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// </summary>
 public sealed partial class NtfsVolume
 {
-    // Fixed MFT record numbers of the system files (NTFS Documentation, "Files").
-    private const long MftRecordNumber = 0, VolumeRecordNumber = 3, RootRecordNumber = 5, BitmapRecordNumber = 6, UpcaseRecordNumber = 10;
-
-    /// <summary>Windows caps an $ATTRIBUTE_LIST at 256 KiB; anything far beyond that is corruption.</summary>
-    private const long MaxAttributeListSize = 1 << 20;
-
     /// <summary>A B+ tree of this depth would index more names than any volume holds; deeper means a loop.</summary>
     private const int MaxIndexDepth = 32;
 
     private const int BitmapChunkSize = 1 << 20;
 
-    /// <summary>Windows compresses in 16-cluster units on clusters up to 4 KiB; allow some slack, not unbounded buffers.</summary>
-    private const long MaxCompressionUnitBytes = 1 << 20;
-
     public const long DefaultReadFileCap = 256L << 20;
 
     private readonly IVirtualDisk _disk;
-    private AttributeData _mft;     // not readonly: writes that extend $MFT reopen it
+    private readonly AttributeReader _io;
+    private readonly MasterFileTable _mft;
     private readonly AttributeData _bitmap;
     private readonly UpcaseTable _upcase;
     private readonly Lazy<NtfsVolumeInfo> _info;
@@ -38,25 +30,26 @@ public sealed partial class NtfsVolume
     private NtfsVolume(IVirtualDisk disk, NtfsBootSector bootSector)
     {
         _disk = disk;
+        _io = new AttributeReader(disk, bootSector.ClusterSize);
         BootSector = bootSector;
         ClusterSize = bootSector.ClusterSize;
         TotalClusters = bootSector.TotalClusters;
-        _mft = OpenMft();
+        _mft = new MasterFileTable(disk, bootSector, _io);
 
-        var bitmapFile = OpenRecord(FileReference.Of(BitmapRecordNumber), "$Bitmap");
-        _bitmap = OpenAttribute(bitmapFile, AttributeType.Data, "")
+        var bitmapFile = _mft.Open(FileReference.Of(SystemFiles.Bitmap), "$Bitmap");
+        _bitmap = _mft.OpenAttribute(bitmapFile, AttributeType.Data, "")
             ?? throw new NtfsException("$Bitmap: no unnamed $DATA attribute", bitmapFile.BaseRecord.VolumeOffset);
         long needed = (TotalClusters + 7) / 8;
         if (_bitmap.DataSize < needed)
             throw new NtfsException($"$Bitmap: {_bitmap.DataSize} bytes cannot hold a bit for each of the {TotalClusters} clusters", _bitmap.VolumeOffset);
 
-        var upcaseFile = OpenRecord(FileReference.Of(UpcaseRecordNumber), "$UpCase");
-        var upcase = OpenAttribute(upcaseFile, AttributeType.Data, "")
+        var upcaseFile = _mft.Open(FileReference.Of(SystemFiles.UpCase), "$UpCase");
+        var upcase = _mft.OpenAttribute(upcaseFile, AttributeType.Data, "")
             ?? throw new NtfsException("$UpCase: no unnamed $DATA attribute", upcaseFile.BaseRecord.VolumeOffset);
         if (upcase.DataSize != UpcaseTable.Size)
             throw new NtfsException($"$UpCase: {upcase.DataSize} bytes, expected {UpcaseTable.Size}", upcase.VolumeOffset);
         var table = new byte[UpcaseTable.Size];
-        ReadAttribute(upcase, 0, table);
+        _io.Read(upcase, 0, table);
         _upcase = UpcaseTable.Parse(table, upcase.VolumeOffset);
 
         _info = new Lazy<NtfsVolumeInfo>(ReadInfo);
@@ -107,28 +100,101 @@ public sealed partial class NtfsVolume
         volume.ReadAt(0, sector);
         var bootSector = NtfsBootSector.Parse(sector);
         if (bootSector.TotalSectors * bootSector.BytesPerSector > volume.Length)
-            throw new NtfsException($"boot sector: the file system's {bootSector.TotalSectors} sectors of {bootSector.BytesPerSector} bytes do not fit the {volume.Length}-byte volume", 0x28);
+            throw new NtfsException($"boot sector: the file system's {bootSector.TotalSectors} sectors of {bootSector.BytesPerSector} bytes do not fit the {volume.Length}-byte volume", NtfsBootSector.TotalSectorsField);
         return new NtfsVolume(volume, bootSector);
     }
 
     // ---- Used clusters -------------------------------------------------------------------------------
 
     /// <summary>
-    /// The volume-relative byte ranges capture must copy: every cluster set in $Bitmap, plus what $Bitmap
-    /// does not describe but the volume needs — the sectors past the last whole cluster, which hold the
-    /// backup boot sector in the volume's last sector.
+    /// The volume-relative byte ranges capture must copy: every cluster set in $Bitmap, the file system's own
+    /// metadata whatever $Bitmap says ($Boot, $MFT, $MFTMirr, $LogFile, $Bitmap, $UpCase, the root index …), and
+    /// what $Bitmap does not describe but the volume needs — the sectors past the last whole cluster, which hold
+    /// the backup boot sector in the volume's last sector. $Bitmap is checked first against what the MFT says is
+    /// in use (<see cref="CheckBitmap"/>): a damaged bitmap throws instead of giving a map that loses files.
     /// </summary>
     public UsedExtentMap GetUsedExtents()
     {
+        var usage = CheckBitmap();
         var extents = new List<Extent>();
         _bitmapUsedClusters = ScanBitmap(extents);
+        var metadata = usage.Metadata.Append(new Extent(0, Math.Min(ClusterSize, _disk.Length))).OrderBy(e => e.Offset).ToList();
         int sector = BootSector.BytesPerSector;
         long clustersEnd = TotalClusters * ClusterSize;
         long fileSystemEnd = Math.Min(_disk.Length, (BootSector.TotalSectors + 1) * sector);
-        if (fileSystemEnd > clustersEnd) extents.Add(new Extent(clustersEnd, fileSystemEnd - clustersEnd));
+        if (fileSystemEnd > clustersEnd) metadata.Add(new Extent(clustersEnd, fileSystemEnd - clustersEnd));
         long lastSector = _disk.Length / sector * sector - sector;
-        if (lastSector >= 0) extents.Add(new Extent(lastSector, _disk.Length - lastSector));
-        return UsedExtentMap.FromSorted(extents, _disk.Length); // bitmap runs come in order; the tail ranges lie after them
+        if (lastSector >= 0) metadata.Add(new Extent(lastSector, _disk.Length - lastSector));
+        return UsedExtentMap.FromSorted(MergeSorted(extents, metadata), _disk.Length);
+    }
+
+    private static List<Extent> MergeSorted(List<Extent> a, List<Extent> b)
+    {
+        var merged = new List<Extent>(a.Count + b.Count);
+        int i = 0, j = 0;
+        while (i < a.Count || j < b.Count)
+            merged.Add(j >= b.Count || (i < a.Count && a[i].Offset <= b[j].Offset) ? a[i++] : b[j++]);
+        return merged;
+    }
+
+    /// <summary>How many MFT records the last <see cref="CheckBitmap"/> parsed.</summary>
+    public long MftRecordsChecked { get; private set; }
+
+    /// <summary>
+    /// Checks $Bitmap against the MFT: every cluster that an in-use record's non-resident attribute maps must be
+    /// marked used. Throws <see cref="NtfsException"/> naming the first cluster marked free and the record that uses
+    /// it; a record marked in use that cannot be parsed throws as well (its clusters are unknown).
+    /// </summary>
+    internal MftClusterUsage CheckBitmap()
+    {
+        var (_, mftBitmap) = _mft.ReadBitmap();
+        var usage = MftClusterUsage.Scan(_io, BootSector, _mft.Data, mftBitmap);
+        MftRecordsChecked = usage.RecordsScanned;
+        long missing = 0;
+        MftClusterUsage.Use? first = null;
+        long firstCluster = -1;
+        var buffer = ArrayPool<byte>.Shared.Rent(BitmapChunkSize);
+        long chunkStart = -1;
+        try
+        {
+            foreach (var use in usage.Uses)
+            {
+                for (long c = use.Lcn, end = use.Lcn + use.Length; c < end;)
+                {
+                    long byteIndex = c / 8;
+                    if (chunkStart < 0 || byteIndex < chunkStart || byteIndex >= chunkStart + BitmapChunkSize)
+                    {
+                        chunkStart = byteIndex / BitmapChunkSize * BitmapChunkSize;
+                        int n = (int)Math.Min(BitmapChunkSize, _bitmap.DataSize - chunkStart);
+                        _io.Read(_bitmap, chunkStart, buffer.AsSpan(0, n));
+                    }
+                    var chunk = buffer.AsSpan(0, (int)Math.Min(BitmapChunkSize, _bitmap.DataSize - chunkStart));
+                    // Whole bytes of used clusters are the common case: skip them eight clusters at a time.
+                    if ((c & 7) == 0 && end - c >= 8)
+                    {
+                        int inChunk = (int)(byteIndex - chunkStart), wholeBytes = (int)Math.Min((end - c) / 8, chunk.Length - inChunk);
+                        int notFull = chunk.Slice(inChunk, wholeBytes).IndexOfAnyExcept((byte)0xFF);
+                        if (notFull < 0) { c += 8L * wholeBytes; continue; }
+                        c += 8L * notFull;
+                        byteIndex = c / 8;
+                    }
+                    if ((chunk[(int)(byteIndex - chunkStart)] & (1 << (int)(c % 8))) == 0)
+                    {
+                        if (missing++ == 0) { first = use; firstCluster = c; }
+                    }
+                    c++;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        if (first is { } f)
+            throw new NtfsException(
+                $"$Bitmap marks {missing} cluster(s) free that the MFT says are in use (the first: cluster {firstCluster}, mapped by MFT record {f.Record} attribute 0x{(uint)f.Type:X}); the bitmap is damaged, and a capture by it would lose data",
+                _io.VolumeOffsetOf(_bitmap, firstCluster / 8));
+        return usage;
     }
 
     /// <summary>
@@ -148,7 +214,7 @@ public sealed partial class NtfsVolume
                 int padded = (n + 7) & ~7;
                 var chunk = buffer.AsSpan(0, padded);
                 chunk[n..].Clear();
-                ReadAttribute(_bitmap, offset, chunk[..n]);
+                _io.Read(_bitmap, offset, chunk[..n]);
                 long chunkBit = offset * 8;
                 for (int w = 0; w < padded; w += 8)
                 {
@@ -202,10 +268,10 @@ public sealed partial class NtfsVolume
     {
         var file = Resolve(path) ?? throw new FileNotFoundException($"'{path}' not found on the NTFS volume", path);
         if (file.IsDirectory) throw new FileNotFoundException($"'{path}' is a directory, not a file", path);
-        var data = OpenAttribute(file, AttributeType.Data, "");
+        var data = _mft.OpenAttribute(file, AttributeType.Data, "");
         if (data is null) return new MemoryStream([], writable: false);
         if (data.IsEncrypted) throw new NotSupportedException($"'{path}' is EFS-encrypted and cannot be read offline");
-        return new NtfsFileStream(this, data);
+        return new NtfsFileStream(_io, data);
     }
 
     /// <summary>The whole file, refusing files larger than <paramref name="maxBytes"/>.</summary>
@@ -232,8 +298,8 @@ public sealed partial class NtfsVolume
         {
             var key = entry.Key!;
             if (key.Namespace == FileNameNamespace.Dos || key.Name == ".") continue;
-            var file = OpenRecord(entry.File, $"'{path}\\{key.Name}'");
-            long size = file.IsDirectory ? 0 : OpenAttribute(file, AttributeType.Data, "")?.DataSize ?? 0;
+            var file = _mft.Open(entry.File, $"'{path}\\{key.Name}'");
+            long size = file.IsDirectory ? 0 : _mft.OpenAttribute(file, AttributeType.Data, "")?.DataSize ?? 0;
             result.Add(new NtfsDirectoryEntry(key.Name, file.IsDirectory, size, entry.File, Attributes(file)));
         }
         return result;
@@ -251,14 +317,14 @@ public sealed partial class NtfsVolume
     private NtfsFile? Resolve(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var current = OpenRecord(FileReference.Of(RootRecordNumber), "root directory");
+        var current = _mft.Open(FileReference.Of(SystemFiles.Root), "root directory");
         foreach (var name in path.Split(['\\', '/'], StringSplitOptions.RemoveEmptyEntries))
         {
             if (!current.IsDirectory) return null;
             var index = OpenIndex(current);
             var found = FindInIndex(index, index.Root.Entries, name, 0);
             if (found is null) return null;
-            current = OpenRecord(found.Value, $"'{path}'");
+            current = _mft.Open(found.Value, $"'{path}'");
         }
         return current;
     }
@@ -278,7 +344,7 @@ public sealed partial class NtfsVolume
         AttributeData? allocation = null;
         if (root.Node.HasChildren)
         {
-            allocation = OpenAttribute(dir, AttributeType.IndexAllocation, "$I30");
+            allocation = _mft.OpenAttribute(dir, AttributeType.IndexAllocation, "$I30");
             if (allocation is null || allocation.Resident is not null)
                 throw new NtfsException($"{what}: the root has children but there is no non-resident $INDEX_ALLOCATION", rootAttribute.VolumeOffset);
         }
@@ -295,8 +361,8 @@ public sealed partial class NtfsVolume
             throw new NtfsException($"{index.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION", allocation.VolumeOffset);
         long offset = vcn << index.VcnShift;
         var buffer = new byte[size];
-        ReadAttribute(allocation, offset, buffer);
-        return IndexRecord.Parse(buffer, vcn, VolumeOffsetOf(allocation, offset), index.What);
+        _io.Read(allocation, offset, buffer);
+        return IndexRecord.Parse(buffer, vcn, _io.VolumeOffsetOf(allocation, offset), index.What);
     }
 
     /// <summary>B+ tree descent by the $I30 collation (upcased names). DOS aliases are skipped, but their subtrees are still searched.</summary>
@@ -337,215 +403,11 @@ public sealed partial class NtfsVolume
 
     // ---- MFT records and attributes ------------------------------------------------------------------
 
-    /// <summary>
-    /// $MFT describes itself: read record 0 where the boot sector says, take the runlist of its $DATA, and
-    /// if $MFT is so fragmented that it has an attribute list, use that first runlist to reach the
-    /// extension records holding the rest.
-    /// </summary>
-    private AttributeData OpenMft()
-    {
-        long offset = BootSector.MftLcn * ClusterSize;
-        if (offset + BootSector.FileRecordSize > _disk.Length)
-            throw new NtfsException("$MFT: record 0 lies past the end of the volume", 0x30);
-        var buffer = new byte[BootSector.FileRecordSize];
-        _disk.ReadAt(offset, buffer);
-        var record = FileRecord.Parse(buffer, MftRecordNumber, offset);
-        var first = record.Attributes.FirstOrDefault(a => a.Type == AttributeType.Data && a.Name.Length == 0 && a.Header.IsNonResident && a.Header.LowestVcn == 0)
-            ?? throw new NtfsException("$MFT: record 0 has no non-resident unnamed $DATA starting at VCN 0", offset);
-        var mft = AttributeData.FromFragments([first], TotalClusters, "$MFT");
-        if (mft.InitializedSize < (UpcaseRecordNumber + 1) * BootSector.FileRecordSize)
-            throw new NtfsException($"$MFT: {mft.InitializedSize} bytes cannot hold the system files", first.VolumeOffset);
-        if (record.Attributes.Any(a => a.Type == AttributeType.AttributeList))
-        {
-            // Reads extension records through the partial runlist; they live in the part it maps.
-            _mftBootstrap = mft;
-            var file = WithExtensions(record);
-            mft = OpenAttribute(file, AttributeType.Data, "") ?? mft;
-            _mftBootstrap = null;
-        }
-        return mft;
-    }
-
-    private AttributeData? _mftBootstrap;
-
-    private FileRecord ReadRecord(long number)
-    {
-        var mft = _mftBootstrap ?? _mft;
-        int size = BootSector.FileRecordSize;
-        long count = mft.InitializedSize / size;
-        if (number < 0 || number >= count)
-            throw new NtfsException($"MFT record {number} lies beyond the {count} records of $MFT", mft.VolumeOffset);
-        var buffer = new byte[size];
-        ReadAttribute(mft, number * size, buffer);
-        return FileRecord.Parse(buffer, number, VolumeOffsetOf(mft, number * size));
-    }
-
-    /// <summary>Reads a base record and gathers the file's attributes; <paramref name="what"/> names the file for errors.</summary>
-    private NtfsFile OpenRecord(FileReference reference, string what)
-    {
-        var record = ReadRecord(reference.RecordNumber);
-        if (!record.InUse)
-            throw new NtfsException($"{what}: MFT record {record.RecordNumber} is not in use", record.VolumeOffset + 0x16);
-        if (reference.SequenceNumber != 0 && reference.SequenceNumber != record.SequenceNumber)
-            throw new NtfsException($"{what}: reference {reference} is stale, MFT record {record.RecordNumber} has sequence number {record.SequenceNumber}", record.VolumeOffset + 0x10);
-        if (record.IsExtension)
-            throw new NtfsException($"{what}: MFT record {record.RecordNumber} is an extension of record {record.BaseRecord.RecordNumber}, not a base record", record.VolumeOffset + 0x20);
-        return WithExtensions(record);
-    }
-
-    /// <summary>The base record's attributes plus those in the extension records its $ATTRIBUTE_LIST names; each record is read once.</summary>
-    private NtfsFile WithExtensions(FileRecord record)
-    {
-        var listAttribute = record.Attributes.FirstOrDefault(a => a.Type == AttributeType.AttributeList);
-        if (listAttribute is null) return new NtfsFile(record, record.Attributes);
-
-        string what = $"MFT record {record.RecordNumber} $ATTRIBUTE_LIST";
-        var list = AttributeData.FromFragments([listAttribute], TotalClusters, what);
-        if (list.DataSize > MaxAttributeListSize)
-            throw new NtfsException($"{what}: {list.DataSize} bytes, more than the {MaxAttributeListSize} any volume needs", listAttribute.VolumeOffset);
-        var bytes = new byte[list.DataSize];
-        ReadAttribute(list, 0, bytes);
-
-        var attributes = record.Attributes.Where(a => a.Type != AttributeType.AttributeList).ToList();
-        var seen = new HashSet<long> { record.RecordNumber };
-        foreach (var entry in AttributeList.Parse(bytes, listAttribute.VolumeOffset, what))
-        {
-            long number = entry.Record.RecordNumber;
-            if (!seen.Add(number)) continue;
-            var extension = ReadRecord(number);
-            if (!extension.InUse || extension.BaseRecord.RecordNumber != record.RecordNumber)
-                throw new NtfsException($"{what}: names MFT record {number}, which is {(extension.InUse ? $"based on record {extension.BaseRecord.RecordNumber}" : "not in use")}", extension.VolumeOffset);
-            // An extension record's own attribute list (there should be none) is not followed: no loops.
-            attributes.AddRange(extension.Attributes.Where(a => a.Type != AttributeType.AttributeList));
-        }
-        return new NtfsFile(record, attributes);
-    }
-
-    private AttributeData? OpenAttribute(NtfsFile file, AttributeType type, string name)
-    {
-        var fragments = file.Find(type, name);
-        return fragments.Count == 0 ? null
-            : AttributeData.FromFragments(fragments, TotalClusters, $"MFT record {file.RecordNumber} attribute 0x{(uint)type:X}{(name.Length > 0 ? ":" + name : "")}");
-    }
-
-    /// <summary>Reads attribute bytes [offset, offset + destination.Length), which must lie inside its data size.</summary>
-    internal void ReadAttribute(AttributeData data, long offset, Span<byte> destination)
-    {
-        if (offset < 0 || offset > data.DataSize - destination.Length)
-            throw new NtfsException($"{data.What}: read of [{offset}, +{destination.Length}) past its {data.DataSize} bytes", data.VolumeOffset);
-        if (data.Resident is { } resident)
-        {
-            resident.AsSpan((int)offset, destination.Length).CopyTo(destination);
-            return;
-        }
-        if (data.IsEncrypted)
-            throw new NotSupportedException($"{data.What} is encrypted; its clusters cannot be read as they are");
-        if (data.IsCompressed)
-        {
-            ReadCompressed(data, offset, destination);
-            return;
-        }
-
-        long cluster = ClusterSize, validEnd = Math.Min(data.InitializedSize, data.DataSize);
-        int done = 0;
-        while (done < destination.Length)
-        {
-            long pos = offset + done;
-            if (pos >= validEnd)
-            {
-                destination[done..].Clear(); // past the valid data length: zeros
-                return;
-            }
-            long vcn = pos / cluster, inCluster = pos % cluster;
-            var run = data.Runs.Find(vcn)
-                ?? throw new NtfsException($"{data.What}: VCN {vcn} is not mapped by its runlist", data.VolumeOffset);
-            long clustersLeft = run.NextVcn - vcn;
-            long bytesLeft = clustersLeft > long.MaxValue / cluster ? long.MaxValue : clustersLeft * cluster - inCluster;
-            int n = (int)Math.Min(Math.Min(destination.Length - done, bytesLeft), validEnd - pos);
-            var piece = destination.Slice(done, n);
-            if (run.IsSparse) piece.Clear();
-            else _disk.ReadAt((run.Lcn + (vcn - run.Vcn)) * cluster + inCluster, piece);
-            done += n;
-        }
-    }
-
-    /// <summary>
-    /// A compressed attribute is stored in compression units of 2^CompressionUnit clusters (16 on every NTFS so
-    /// far). A unit whose clusters are all allocated is stored as is; one that is entirely sparse is zeros; one
-    /// with fewer clusters allocated holds LZNT1 data, and its tail is a sparse run.
-    /// (NTFS Documentation, "Concepts: Compression"; ntfs-3g compress.c ntfs_compressed_attr_pread.)
-    /// </summary>
-    private void ReadCompressed(AttributeData data, long offset, Span<byte> destination)
-    {
-        long unitBytes = (long)ClusterSize << Math.Min(data.CompressionUnit, 16);
-        if (data.CompressionUnit == 0 || unitBytes > MaxCompressionUnitBytes)
-            throw new NtfsException($"{data.What}: compressed with a compression unit of 2^{data.CompressionUnit} clusters ({unitBytes} bytes; NTFS uses 64 KiB)", data.VolumeOffset);
-        long validEnd = Math.Min(data.InitializedSize, data.DataSize);
-        int done = 0;
-        while (done < destination.Length)
-        {
-            long pos = offset + done;
-            if (pos >= validEnd)
-            {
-                destination[done..].Clear();
-                return;
-            }
-            long unit = pos / unitBytes;
-            if (data.CachedUnit != unit || data.CachedUnitData is null)
-            {
-                data.CachedUnitData = ReadCompressionUnit(data, unit, (int)unitBytes);
-                data.CachedUnit = unit;
-            }
-            int inUnit = (int)(pos - unit * unitBytes);
-            int n = (int)Math.Min(Math.Min(destination.Length - done, unitBytes - inUnit), validEnd - pos);
-            data.CachedUnitData.AsSpan(inUnit, n).CopyTo(destination.Slice(done, n));
-            done += n;
-        }
-    }
-
-    private byte[] ReadCompressionUnit(AttributeData data, long unit, int unitBytes)
-    {
-        int clusters = 1 << data.CompressionUnit;
-        long firstVcn = unit * clusters;
-        var stored = new byte[unitBytes];
-        int allocated = 0;
-        for (long vcn = firstVcn; vcn < firstVcn + clusters;)
-        {
-            var run = data.Runs.Find(vcn);
-            long count = Math.Min(run?.NextVcn ?? firstVcn + clusters, firstVcn + clusters) - vcn;
-            if (run is { IsSparse: false } r)
-            {
-                if (allocated != vcn - firstVcn)
-                    throw new NtfsException($"{data.What}: compression unit at VCN {firstVcn} has allocated clusters after a hole", data.VolumeOffset);
-                _disk.ReadAt((r.Lcn + vcn - r.Vcn) * ClusterSize, stored.AsSpan(allocated * ClusterSize, (int)count * ClusterSize));
-                allocated += (int)count;
-            }
-            else if (run is null)
-            {
-                // Past the runlist: the allocated size ends inside this unit; the rest reads as zeros.
-                count = firstVcn + clusters - vcn;
-            }
-            vcn += count;
-        }
-        if (allocated == clusters || allocated == 0) return stored; // stored uncompressed, or all zeros
-        var unitData = new byte[unitBytes];
-        Lznt1.Decompress(stored.AsSpan(0, allocated * ClusterSize), unitData, VolumeOffsetOf(data, firstVcn * ClusterSize), data.What);
-        return unitData;
-    }
-
-    /// <summary>Where byte <paramref name="offset"/> of an attribute lies on the volume (for error messages); -1 if sparse or unmapped.</summary>
-    private long VolumeOffsetOf(AttributeData data, long offset)
-    {
-        if (data.Resident is not null) return data.VolumeOffset;
-        long vcn = offset / ClusterSize;
-        return data.Runs.Find(vcn) is { IsSparse: false } run ? (run.Lcn + vcn - run.Vcn) * ClusterSize + offset % ClusterSize : -1;
-    }
-
     // ---- $Volume -------------------------------------------------------------------------------------
 
     private NtfsVolumeInfo ReadInfo()
     {
-        var volume = OpenRecord(FileReference.Of(VolumeRecordNumber), "$Volume");
+        var volume = _mft.Open(FileReference.Of(SystemFiles.Volume), "$Volume");
         var information = volume.FindResident(AttributeType.VolumeInformation)
             ?? throw new NtfsException("$Volume: no resident $VOLUME_INFORMATION", volume.BaseRecord.VolumeOffset);
         var info = VolumeInformation.Parse(information.ResidentValue, information.VolumeOffset);

@@ -1,10 +1,8 @@
 namespace P2V.Imaging.FileSystems.Ntfs;
 
 /// <summary>
-/// The mapping of a non-resident attribute's virtual clusters to volume clusters, decoded from its
-/// mapping pairs. Encoding: NTFS Documentation, "Concepts: Data Runs" — a header byte whose low nibble
-/// is the size of the run length and high nibble the size of the signed LCN delta (0 = sparse run),
-/// then those little-endian fields; a zero header byte ends the list.
+/// The mapping of a whole non-resident attribute's virtual clusters to volume clusters, joined from the
+/// <see cref="MappingPairs"/> of each of its attribute records.
 /// </summary>
 public sealed class Runlist
 {
@@ -18,38 +16,6 @@ public sealed class Runlist
 
     /// <summary>The VCN after the last mapped cluster.</summary>
     public long NextVcn => _runs.Length == 0 ? 0 : _runs[^1].NextVcn;
-
-    /// <summary>Decodes one attribute record's mapping pairs, checking that every run lies inside the volume.</summary>
-    public static IReadOnlyList<DataRun> Decode(ReadOnlySpan<byte> pairs, long startVcn, long totalClusters, long volumeOffset, string what)
-    {
-        var runs = new List<DataRun>();
-        long vcn = startVcn, lcn = 0;
-        int pos = 0;
-        while (pos < pairs.Length && pairs[pos] != 0)
-        {
-            int header = pairs[pos];
-            int lengthSize = header & 0x0F, deltaSize = header >> 4;
-            if (lengthSize == 0 || lengthSize > 8 || deltaSize > 8 || pos + 1 + lengthSize + deltaSize > pairs.Length)
-                throw new NtfsException($"{what}: data run header 0x{header:X2} is malformed or runs past the attribute", volumeOffset + pos);
-            long length = ReadSigned(pairs.Slice(pos + 1, lengthSize));
-            if (length <= 0 || length > long.MaxValue - vcn)
-                throw new NtfsException($"{what}: data run at VCN {vcn} has length {length}", volumeOffset + pos);
-            if (deltaSize == 0)
-            {
-                runs.Add(new DataRun(vcn, DataRun.SparseLcn, length));
-            }
-            else
-            {
-                lcn += ReadSigned(pairs.Slice(pos + 1 + lengthSize, deltaSize));
-                if (lcn < 0 || lcn >= totalClusters || length > totalClusters - lcn)
-                    throw new NtfsException($"{what}: data run at VCN {vcn} maps clusters {lcn}..{lcn + length - 1}, past the end of the {totalClusters}-cluster volume", volumeOffset + pos);
-                runs.Add(new DataRun(vcn, lcn, length));
-            }
-            vcn += length;
-            pos += 1 + lengthSize + deltaSize;
-        }
-        return runs;
-    }
 
     /// <summary>Joins the fragments of an attribute (one per attribute record), which must not overlap.</summary>
     public static Runlist Combine(IEnumerable<IReadOnlyList<DataRun>> fragments, long volumeOffset, string what)
@@ -78,10 +44,18 @@ public sealed class Runlist
         return null;
     }
 
-    private static long ReadSigned(ReadOnlySpan<byte> bytes)
+    /// <summary>Joins runs that continue one another on disk, so the encoding stays short.</summary>
+    public static List<DataRun> Coalesce(IEnumerable<DataRun> runs)
     {
-        long value = (sbyte)bytes[^1];
-        for (int i = bytes.Length - 2; i >= 0; i--) value = (value << 8) | bytes[i];
-        return value;
+        var result = new List<DataRun>();
+        foreach (var run in runs)
+        {
+            if (result.Count > 0 && result[^1] is var last && last.NextVcn == run.Vcn
+                && (last.IsSparse ? run.IsSparse : !run.IsSparse && last.Lcn + last.Length == run.Lcn))
+                result[^1] = last with { Length = last.Length + run.Length };
+            else
+                result.Add(run);
+        }
+        return result;
     }
 }

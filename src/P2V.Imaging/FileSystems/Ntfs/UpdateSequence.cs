@@ -12,17 +12,24 @@ public static class UpdateSequence
 {
     public const int StrideSize = 512;
 
+    /// <summary>Where every multi-sector record (FILE, INDX, RSTR) keeps the update sequence array's offset and entry count.</summary>
+    public const int ArrayOffsetField = 0x04, ArrayCountField = 0x06;
+
+    /// <summary>The update sequence number a record was last written with (the first entry of its array).</summary>
+    public static ushort Number(ReadOnlySpan<byte> record) =>
+        BinaryPrimitives.ReadUInt16LittleEndian(record[BinaryPrimitives.ReadUInt16LittleEndian(record[ArrayOffsetField..])..]);
+
     /// <summary>Checks every stride against the update sequence number and puts the saved bytes back, in place.</summary>
     /// <param name="record">One whole record; its length is the record size.</param>
     /// <param name="volumeOffset">Where the record starts on the volume, for error messages.</param>
     /// <param name="what">What the record is ("MFT record 42"), for error messages.</param>
     public static void Apply(Span<byte> record, long volumeOffset, string what)
     {
-        int usaOffset = BinaryPrimitives.ReadUInt16LittleEndian(record[4..]);
-        int usaCount = BinaryPrimitives.ReadUInt16LittleEndian(record[6..]);
+        int usaOffset = BinaryPrimitives.ReadUInt16LittleEndian(record[ArrayOffsetField..]);
+        int usaCount = BinaryPrimitives.ReadUInt16LittleEndian(record[ArrayCountField..]);
         int strides = record.Length / StrideSize;
         if (record.Length % StrideSize != 0 || usaCount != strides + 1)
-            throw new NtfsException($"{what}: update sequence array has {usaCount} entries, expected {strides + 1} for a {record.Length}-byte record", volumeOffset + 6);
+            throw new NtfsException($"{what}: update sequence array has {usaCount} entries, expected {strides + 1} for a {record.Length}-byte record", volumeOffset + ArrayCountField);
         if ((usaOffset & 1) != 0 || usaOffset < 8 || usaOffset + 2 * usaCount > StrideSize - 2)
             throw new NtfsException($"{what}: update sequence array offset {usaOffset} is misaligned or out of the first sector", volumeOffset + 4);
 
@@ -44,8 +51,8 @@ public static class UpdateSequence
     /// </summary>
     public static void Protect(Span<byte> record)
     {
-        int usaOffset = BinaryPrimitives.ReadUInt16LittleEndian(record[4..]);
-        int usaCount = BinaryPrimitives.ReadUInt16LittleEndian(record[6..]);
+        int usaOffset = BinaryPrimitives.ReadUInt16LittleEndian(record[ArrayOffsetField..]);
+        int usaCount = BinaryPrimitives.ReadUInt16LittleEndian(record[ArrayCountField..]);
         if (record.Length % StrideSize != 0 || usaCount != record.Length / StrideSize + 1 || usaOffset + 2 * usaCount > StrideSize - 2)
             throw new InvalidOperationException($"update sequence array ({usaCount} entries at {usaOffset}) does not fit a {record.Length}-byte record");
         ushort usn = (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(record[usaOffset..]) + 1);

@@ -24,12 +24,13 @@ public enum VolumeFlags : ushort
 public sealed record VolumeInformation(byte MajorVersion, byte MinorVersion, VolumeFlags Flags)
 {
     public const int Size = 12;
+    public const int MajorVersionField = 0x08, MinorVersionField = 0x09, FlagsField = 0x0A;
 
     public static VolumeInformation Parse(ReadOnlySpan<byte> value, long volumeOffset)
     {
         if (value.Length < Size)
             throw new NtfsException($"$Volume: $VOLUME_INFORMATION of {value.Length} bytes, expected {Size}", volumeOffset);
-        return new VolumeInformation(value[8], value[9], (VolumeFlags)BinaryPrimitives.ReadUInt16LittleEndian(value[0x0A..]));
+        return new VolumeInformation(value[MajorVersionField], value[MinorVersionField], (VolumeFlags)BinaryPrimitives.ReadUInt16LittleEndian(value[FlagsField..]));
     }
 }
 
