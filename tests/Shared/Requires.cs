@@ -13,7 +13,10 @@ public static class Requires
 
     public static void Root(string why) => Skip.IfNot(IsRoot, $"needs root ({why})");
 
-    /// <summary>The ntfs-3g FUSE driver can mount: root and /dev/fuse.</summary>
+    /// <summary>The ntfs-3g FUSE driver can mount: root, /dev/fuse and ntfs-3g.</summary>
+    public static bool CanMountNtfs => IsRoot && File.Exists("/dev/fuse") && OnPath("ntfs-3g");
+
+    /// <summary>Skips unless <see cref="CanMountNtfs"/>.</summary>
     public static void Fuse()
     {
         Root("FUSE mounts");

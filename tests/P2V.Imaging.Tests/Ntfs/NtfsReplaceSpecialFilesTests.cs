@@ -28,7 +28,7 @@ public sealed partial class NtfsReplaceSpecialFilesTests : IClassFixture<NtfsRep
 
         public Volume()
         {
-            if (!Ntfs3gMount.CanMount) return;
+            if (!Requires.CanMountNtfs) return;
             Path = _tmp.File("base.img");
             NtfsFixture.Format(Path, 48 << 20, 4096);
             var random = new Random(11);
@@ -166,7 +166,7 @@ public sealed partial class NtfsReplaceSpecialFilesTests : IClassFixture<NtfsRep
     [MemberData(nameof(Cases))]
     public void ReplacedFileReadsEverywhereAndLeaksNothing(string path, string precondition, int size)
     {
-        Skip.If(!Ntfs3gMount.CanMount, "needs root and /dev/fuse for the ntfs-3g driver that makes the fixture");
+        Requires.Fuse();
         string name = $"{Path.GetFileName(path)}-{size}";
         var image = _volume.Copy(name);
         var reference = _volume.Copy(name + "-reference");
