@@ -34,7 +34,8 @@ public sealed class RestorePipeline
                 throw new IOException($"the target holds {target.Length} bytes but the image's disk is {image.Header.DiskLength} bytes");
             // An existing disk is not ours to half-write: a damaged frame header or trailer is found before the first write.
             // (A new file is a .partial that a failure removes.) A damaged payload is still found only when its chunk comes.
-            if (!TargetIsBlank) image.CheckFrameHeaders(cancel);
+            // A store's image has no frame headers: its chunks come from the manifest and each is hash-checked on read.
+            if (!TargetIsBlank && image is ImageReader file) file.CheckFrameHeaders(cancel);
         }
         var clock = Stopwatch.StartNew();
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
