@@ -92,6 +92,8 @@ public sealed record WindowsFacts
     public IReadOnlyList<BcdEntry> BcdEntries { get; init; } = [];
     /// <summary>Hives that were dirty and brought up to date from their logs (in memory only).</summary>
     public IReadOnlyList<string> RecoveredHives { get; init; } = [];
+    /// <summary>Hives that were dirty with no log to bring them up to date, read as their primary files stand.</summary>
+    public IReadOnlyList<string> DirtyHives { get; init; } = [];
     /// <summary>What could not be read, one line each (a missing hal.dll, a missing SOFTWARE hive …).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }

@@ -16,11 +16,12 @@ public static class WindowsInstallation
     private static readonly string[] ProbedRoots = [@"\WINDOWS", @"\WINNT"];
 
     /// <exception cref="FileNotFoundException">The volume holds no Windows installation.</exception>
-    /// <exception cref="RegistryHiveException">A hive is corrupt, or dirty with no usable log.</exception>
-    public static WindowsFacts Read(NtfsVolume volume)
+    /// <param name="acceptDirtyHives">Read a dirty hive that no log brings up to date as its primary file stands (as hivex does).</param>
+    /// <exception cref="RegistryHiveException">A hive is corrupt, or dirty with no usable log (<see cref="DirtyHiveException"/>).</exception>
+    public static WindowsFacts Read(NtfsVolume volume, bool acceptDirtyHives = false)
     {
         var warnings = new List<string>();
-        var recovered = new List<string>();
+        var hives = new HiveOpener(volume, acceptDirtyHives, warnings);
 
         BootIni? bootIni = null;
         if (volume.FileExists(@"\boot.ini")) bootIni = BootIni.Parse(volume.ReadFile(@"\boot.ini", 1 << 20));
@@ -28,8 +29,8 @@ public static class WindowsInstallation
             ?? throw new FileNotFoundException("no Windows installation on the volume: neither boot.ini's default path nor \\WINDOWS or \\WINNT holds system32\\config\\SYSTEM");
         var config = systemRoot + @"\system32\config\";
 
-        var software = OpenHive(volume, config + "SOFTWARE", warnings, recovered);
-        var system = OpenHive(volume, config + "SYSTEM", warnings, recovered);
+        var software = hives.Open(config + "SOFTWARE");
+        var system = hives.Open(config + "SYSTEM");
 
         var cv = software?.Root.OpenSubkey(@"Microsoft\Windows NT\CurrentVersion");
         if (software is not null && cv is null) warnings.Add(@"SOFTWARE has no Microsoft\Windows NT\CurrentVersion key");
@@ -64,7 +65,7 @@ public static class WindowsInstallation
         foreach (var path in new[] { @"\Boot\BCD", @"\EFI\Microsoft\Boot\BCD" })
         {
             if (!volume.FileExists(path)) continue;
-            var hive = OpenHive(volume, path, warnings, recovered);
+            var hive = hives.Open(path);
             if (hive is not null) bcd.AddRange(BcdStore.Read(hive).Entries);
             break;
         }
@@ -85,7 +86,8 @@ public static class WindowsInstallation
             Services = services,
             BootIni = bootIni,
             BcdEntries = bcd,
-            RecoveredHives = recovered,
+            RecoveredHives = hives.Recovered,
+            DirtyHives = hives.UsedDirty,
             Warnings = warnings,
         };
     }
@@ -111,18 +113,26 @@ public static class WindowsInstallation
         return "\\" + (entry?.Name ?? name);
     }
 
-    /// <summary>Opens a hive and whichever of its .LOG1/.LOG2/.LOG exist next to it; null (with a warning) when the hive is missing.</summary>
-    internal static RegistryHive? OpenHive(NtfsVolume volume, string path, List<string> warnings, List<string> recovered)
+    /// <summary>Opens hives and whichever of their .LOG1/.LOG2/.LOG exist next to them, noting which needed a log or were used dirty.</summary>
+    internal sealed class HiveOpener(NtfsVolume volume, bool acceptDirty, List<string> warnings)
     {
-        if (!volume.FileExists(path))
+        public List<string> Recovered { get; } = [];
+        public List<string> UsedDirty { get; } = [];
+
+        /// <summary>Null (with a warning) when the hive is missing.</summary>
+        public RegistryHive? Open(string path)
         {
-            warnings.Add($"{path} is missing");
-            return null;
+            if (!volume.FileExists(path))
+            {
+                warnings.Add($"{path} is missing");
+                return null;
+            }
+            byte[]? Log(string suffix) => volume.FileExists(path + suffix) ? volume.ReadFile(path + suffix, RegistryHive.MaxHiveBytes) : null;
+            var hive = RegistryHive.Open(volume.ReadFile(path, RegistryHive.MaxHiveBytes), path, Log(".LOG1"), Log(".LOG2"), Log(".LOG"), acceptDirty);
+            if (hive.RecoveredFromLog) Recovered.Add(path);
+            if (hive.OpenedDirty) UsedDirty.Add(path);
+            return hive;
         }
-        byte[]? Log(string suffix) => volume.FileExists(path + suffix) ? volume.ReadFile(path + suffix, RegistryHive.MaxHiveBytes) : null;
-        var hive = RegistryHive.Open(volume.ReadFile(path, RegistryHive.MaxHiveBytes), path, Log(".LOG1"), Log(".LOG2"), Log(".LOG"));
-        if (hive.RecoveredFromLog) recovered.Add(path);
-        return hive;
     }
 
     private static SystemFile? ReadSystemFile(NtfsVolume volume, string path, List<string> warnings)

@@ -23,7 +23,15 @@ public static class FixupPlanner
         var system = SystemVolume.Find(disk);
         var volume = NtfsVolume.Open(system.Volume);
         volume.AllowUncleanVolume = options.Force;
-        var facts = WindowsInstallation.Read(volume);
+        WindowsFacts facts;
+        try
+        {
+            facts = WindowsInstallation.Read(volume, acceptDirtyHives: options.Force);
+        }
+        catch (DirtyHiveException e) when (e.PrimaryUsable)
+        {
+            throw new DirtyHiveException(e.Hive, e.Offset, e.Reason + "; pass --force to use its primary file as it stands (as hivex reads it), which the fix-up then writes back clean", true);
+        }
         int vcpus = Math.Max(1, options.Vcpus);
         var report = new FixupReport
         {
@@ -39,6 +47,7 @@ public static class FixupPlanner
         };
         report.Warnings.AddRange(facts.Warnings);
         report.Warnings.AddRange(facts.RecoveredHives.Select(hv => $"{hv} was dirty and is brought up to date from its log; the fixed-up hive is written whole"));
+        report.Warnings.AddRange(facts.DirtyHives.Select(hv => $"{hv} was dirty (its sequence numbers differ) with no transaction log; forced: its primary file is used as it stands, as hivex reads it"));
         if (vcpus > options.Target.MaxVcpus())
             report.Errors.Add($"{options.Target.Name()} gives a guest at most {options.Target.MaxVcpus()} vCPU, not {vcpus}");
         if (volume.UncleanReason() is { } unclean)
@@ -53,7 +62,32 @@ public static class FixupPlanner
         steps.Add(PlanRegistry(volume, facts, options, report));
         steps.Add(hal);
         steps.Add(PlanBootIni(volume, system, swapping, report));
+        if (report.Errors.Count == 0) Rehearse(disk, system, options, steps, report);
         return new FixupPlan(disk, volume, facts, report, steps);
+    }
+
+    /// <summary>
+    /// Carries the steps out on a <see cref="RehearsalDisk"/> over the disk: whatever would stop the real run stops
+    /// the plan here, as an error, with nothing written — so --dry-run fails exactly when the run would.
+    /// </summary>
+    private static void Rehearse(IVirtualDisk disk, SystemVolume system, FixupOptions options, List<PlannedStep> steps, FixupReport report)
+    {
+        var scratch = new RehearsalDisk(disk);
+        var volume = NtfsVolume.Open(new DiskSlice(scratch, system.Offset, system.Volume.Length));
+        volume.AllowUncleanVolume = options.Force;
+        var writer = new FixupWriter(scratch, volume, new FixupReport { Disk = report.Disk, Target = report.Target }, reportPath: null);
+        foreach (var step in steps)
+        {
+            try
+            {
+                step.Apply(writer);
+            }
+            catch (Exception e) when (e is IOException or NotSupportedException or InvalidDataException or InvalidOperationException or ArgumentException)
+            {
+                report.Errors.Add($"the {step.Name} step cannot be carried out: {e.Message}");
+                return;
+            }
+        }
     }
 
     // ---- Boot sector ------------------------------------------------------------------------------------
@@ -106,7 +140,7 @@ public static class FixupPlanner
     {
         string hivePath = facts.SystemRoot + @"\system32\config\SYSTEM";
         var warnings = new List<string>();
-        var hive = WindowsInstallation.OpenHive(volume, hivePath, warnings, []);
+        var hive = new WindowsInstallation.HiveOpener(volume, options.Force, warnings).Open(hivePath);
         if (hive is null)
         {
             report.Errors.Add($"{hivePath} is missing: the registry fix-ups cannot be made");
@@ -199,12 +233,14 @@ public static class FixupPlanner
 
         report.Warnings.AddRange(warnings);
         var details = edits.Details.Count > 0 ? edits.Details : ["nothing to change"];
-        byte[]? newHive = edits.Changes.Count > 0 ? hive.ToArray() : null;
+        // A hive used dirty is written back even unchanged, so that it is clean from now on.
+        if (hive.OpenedDirty) details.Add($"{hivePath} was dirty with no log: written back clean (its two sequence numbers equal)");
+        byte[]? newHive = edits.Changes.Count > 0 || hive.OpenedDirty ? hive.ToArray() : null;
         return new PlannedStep(RegistryStep, $"SYSTEM hive ({string.Join(", ", sets)}): IDE boot drivers for {options.Target.Name()}, hardware-specific services disabled, AutoReboot off", details, w =>
         {
             if (newHive is null) return;
             w.Record(edits.Changes);
-            w.ReplaceFile(RegistryStep, hivePath, newHive, $"{hivePath}: {edits.Changes.Count} registry values changed", "edited");
+            w.ReplaceFile(RegistryStep, hivePath, newHive, $"{hivePath}: {edits.Changes.Count} registry values changed{(hive.OpenedDirty ? ", written back clean" : "")}", "edited");
         });
     }
 

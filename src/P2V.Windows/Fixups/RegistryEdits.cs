@@ -42,7 +42,7 @@ internal sealed class RegistryEdits(RegistryHive hive, string hivePath, string s
     {
         var existingKey = hive.Root.OpenSubkey(keyPath);
         var old = existingKey?.GetValue(name);
-        if (old is not null && (onlyIfMissing || (old.Kind == kind && old.Data.AsSpan().SequenceEqual(data)))) return;
+        if (old is not null && (onlyIfMissing || AlreadyAsWanted(old, kind, data))) return;
         var key = OpenOrCreate(keyPath, out var createdFrom);
         bool created = createdFrom is not null;
         key.SetValue(name, kind, data);
@@ -62,6 +62,23 @@ internal sealed class RegistryEdits(RegistryHive hive, string hivePath, string s
             CreatedKey = createdFrom,
         });
         Details.Add(Changes[^1].Description);
+    }
+
+    /// <summary>
+    /// The same type and data; for text, the same text in any letter case — Windows compares the names, GUIDs and
+    /// paths held there case-insensitively, and setup writes "{4d36e96a-…}" where the fix-up writes "{4D36E96A-…}".
+    /// </summary>
+    private static bool AlreadyAsWanted(RegistryValue old, RegistryValueKind kind, byte[] data)
+    {
+        if (old.Kind != kind) return false;
+        if (old.Data.AsSpan().SequenceEqual(data)) return true;
+        var wanted = new RegistryValue(old.Name, kind, data);
+        return kind switch
+        {
+            RegistryValueKind.String or RegistryValueKind.ExpandString => string.Equals(old.AsString(), wanted.AsString(), StringComparison.OrdinalIgnoreCase),
+            RegistryValueKind.MultiString => old.AsMultiString().SequenceEqual(wanted.AsMultiString(), StringComparer.OrdinalIgnoreCase),
+            _ => false,
+        };
     }
 
     public void Delete(string keyPath, string name)

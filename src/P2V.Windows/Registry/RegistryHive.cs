@@ -49,6 +49,12 @@ public sealed partial class RegistryHive
     /// <summary>The hive was dirty and has been brought up to date from its transaction log(s).</summary>
     public bool RecoveredFromLog { get; }
 
+    /// <summary>
+    /// The hive was dirty with no log to bring it up to date, and was opened as its primary file stands (as hivex
+    /// reads every hive); <see cref="ToArray"/> writes it back clean.
+    /// </summary>
+    public bool OpenedDirty { get; private init; }
+
     /// <summary>Size of the hive bins data, in bytes (the file is 4096 bytes more).</summary>
     public int HiveBinsDataSize => _binsSize;
 
@@ -57,20 +63,22 @@ public sealed partial class RegistryHive
     // ---- Opening, creating, saving -------------------------------------------------------------------
 
     /// <summary>Opens a hive file; a dirty hive is recovered from "<paramref name="path"/>.LOG1"/".LOG2"/".LOG" when present.</summary>
-    public static RegistryHive Open(string path)
+    public static RegistryHive Open(string path, bool acceptDirty = false)
     {
         var name = System.IO.Path.GetFileName(path);
         var info = new FileInfo(path);
         if (info.Length > MaxHiveBytes) throw new RegistryHiveException(name, 0, $"file is {info.Length} bytes, more than the {MaxHiveBytes}-byte limit");
         byte[]? Log(string suffix) => File.Exists(path + suffix) ? File.ReadAllBytes(path + suffix) : null;
-        return Open(File.ReadAllBytes(path), name, Log(".LOG1"), Log(".LOG2"), Log(".LOG"));
+        return Open(File.ReadAllBytes(path), name, Log(".LOG1"), Log(".LOG2"), Log(".LOG"), acceptDirty);
     }
 
     /// <summary>
     /// Opens a hive from its bytes (which become the hive's own buffer). The logs are only read when the hive is
-    /// dirty (§ Dirty state of a hive); a dirty hive that no log brings up to date is refused.
+    /// dirty (§ Dirty state of a hive); a dirty hive that no log brings up to date is refused, unless
+    /// <paramref name="acceptDirty"/>: then its primary file is used as it stands (see <see cref="OpenedDirty"/>).
     /// </summary>
-    public static RegistryHive Open(byte[] primary, string name, byte[]? log1 = null, byte[]? log2 = null, byte[]? log = null)
+    /// <exception cref="DirtyHiveException">Dirty, no usable log, and not <paramref name="acceptDirty"/>.</exception>
+    public static RegistryHive Open(byte[] primary, string name, byte[]? log1 = null, byte[]? log2 = null, byte[]? log = null, bool acceptDirty = false)
     {
         if (primary.Length < BaseBlock.Size)
             throw new RegistryHiveException(name, 0, $"file is {primary.Length} bytes, shorter than the 4096-byte base block");
@@ -78,10 +86,13 @@ public sealed partial class RegistryHive
         var baseBlock = checksumValid ? BaseBlock.Parse(primary, name) : null;
         if (baseBlock is not null && baseBlock.MajorVersion != 1)
             throw new RegistryHiveException(name, 20, $"major version {baseBlock.MajorVersion}, expected 1");
+        // § Base block, note on minor versions: 1.0 and 1.1 are Windows NT 3.1's hives, whose key nodes and lists are
+        // laid out differently; NT 3.5 and later write 1.2 and up, the layouts read here.
+        if (baseBlock is not null && baseBlock.MinorVersion < 2)
+            throw new RegistryHiveException(name, 24, $"regf version 1.{baseBlock.MinorVersion} is not supported (Windows NT 3.1's format; NT 3.5 and later write 1.2 and up)");
         if (baseBlock is not null && !baseBlock.SequenceMismatch)
         {
-            if (baseBlock.FileType != BaseBlock.PrimaryFileType)
-                throw new RegistryHiveException(name, 28, $"file type {baseBlock.FileType}, expected 0 (a primary file, not a transaction log)");
+            CheckFileType(name, baseBlock);
             CheckBinsSize(name, baseBlock, primary.Length);
             return new RegistryHive(name, primary, baseBlock, recovered: false);
         }
@@ -90,9 +101,25 @@ public sealed partial class RegistryHive
         string why = checksumValid
             ? $"it is dirty (primary sequence number {baseBlock!.PrimarySequence}, secondary {baseBlock.SecondarySequence})"
             : $"its base block checksum is wrong (stored 0x{BinaryPrimitives.ReadUInt32LittleEndian(primary.AsSpan(508)):X8}, computed 0x{BaseBlock.Checksum(primary):X8})";
+        if (!TransactionLog.AnyUsable(log1, log2, log))
+        {
+            // No log at all, or none with a valid base block copy: hivex (and Windows without its logs) reads the
+            // primary file as it stands, which is only possible when its own base block is intact.
+            if (!acceptDirty || baseBlock is null)
+                throw new DirtyHiveException(name, 4, $"{why} and no transaction log (.LOG1/.LOG2/.LOG) can bring it up to date; refusing to read it", baseBlock is not null);
+            CheckFileType(name, baseBlock);
+            CheckBinsSize(name, baseBlock, primary.Length);
+            return new RegistryHive(name, primary, baseBlock, recovered: false) { OpenedDirty = true, _modified = true };
+        }
         var (file, recoveredBase) = TransactionLog.Recover(name, primary, baseBlock, log1, log2, log, why);
         CheckBinsSize(name, recoveredBase, file.Length);
         return new RegistryHive(name, file, recoveredBase, recovered: true);
+    }
+
+    private static void CheckFileType(string name, BaseBlock b)
+    {
+        if (b.FileType != BaseBlock.PrimaryFileType)
+            throw new RegistryHiveException(name, 28, $"file type {b.FileType}, expected 0 (a primary file, not a transaction log)");
     }
 
     private static void CheckBinsSize(string name, BaseBlock b, long fileLength)

@@ -13,6 +13,10 @@ internal static class TransactionLog
     private const int Sector = 512;
     private const uint NewFormatFileType = 6;
 
+    /// <summary>Whether any of the logs has the valid base block copy that <see cref="Recover"/> starts from.</summary>
+    public static bool AnyUsable(params byte[]?[] logs) =>
+        logs.Any(d => d is { Length: >= Sector } && d.AsSpan(0, 4).SequenceEqual("regf"u8) && BaseBlock.ChecksumValid(d));
+
     public static (byte[] File, BaseBlock Base) Recover(string hive, byte[] primary, BaseBlock? primaryBase,
         byte[]? log1, byte[]? log2, byte[]? log, string why)
     {

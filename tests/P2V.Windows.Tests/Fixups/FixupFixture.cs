@@ -80,22 +80,45 @@ public sealed class FixupFixture : IDisposable
         CabExtracted = Directory.CreateDirectory(_tmp.File("cabextract")).FullName;
         ExternalTool.Run("cabextract", "-q", "-d", CabExtracted, cab);
 
-        var volume = _tmp.File("volume.img");
+        _tree = tree;
+        BaseDisk = BuildDisk("disk", tree);
+    }
+
+    private readonly string _tree;
+
+    /// <summary>
+    /// A disk of its own from a copy of the fixture's tree changed by <paramref name="change"/> (which gets the
+    /// tree's folder): for files that only wimapply can lay out on NTFS, such as sparse ones.
+    /// </summary>
+    public string VariantDisk(string name, Action<string> change)
+    {
+        var tree = _tmp.File(name + ".tree");
+        ExternalTool.Run("cp", "-a", "--sparse=always", _tree, tree);
+        change(tree);
+        return BuildDisk(name, tree);
+    }
+
+    private string BuildDisk(string name, string tree)
+    {
+        var volume = _tmp.File(name + ".volume");
         using (var f = File.Create(volume)) f.SetLength((48L << 20) - PartitionOffset);
         ExternalTool.Run("mkntfs", "-F", "-Q", "-q", "-s", "512", "-c", "4096", "-L", "SYSTEM", volume);
-        var wim = _tmp.File("tree.wim");
+        var wim = _tmp.File(name + ".wim");
         ExternalTool.Run("wimcapture", tree, wim, "--compress=none");
         ExternalTool.Run("wimapply", wim, "1", volume);
+        File.Delete(wim);
         // wimlib cannot carry Windows attributes from a Linux tree: mark boot.ini System/Hidden/Read-only as setup does
         // (our attribute write, itself checked against ntfsinfo in the NTFS write tests).
         using (var disk = RawDisk.OpenReadWrite(volume))
             NtfsVolume.Open(disk).SetFileAttributes("/boot.ini", FileAttributes.System | FileAttributes.Hidden | FileAttributes.ReadOnly, 0);
         Assert.Contains("READONLY HIDDEN SYSTEM", ExternalTool.Run("ntfsinfo", "-F", "/boot.ini", volume));
 
-        BaseDisk = _tmp.File("disk.img");
-        using (var f = File.Create(BaseDisk)) f.SetLength(48L << 20);
-        ExternalTool.RunWith("sfdisk", ["--no-reread", "--no-tell-kernel", BaseDisk], "label: dos\nstart=2048, type=7, bootable\n");
-        ExternalTool.Run("dd", $"if={volume}", $"of={BaseDisk}", "bs=512", "seek=2048", "conv=notrunc,sparse", "status=none");
+        var path = _tmp.File(name + ".img");
+        using (var f = File.Create(path)) f.SetLength(48L << 20);
+        ExternalTool.RunWith("sfdisk", ["--no-reread", "--no-tell-kernel", path], "label: dos\nstart=2048, type=7, bootable\n");
+        ExternalTool.Run("dd", $"if={volume}", $"of={path}", "bs=512", "seek=2048", "conv=notrunc,sparse", "status=none");
+        File.Delete(volume);
+        return path;
     }
 
     public string BaseDisk { get; }

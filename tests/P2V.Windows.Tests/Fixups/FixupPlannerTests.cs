@@ -167,4 +167,33 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
         Assert.Equal(fx.Files["/WINDOWS/system32/hal.dll"], ExternalTool.RunBytes("ntfscat", volumeFile, "/WINDOWS/system32/hal.dll"));
         Assert.Equal(fx.Files["/boot.ini"], ExternalTool.RunBytes("ntfscat", volumeFile, "/boot.ini"));
     }
+
+    [Fact]
+    public void ValuesThatDifferOnlyInLetterCaseAreAlreadyAsWanted()
+    {
+        var disk = fx.CopyDisk("letter-case");
+        const string hivePath = @"\WINDOWS\system32\config\SYSTEM", key = @"ControlSet001\Control\CriticalDeviceDatabase\primary_ide_channel";
+        // As setup spells them: the class GUID in lower case, the service name capitalised.
+        using (var d = RawDisk.OpenReadWrite(disk))
+        {
+            var volume = NtfsVolume.Open(new DiskSlice(d, FixupFixture.PartitionOffset, d.Length - FixupFixture.PartitionOffset));
+            var hive = RegistryHive.Open(volume.ReadFile(hivePath), "SYSTEM");
+            var cdd = hive.Root.CreateSubkey(key);
+            cdd.SetString("ClassGUID", "{4d36e96a-e325-11ce-bfc1-08002be10318}");
+            cdd.SetString("Service", "Atapi");
+            volume.ReplaceFile(hivePath, hive.ToArray());
+        }
+        using (var d = RawDisk.OpenReadWrite(disk))
+        {
+            var plan = Plan(disk, d, FixupTarget.Qemu, 1, fx.PatchLibrary);
+            var registry = plan.Report.Plan.Single(s => s.Name == FixupPlanner.RegistryStep);
+            Assert.DoesNotContain(registry.Details, l => l.StartsWith(key + @"\"));
+            Assert.Contains(registry.Details, l => l.StartsWith(@"ControlSet001\Control\CriticalDeviceDatabase\secondary_ide_channel\ClassGUID"));
+            plan.Apply(disk + ".json");
+        }
+        var after = disk + ".system";
+        File.WriteAllBytes(after, ExternalTool.RunBytes("ntfscat", fx.ExtractVolume(disk), "/WINDOWS/system32/config/system"));
+        Assert.Equal("{4d36e96a-e325-11ce-bfc1-08002be10318}", ExternalTool.Run("hivexget", after, "\\" + key, "ClassGUID").Trim());
+        Assert.Equal("Atapi", ExternalTool.Run("hivexget", after, "\\" + key, "Service").Trim());
+    }
 }

@@ -27,7 +27,7 @@ public class RegistryCorruptionTests : IClassFixture<RegistryCorruptionTests.Hiv
     }
 
     private static RegistryHiveException Fails(byte[] b) =>
-        Assert.Throws<RegistryHiveException>(() => RegistryHive.Open(b, "SYSTEM").Verify());
+        Assert.ThrowsAny<RegistryHiveException>(() => RegistryHive.Open(b, "SYSTEM").Verify());
 
     [Fact]
     public void BadMagic()
@@ -55,9 +55,53 @@ public class RegistryCorruptionTests : IClassFixture<RegistryCorruptionTests.Hiv
         var b = Copy();
         BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(8)) + 1);
         FixChecksum(b);
-        var e = Fails(b);
+        var e = Assert.IsType<DirtyHiveException>(Fails(b));
         Assert.Contains("dirty", e.Message);
         Assert.Equal(4, e.Offset);
+        Assert.True(e.PrimaryUsable);
+    }
+
+    [Fact]
+    public void DirtyWithoutLogsOpensAsItStandsWhenAcceptedAndIsWrittenBackClean()
+    {
+        var b = Copy();
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(8)) + 1);
+        FixChecksum(b);
+        var hive = RegistryHive.Open(b, "SYSTEM", acceptDirty: true);
+        Assert.True(hive.OpenedDirty);
+        Assert.Equal("SRV-DB01", hive.Root.OpenSubkey(@"ControlSet001\Control\ComputerName\ComputerName")!.GetString("ComputerName"));
+
+        using var tmp = new TempDirectory();
+        var path = tmp.File("clean");
+        File.WriteAllBytes(path, hive.ToArray());
+        var written = File.ReadAllBytes(path);
+        Assert.Equal(BinaryPrimitives.ReadUInt32LittleEndian(written.AsSpan(4)), BinaryPrimitives.ReadUInt32LittleEndian(written.AsSpan(8)));
+        Assert.False(RegistryHive.Open(written, "SYSTEM").OpenedDirty);
+        // hivex reads the clean copy to the same values as the dirty primary.
+        Assert.Equal("SRV-DB01", ExternalTool.Run("hivexget", path, @"\ControlSet001\Control\ComputerName\ComputerName", "ComputerName").Trim());
+    }
+
+    [Fact]
+    public void ABadChecksumIsNotAcceptedEvenWhenDirtyHivesAre()
+    {
+        var b = Copy();
+        b[100] ^= 0x55;
+        var e = Assert.IsType<DirtyHiveException>(Assert.ThrowsAny<RegistryHiveException>(() => RegistryHive.Open(b, "SYSTEM", acceptDirty: true)));
+        Assert.False(e.PrimaryUsable);
+        Assert.Contains("checksum", e.Message);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    public void NtThreeOneHivesAreRefusedByVersion(int minor)
+    {
+        var b = Copy();
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(24), (uint)minor);
+        FixChecksum(b);
+        var e = Fails(b);
+        Assert.Contains($"regf version 1.{minor} is not supported", e.Message);
+        Assert.Equal(24, e.Offset);
     }
 
     [Fact]
