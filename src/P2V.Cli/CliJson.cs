@@ -5,7 +5,8 @@ namespace P2V.Cli;
 // What --json prints, one record per command; the field names are the scripts' contract (camelCase).
 
 public sealed record CaptureSummary(string Image, long BytesRead, long BytesCaptured, long ZeroBytesSkipped, long ImageBytes, int Chunks,
-    double Seconds, double CpuSeconds, IReadOnlyList<CapturedVolume> Volumes);
+    double Seconds, double CpuSeconds, IReadOnlyList<CapturedVolume> Volumes,
+    long? BytesSent = null, long? ChunksSent = null, long? ChunksDeduplicated = null, long? StoredBytes = null);
 
 public sealed record CapturedVolume(int Index, long DeclaredUsedBytes, long BytesRead, long BytesCaptured, long ZeroBytesSkipped);
 

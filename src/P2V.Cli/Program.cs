@@ -4,6 +4,7 @@ using P2V.Cli.Commands;
 // Each command group lives in one file in Commands/ and adds itself here.
 var root = CliHost.CreateRoot();
 ImagingCommands.AddTo(root);
+StoreCommands.AddTo(root);
 DiskCommands.AddTo(root);
 RegistryCommands.AddTo(root);
 NetbootCommands.AddTo(root);

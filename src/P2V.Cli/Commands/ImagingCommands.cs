@@ -6,6 +6,7 @@ using P2V.Imaging;
 using P2V.Imaging.Images;
 using P2V.Imaging.Pipeline;
 using P2V.Imaging.VirtualDisks;
+using P2V.Store;
 
 namespace P2V.Cli.Commands;
 
@@ -24,7 +25,10 @@ public static class ImagingCommands
     private static Command Capture()
     {
         var disk = new Argument<string>("disk") { Description = "Block device, raw disk image, VHD or VHDX to capture" };
-        var output = CliOptions.Output("The image file to write, or - for standard output", required: true, helpName: "IMAGE|-");
+        var output = CliOptions.Output("The image file to write, or - for standard output (or --store)", helpName: "IMAGE|-");
+        var store = StoreCommands.StoreOption(required: false);
+        var name = new Option<string>("--name") { Description = "The image's name in the store (with --store)", HelpName = "NAME" };
+        var token = StoreCommands.TokenOption();
         var raw = new Option<bool>("--raw") { Description = "Copy every sector, not only the used clusters" };
         var sectorSize = CliOptions.SectorSize("Sector size of a raw disk image (default: 512)");
         var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML, at most 4 MiB) stored in the image", HelpName = "FILE" };
@@ -32,21 +36,28 @@ public static class ImagingCommands
         var json = CliOptions.Json("Print the result as JSON instead of the summary (on standard error with -o -)");
         var jsonFile = new Option<string>("--json-file") { Description = "Also write the result as JSON to this file", HelpName = "FILE" };
         var command = new Command("capture", "Capture a disk's used data (block device, raw image, VHD, VHDX) into a P2V image")
-            { disk, output, raw, sectorSize, source, workers, json, jsonFile };
-        command.SetAction((r, ct) => CaptureAsync(r.GetValue(disk)!, r.GetValue(output)!, r.GetValue(raw), r.GetValue(sectorSize) ?? 512,
-            r.GetValue(source), r.GetValue(workers), r.GetValue(json), r.GetValue(jsonFile), ct));
+            { disk, output, store, name, token, raw, sectorSize, source, workers, json, jsonFile };
+        command.SetAction((r, ct) =>
+        {
+            if ((r.GetValue(output) is null) == (r.GetValue(store) is null)) throw new UsageException(r.GetValue(output) is null ? "missing option --output (or --store URL --name NAME)" : "give -o IMAGE or --store URL, not both");
+            if (r.GetValue(store) is not null && r.GetValue(name) is null) throw new UsageException("--store needs --name NAME");
+            var target = r.GetValue(store) is { } url ? new CaptureTarget(null, url, r.GetValue(name), r.GetValue(token)) : new CaptureTarget(r.GetValue(output), null, null, null);
+            return CaptureAsync(r.GetValue(disk)!, target, r.GetValue(raw), r.GetValue(sectorSize) ?? 512,
+                r.GetValue(source), r.GetValue(workers), r.GetValue(json), r.GetValue(jsonFile), ct);
+        });
         return command;
     }
 
     private static Command Restore()
     {
-        var image = new Argument<string>("image") { Description = "The P2V image to restore" };
+        var image = new Argument<string>("image") { Description = "The P2V image to restore: an image file, or STORE/images/NAME (STORE a controller's URL or a store folder)" };
         var target = new Argument<string>("target") { Description = "A new disk file, or an existing disk file or block device to write in place" };
+        var token = StoreCommands.TokenOption();
         var format = CliOptions.DiskFormat("Format of a new target (default: from its extension, .vhd, .vhdx, else raw)");
         var workers = CliOptions.Workers();
         var json = CliOptions.Json();
-        var command = new Command("restore", "Restore a P2V image onto a disk file or block device") { image, target, format, workers, json };
-        command.SetAction((r, ct) => RestoreAsync(r.GetValue(image)!, r.GetValue(target)!, r.GetValue(format), r.GetValue(workers), r.GetValue(json), ct));
+        var command = new Command("restore", "Restore a P2V image (a file, or from a store) onto a disk file or block device") { image, target, format, token, workers, json };
+        command.SetAction((r, ct) => RestoreAsync(r.GetValue(image)!, r.GetValue(target)!, r.GetValue(format), r.GetValue(token), r.GetValue(workers), r.GetValue(json), ct));
         return command;
     }
 
@@ -72,13 +83,16 @@ public static class ImagingCommands
     internal static string ToolVersion =>
         "p2v " + (typeof(ImagingCommands).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0");
 
-    private static async Task<int> CaptureAsync(string source, string output, bool raw, int sectorSize, string? sourceFile, int workers, bool json,
+    /// <summary>Where a capture goes: an image file (or -), or an image in a store.</summary>
+    private sealed record CaptureTarget(string? Output, string? Store, string? Name, string? Token);
+
+    private static async Task<int> CaptureAsync(string source, CaptureTarget target, bool raw, int sectorSize, string? sourceFile, int workers, bool json,
         string? jsonFile, CancellationToken cancel)
     {
         // Everything that can be refused is refused before the first read: where the image goes, the description, the disk.
-        bool toStdout = output == "-";
+        bool toStdout = target.Output == "-";
         if (toStdout) CheckStandardOutput();
-        else AtomicFile.CheckTarget(output);
+        else if (target.Output is { } file) AtomicFile.CheckTarget(file);
         if (jsonFile is not null) AtomicFile.CheckTarget(jsonFile, overwrite: true);
         string description = sourceFile is { } f ? await ReadDescriptionAsync(f, cancel) : "";
         using var disk = VirtualDisk.Open(source, sectorSize: sectorSize);
@@ -92,7 +106,13 @@ public static class ImagingCommands
 
         var pipeline = (Action<PipelineProgress> progress) => new CapturePipeline { Workers = workers, Progress = progress };
         CaptureResult result;
-        if (toStdout)
+        StoreCaptureSink? sink = null;
+        string output = target.Output ?? $"{target.Store}/images/{target.Name}";
+        if (target.Store is not null)
+        {
+            (result, sink) = await StoreCommands.CaptureAsync(disk, plan, target.Store, target.Name!, target.Token, workers, json, cancel);
+        }
+        else if (toStdout)
         {
             // Not Console.OpenStandardOutput: it pretends a write to a closed pipe succeeded (EPIPE ignored), and a
             // capture whose reader went away must fail. Writes to descriptor 1 itself report every error.
@@ -109,13 +129,19 @@ public static class ImagingCommands
 
         var summary = new CaptureSummary(output, result.BytesRead, result.BytesCaptured, result.ZeroBytesSkipped,
             result.ImageBytes, result.Chunks, result.Elapsed.TotalSeconds, result.CpuTime.TotalSeconds,
-            [.. result.Volumes.Select(v => new CapturedVolume(v.VolumeIndex, v.DeclaredUsedBytes, v.BytesRead, v.BytesCaptured, v.ZeroBytesSkipped))]);
+            [.. result.Volumes.Select(v => new CapturedVolume(v.VolumeIndex, v.DeclaredUsedBytes, v.BytesRead, v.BytesCaptured, v.ZeroBytesSkipped))],
+            sink?.BytesWritten, sink?.ChunksSent, sink?.ChunksDeduplicated, sink?.StoredBytes);
         if (jsonFile is not null) AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(summary, CliJsonContext.Default.CaptureSummary) + "\n");
         if (json)
         {
             // With -o - standard output carries the image and nothing else.
             var writer = toStdout ? Console.Error : Console.Out;
             writer.WriteLine(JsonSerializer.Serialize(summary, CliJsonContext.Default.CaptureSummary));
+        }
+        else if (sink is not null)
+        {
+            Console.Error.WriteLine($"capture: done: {ByteSize.Format(result.BytesRead)} read in {result.Elapsed.TotalSeconds:F1} s ({ByteSize.Rate(result.BytesRead, result.Elapsed)}), " +
+                $"{result.Chunks} chunks: {sink.ChunksSent} sent ({ByteSize.Format(sink.BytesWritten)}), {sink.ChunksDeduplicated} already in the store; committed as {output}");
         }
         else
         {
@@ -159,14 +185,27 @@ public static class ImagingCommands
         if (status.Kind != FileKind.Regular) throw new IOException($"{path} is {status.Describe()}, not an image file");
     }
 
-    private static async Task<int> RestoreAsync(string imagePath, string targetPath, VirtualDiskFormat? askedFormat, int workers, bool json,
+    private static async Task<int> RestoreAsync(string imagePath, string targetPath, VirtualDiskFormat? askedFormat, string? token, int workers, bool json,
         CancellationToken cancel)
     {
-        CheckImage(imagePath);
+        bool fromStore = StoreLocation.IsImageReference(imagePath);
+        if (!fromStore) CheckImage(imagePath);
         var target = FileStatus.Of(targetPath);
-        if (target.IsSameFileAs(FileStatus.Of(imagePath)))
+        if (!fromStore && target.IsSameFileAs(FileStatus.Of(imagePath)))
             throw new IOException($"{targetPath} is the image {imagePath} itself: restore onto another file or device");
-        using var image = ImageReader.Open(imagePath);
+        IImageSource image;
+        IDisposable? owner;
+        if (fromStore)
+        {
+            var (source, store) = await StoreCommands.OpenImageAsync(imagePath, token, cancel);
+            (image, owner) = (source, store);
+        }
+        else
+        {
+            var reader = ImageReader.Open(imagePath);
+            (image, owner) = (reader, reader);
+        }
+        using var _ = owner;
         var h = image.Header;
         RestoreResult result;
         VirtualDiskFormat format;

@@ -18,7 +18,7 @@ public sealed class ChunkFrame(long frameOffset, ChunkFrameHeader header, byte[]
 /// Opens an image file: checks the header, the footer and the trailer (so a truncated or corrupt file is
 /// refused up front), then reads the chunk frames in file order.
 /// </summary>
-public sealed class ImageReader : IDisposable
+public sealed class ImageReader : IImageSource, IDisposable
 {
     private readonly FileStream _file;
 

@@ -1,33 +1,26 @@
-using System.Buffers;
-using System.Buffers.Binary;
-
 namespace P2V.Imaging.Images;
 
 /// <summary>
 /// Writes an image front to back onto any stream (a file, a pipe, a socket): the header at once, then
-/// chunk frames, then on <see cref="Finish"/> the trailer and footer. The trailer's chunk entries are
-/// spilled to a temporary file as they come, so memory stays flat however large the disk.
+/// chunk frames, then on <see cref="Finish"/> the trailer and footer.
 /// </summary>
 public sealed class ImageWriter : IDisposable
 {
     private readonly Stream _output;
-    private readonly FileStream _entries;
+    private readonly ImageTrailerWriter _trailer = new();
     private readonly byte[] _frameHeader = new byte[ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)];
     private long _position;
 
     public ImageWriter(Stream output, ImageHeader header)
     {
         _output = output;
-        _entries = new FileStream(Path.Combine(Path.GetTempPath(), $"p2v-index-{Guid.NewGuid():N}.tmp"),
-            FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose);
-        var bytes = header.ToBytes();
-        Write(bytes);
+        Write(header.ToBytes());
     }
 
-    public int ChunkCount { get; private set; }
+    public int ChunkCount => _trailer.ChunkCount;
     public long BytesWritten => _position;
-    public long TotalUncompressed { get; private set; }
-    public long TotalStored { get; private set; }
+    public long TotalUncompressed => _trailer.TotalUncompressed;
+    public long TotalStored => _trailer.TotalStored;
 
     public void WriteChunk(ChunkCodec codec, int uncompressedLength, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> hash, ReadOnlySpan<ChunkRun> runs)
     {
@@ -44,64 +37,16 @@ public sealed class ImageWriter : IDisposable
         long frameOffset = _position;
         Write(span);
         Write(payload);
-
-        // The trailer entry: frame offset, lengths, codec, run count, hash, runs (docs/image-format.md, "Trailer").
-        Span<byte> fixedPart = stackalloc byte[20 + ImageFormat.HashLength];
-        BinaryPrimitives.WriteInt64LittleEndian(fixedPart, frameOffset);
-        BinaryPrimitives.WriteInt32LittleEndian(fixedPart[8..], payload.Length);
-        BinaryPrimitives.WriteInt32LittleEndian(fixedPart[12..], uncompressedLength);
-        fixedPart[16] = (byte)codec;
-        fixedPart[17] = 0;
-        BinaryPrimitives.WriteUInt16LittleEndian(fixedPart[18..], (ushort)runs.Length);
-        hash.CopyTo(fixedPart[20..]);
-        _entries.Write(fixedPart);
-        _entries.Write(span.Slice(ChunkFrameHeader.FixedLength, 12 * runs.Length));
-
-        ChunkCount++;
-        TotalUncompressed += uncompressedLength;
-        TotalStored += payload.Length;
+        _trailer.Add(frameOffset, codec, uncompressedLength, payload.Length, hash, runs);
     }
 
     /// <summary>Writes the trailer and footer: only now is the image complete.</summary>
     public void Finish(IReadOnlyList<VolumeStats> volumes)
     {
         long trailerOffset = _position;
-        uint crc = 0;
-        void Emit(ReadOnlySpan<byte> data) { crc = Crc32C.Append(crc, data); Write(data); }
-
-        Span<byte> head = stackalloc byte[12];
-        ImageFormat.TrailerMagic.CopyTo(head);
-        BinaryPrimitives.WriteInt32LittleEndian(head[4..], ChunkCount);
-        BinaryPrimitives.WriteInt32LittleEndian(head[8..], volumes.Count);
-        Emit(head);
-
-        _entries.Flush();
-        _entries.Position = 0;
-        var buffer = ArrayPool<byte>.Shared.Rent(1 << 16);
-        try
-        {
-            int n;
-            while ((n = _entries.Read(buffer, 0, buffer.Length)) > 0) Emit(buffer.AsSpan(0, n));
-        }
-        finally { ArrayPool<byte>.Shared.Return(buffer); }
-
-        Span<byte> v = stackalloc byte[36];
-        foreach (var s in volumes)
-        {
-            BinaryPrimitives.WriteInt32LittleEndian(v, s.VolumeIndex);
-            BinaryPrimitives.WriteInt64LittleEndian(v[4..], s.DeclaredUsedBytes);
-            BinaryPrimitives.WriteInt64LittleEndian(v[12..], s.BytesRead);
-            BinaryPrimitives.WriteInt64LittleEndian(v[20..], s.BytesCaptured);
-            BinaryPrimitives.WriteInt64LittleEndian(v[28..], s.ZeroBytesSkipped);
-            Emit(v);
-        }
-        Span<byte> totals = stackalloc byte[16];
-        BinaryPrimitives.WriteInt64LittleEndian(totals, TotalUncompressed);
-        BinaryPrimitives.WriteInt64LittleEndian(totals[8..], TotalStored);
-        Emit(totals);
-
+        var (length, crc) = _trailer.WriteTo(Write, volumes);
         Span<byte> footer = stackalloc byte[ImageFooter.Length];
-        new ImageFooter(trailerOffset, _position - trailerOffset, crc).Write(footer);
+        new ImageFooter(trailerOffset, length, crc).Write(footer);
         Write(footer);
         _output.Flush();
     }
@@ -112,5 +57,5 @@ public sealed class ImageWriter : IDisposable
         _position += data.Length;
     }
 
-    public void Dispose() => _entries.Dispose();
+    public void Dispose() => _trailer.Dispose();
 }

@@ -14,7 +14,7 @@ internal static class OrderedParallel
     /// <param name="transform">Runs on the workers, several jobs at once.</param>
     /// <param name="consume">Runs on the caller, one job at a time, in the producer's order.</param>
     public static async Task RunAsync<TJob>(int workers, Action<Action<TJob>, CancellationToken> produce,
-        Action<TJob> transform, Action<TJob> consume, Action<TJob> release, CancellationToken cancel)
+        Action<TJob> transform, Func<TJob, ValueTask> consume, Action<TJob> release, CancellationToken cancel)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         var order = Channel.CreateBounded<Slot<TJob>>(new BoundedChannelOptions(2 * workers + 2) { SingleReader = true, SingleWriter = true });
@@ -63,7 +63,7 @@ internal static class OrderedParallel
                 try
                 {
                     await slot.Done.Task.ConfigureAwait(false);
-                    consume(slot.Job);
+                    await consume(slot.Job).ConfigureAwait(false);
                 }
                 finally { release(slot.Job); }
             }

@@ -9,7 +9,7 @@ namespace P2V.Imaging.Pipeline;
 public sealed record RestoreResult(long BytesWritten, long ZeroBytesSkipped, int Chunks, TimeSpan Elapsed, TimeSpan CpuTime);
 
 /// <summary>
-/// The restore pipeline: one reader streaming frames from the image; a worker per core decompressing and
+/// The restore pipeline: one reader streaming frames from the image (a file or the image store); a worker per core decompressing and
 /// verifying each chunk's BLAKE3; one writer putting the runs at their disk offsets, in disk order. Only
 /// captured ranges are written: on a fresh (sparse) target, zero chunks are not written either.
 /// </summary>
@@ -25,7 +25,7 @@ public sealed class RestorePipeline
     /// <summary>Only check the image (decompress and hash every chunk); write nothing.</summary>
     public bool VerifyOnly { get; init; }
 
-    public async Task<RestoreResult> RunAsync(ImageReader image, IVirtualDisk? target, CancellationToken cancel = default)
+    public async Task<RestoreResult> RunAsync(IImageSource image, IVirtualDisk? target, CancellationToken cancel = default)
     {
         if (!VerifyOnly)
         {
@@ -55,10 +55,11 @@ public sealed class RestorePipeline
                 done += header.UncompressedLength;
                 chunks++;
                 Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
+                return ValueTask.CompletedTask;
             },
             job => job.Release(), cancel).ConfigureAwait(false);
         if (chunks != image.Trailer.Chunks.Count)
-            throw new ImageFormatException(image.TrailerOffset, $"the index lists {image.Trailer.Chunks.Count} chunks but {chunks} were read");
+            throw new ImageFormatException(0, $"the index lists {image.Trailer.Chunks.Count} chunks but {chunks} were read");
         target?.Flush();
         return new RestoreResult(written, zeroSkipped, chunks, clock.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpuStart);
     }

@@ -1,0 +1,138 @@
+using System.Buffers;
+using P2V.Imaging.Images;
+
+namespace P2V.Imaging.Pipeline;
+
+/// <summary>
+/// A chunk in flight through a capture: the bytes read, the disk runs they came from, their hash, and
+/// (once compressed) the stored form. Buffers are pooled: the pipeline returns them after the sink has seen
+/// the chunk, unless the sink called <see cref="Keep"/> (then the sink calls <see cref="Release"/>).
+/// </summary>
+public sealed class CapturedChunk
+{
+    internal byte[] Data = [];
+    internal int Length;
+    internal ChunkRun[] Runs = new ChunkRun[16];
+    internal int[] RunVolumes = new int[16];
+    internal int RunCount;
+    internal long ZeroBytes;
+    internal byte[] Stored = [];
+    internal int StoredLength;
+    internal ChunkCodec Codec;
+    internal bool IsCompressed;
+    internal bool IsZero;
+    internal bool Kept;
+    // Where content-defined chunking has scanned to, and its rolling hash there.
+    internal int Scanned;
+    internal ulong Fingerprint;
+    internal readonly byte[] HashBytes = new byte[ImageFormat.HashLength];
+
+    public ReadOnlySpan<byte> Bytes => Data.AsSpan(0, Length);
+    public int UncompressedLength => Length;
+    public ReadOnlySpan<byte> Hash => HashBytes;
+    public ReadOnlySpan<ChunkRun> DiskRuns => Runs.AsSpan(0, RunCount);
+
+    /// <summary>The stored form; valid after <see cref="Compress"/> (or when the pipeline compressed every chunk).</summary>
+    public ChunkCodec StoredCodec => IsCompressed ? Codec : throw new InvalidOperationException("chunk not compressed yet");
+    public ReadOnlySpan<byte> StoredBytes => IsCompressed ? Stored.AsSpan(0, StoredLength) : throw new InvalidOperationException("chunk not compressed yet");
+
+    internal static CapturedChunk Rent(int size) => new() { Data = ArrayPool<byte>.Shared.Rent(size) };
+
+    /// <summary>Hashes the chunk and notes whether it is all zeros.</summary>
+    internal void Analyze() => IsZero = ChunkEncoder.Analyze(Bytes, HashBytes);
+
+    /// <summary>Picks the codec and fills the stored form (LZ4, stored, or nothing for a zero chunk). Thread-safe per chunk.</summary>
+    public void Compress()
+    {
+        if (IsCompressed) return;
+        if (IsZero) { Codec = ChunkCodec.Zero; StoredLength = 0; }
+        else
+        {
+            Stored = ArrayPool<byte>.Shared.Rent(ChunkEncoder.MaxStoredLength(Length));
+            (Codec, StoredLength) = ChunkEncoder.Compress(Bytes, Stored);
+        }
+        IsCompressed = true;
+    }
+
+    /// <summary>The sink keeps the chunk past its write call and will call <see cref="Release"/> itself.</summary>
+    public void Keep() => Kept = true;
+
+    internal void AppendRun(long diskOffset, int length, int volume)
+    {
+        if (RunCount > 0 && RunVolumes[RunCount - 1] == volume && Runs[RunCount - 1].DiskOffset + Runs[RunCount - 1].Length == diskOffset)
+        {
+            Runs[RunCount - 1] = Runs[RunCount - 1] with { Length = Runs[RunCount - 1].Length + length };
+        }
+        else
+        {
+            if (RunCount == Runs.Length)
+            {
+                Array.Resize(ref Runs, RunCount * 2);
+                Array.Resize(ref RunVolumes, RunCount * 2);
+            }
+            Runs[RunCount] = new ChunkRun(diskOffset, length);
+            RunVolumes[RunCount++] = volume;
+        }
+        Length += length;
+    }
+
+    /// <summary>Keeps only the blocks of the just-read bytes that are not all zero, compacting them in place; returns the zero bytes dropped.</summary>
+    internal long AppendNonZero(long diskOffset, int length, int volume, int blockSize)
+    {
+        int start = Length, src = 0, kept = 0;
+        long zeros = 0;
+        var data = Data.AsSpan(start, length);
+        while (src < length)
+        {
+            // Blocks align to the disk, not to the read, so the same data skips the same way however it was read.
+            int block = (int)Math.Min(blockSize - (diskOffset + src) % blockSize, length - src);
+            var piece = data.Slice(src, block);
+            if (piece.ContainsAnyExcept((byte)0))
+            {
+                if (kept != src) piece.CopyTo(data[kept..]);
+                Length = start + kept; // AppendRun adds the block's length back
+                AppendRun(diskOffset + src, block, volume);
+                kept += block;
+            }
+            else
+            {
+                zeros += block;
+            }
+            src += block;
+        }
+        Length = start + kept;
+        ZeroBytes += zeros;
+        return zeros;
+    }
+
+    /// <summary>Ends this chunk after <paramref name="cut"/> bytes; the rest (bytes and runs) moves to a new chunk, which is returned.</summary>
+    internal CapturedChunk SplitAt(int cut, int bufferSize)
+    {
+        var next = Rent(bufferSize);
+        int rest = Length - cut;
+        Data.AsSpan(cut, rest).CopyTo(next.Data);
+        int acc = 0, k = 0;
+        while (acc + Runs[k].Length <= cut) acc += Runs[k++].Length;
+        int inRun = cut - acc;
+        for (int i = k; i < RunCount; i++)
+        {
+            var run = i == k ? new ChunkRun(Runs[i].DiskOffset + inRun, Runs[i].Length - inRun) : Runs[i];
+            next.AppendRun(run.DiskOffset, run.Length, RunVolumes[i]);
+        }
+        if (inRun > 0)
+        {
+            Runs[k] = Runs[k] with { Length = inRun };
+            RunCount = k + 1;
+        }
+        else RunCount = k;
+        Length = cut;
+        return next;
+    }
+
+    public void Release()
+    {
+        if (Data.Length > 0) ArrayPool<byte>.Shared.Return(Data);
+        if (Stored.Length > 0) ArrayPool<byte>.Shared.Return(Stored);
+        Data = Stored = [];
+    }
+}

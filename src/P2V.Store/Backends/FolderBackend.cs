@@ -1,0 +1,119 @@
+using System.Runtime.CompilerServices;
+
+namespace P2V.Store.Backends;
+
+/// <summary>
+/// Objects as files under a folder, one per key. A write goes to a temporary file in the same folder tree,
+/// is flushed to disk, and is renamed onto its key, so a crash never leaves a partial object under its name.
+/// </summary>
+public sealed class FolderBackend : IStoreBackend
+{
+    private const string TempFolder = ".tmp";
+    private readonly string _root;
+
+    public FolderBackend(string root)
+    {
+        _root = Path.GetFullPath(root);
+        Directory.CreateDirectory(Path.Combine(_root, TempFolder));
+    }
+
+    public string Location => _root;
+
+    private string PathOf(string key) => Path.Combine(_root, key);
+
+    public async Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel)
+    {
+        var temp = await WriteTempAsync(data, cancel).ConfigureAwait(false);
+        var path = PathOf(key);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public async Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel)
+    {
+        var path = PathOf(key);
+        if (File.Exists(path)) return false;
+        var temp = await WriteTempAsync(data, cancel).ConfigureAwait(false);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        try
+        {
+            // Without overwrite, .NET moves by link(2) + unlink on Unix: it fails, rather than replaces, when the name exists.
+            File.Move(temp, path, overwrite: false);
+            return true;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            File.Delete(temp);
+            return false;
+        }
+    }
+
+    private async Task<string> WriteTempAsync(ReadOnlyMemory<byte> data, CancellationToken cancel)
+    {
+        var temp = Path.Combine(_root, TempFolder, Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+            await f.WriteAsync(data, cancel).ConfigureAwait(false);
+            f.Flush(flushToDisk: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+        return temp;
+    }
+
+    public async Task<byte[]?> GetAsync(string key, CancellationToken cancel)
+    {
+        try
+        {
+            return await File.ReadAllBytesAsync(PathOf(key), cancel).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public Task<long?> SizeAsync(string key, CancellationToken cancel)
+    {
+        var info = new FileInfo(PathOf(key));
+        return Task.FromResult(info.Exists ? info.Length : (long?)null);
+    }
+
+    public async IAsyncEnumerable<StoreObject> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancel)
+    {
+        // Keys are folder/name; list the folder the prefix names, filtering by the rest.
+        int slash = prefix.LastIndexOf('/');
+        var dir = new DirectoryInfo(Path.Combine(_root, slash < 0 ? "" : prefix[..slash]));
+        if (!dir.Exists) yield break;
+        var rootLength = _root.Length + 1;
+        foreach (var f in dir.EnumerateFiles("*", SearchOption.AllDirectories))
+        {
+            cancel.ThrowIfCancellationRequested();
+            var key = f.FullName[rootLength..].Replace(Path.DirectorySeparatorChar, '/');
+            if (!key.StartsWith(prefix, StringComparison.Ordinal) || key.StartsWith(TempFolder + "/", StringComparison.Ordinal)) continue;
+            long size;
+            try { size = f.Length; }
+            catch (FileNotFoundException) { continue; }
+            yield return new StoreObject(key, size, f.LastWriteTimeUtc);
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    public Task DeleteAsync(string key, CancellationToken cancel)
+    {
+        File.Delete(PathOf(key));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Removes temporary files older than <paramref name="age"/>: what writers killed mid-write left behind.</summary>
+    public void RemoveStaleTemporaries(TimeSpan age)
+    {
+        foreach (var f in new DirectoryInfo(Path.Combine(_root, TempFolder)).EnumerateFiles())
+            if (DateTime.UtcNow - f.LastWriteTimeUtc > age)
+                try { f.Delete(); } catch (IOException) { }
+    }
+}

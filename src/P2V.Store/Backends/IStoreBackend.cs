@@ -1,0 +1,32 @@
+namespace P2V.Store.Backends;
+
+/// <summary>An object in a backend: its key, size and when it was last written.</summary>
+public readonly record struct StoreObject(string Key, long Size, DateTimeOffset LastModified);
+
+/// <summary>
+/// Where the store keeps its objects: chunks, manifests and locks under slash-separated keys. Every write is
+/// atomic: an object is either absent or whole (a killed writer leaves no half-written object under its key).
+/// </summary>
+public interface IStoreBackend
+{
+    /// <summary>Writes <paramref name="data"/> under <paramref name="key"/>, replacing any object there.</summary>
+    Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel);
+
+    /// <summary>Writes only when nothing is under <paramref name="key"/> yet; false when something was.</summary>
+    Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel);
+
+    /// <summary>The whole object, or null when there is none.</summary>
+    Task<byte[]?> GetAsync(string key, CancellationToken cancel);
+
+    /// <summary>The object's size, or null when there is none.</summary>
+    Task<long?> SizeAsync(string key, CancellationToken cancel);
+
+    /// <summary>Every object whose key starts with <paramref name="prefix"/>, in no particular order.</summary>
+    IAsyncEnumerable<StoreObject> ListAsync(string prefix, CancellationToken cancel);
+
+    /// <summary>Removes the object; nothing happens when there is none.</summary>
+    Task DeleteAsync(string key, CancellationToken cancel);
+
+    /// <summary>Where the objects are, for messages.</summary>
+    string Location { get; }
+}

@@ -1,0 +1,335 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using P2V.Imaging.Images;
+using P2V.Store.Backends;
+
+namespace P2V.Store;
+
+/// <summary>
+/// The image store over a backend (docs/store-protocol.md): chunks kept once by hash, one manifest per
+/// committed image, ingest sessions that hold a lease against garbage collection, and the collection itself.
+/// Safe for many readers and writers at once, in one process or in several sharing a backend.
+/// </summary>
+public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
+{
+    private const string ChunkPrefix = "chunks/", ImagePrefix = "images/", LockPrefix = "locks/";
+    private const string IngestLock = "ingest-", GcLock = "gc-";
+    private const int Parallelism = 16;
+
+    private readonly ConcurrentDictionary<string, SessionState> _sessions = new();
+
+    public IStoreBackend Backend => backend;
+
+    /// <summary>How long an ingest session's lease lasts without activity (each request renews it).</summary>
+    public TimeSpan SessionLease { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How long an ingest waits for a running garbage collection to finish.</summary>
+    public TimeSpan GcWait { get; init; } = TimeSpan.FromMinutes(2);
+
+    public static string ChunkKey(ChunkHash hash)
+    {
+        var hex = hash.ToString();
+        return $"{ChunkPrefix}{hex[..2]}/{hex}";
+    }
+
+    private static string ImageKey(string image) => ImagePrefix + image;
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    private static partial Regex NamePattern();
+
+    /// <summary>Image names: letters, digits, '.', '_', '-', up to 128, not starting with a punctuation mark.</summary>
+    public static string CheckName(string image) => NamePattern().IsMatch(image)
+        ? image
+        : throw new StoreException($"image name '{image}' is not valid: use letters, digits, '.', '_' and '-' (up to 128, starting with a letter or digit)");
+
+    // ---- ingest -------------------------------------------------------------------------------------
+
+    public async Task<IngestSession> BeginIngestAsync(string image, CancellationToken cancel)
+    {
+        CheckName(image);
+        if (await backend.SizeAsync(ImageKey(image), cancel).ConfigureAwait(false) is not null)
+            throw new StoreConflictException($"image '{image}' already exists in the store");
+        var deadline = DateTimeOffset.UtcNow + GcWait;
+        while (true)
+        {
+            var id = Guid.NewGuid().ToString("N");
+            var key = LockPrefix + IngestLock + id;
+            await WriteLockAsync(key, image, cancel).ConfigureAwait(false);
+            // Lock first, then look: a collection that starts later sees this lease, one that started earlier is seen here.
+            if (!await AnyLiveLockAsync(GcLock, except: null, cancel).ConfigureAwait(false))
+            {
+                _sessions[id] = new SessionState(image, DateTimeOffset.UtcNow);
+                return new IngestSession(id, image);
+            }
+            await backend.DeleteAsync(key, cancel).ConfigureAwait(false);
+            if (DateTimeOffset.UtcNow > deadline)
+                throw new StoreConflictException("a garbage collection is running in the store; try again when it has finished");
+            await Task.Delay(TimeSpan.FromMilliseconds(200 + Random.Shared.Next(800)), cancel).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<int[]> FindMissingAsync(IngestSession session, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
+    {
+        var state = await SessionAsync(session, cancel).ConfigureAwait(false);
+        var stored = new int[hashes.Count];
+        await Parallel.ForAsync(0, hashes.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (i, ct) =>
+        {
+            if (state.TryGet(hashes[i], out stored[i])) return;
+            var size = await backend.SizeAsync(ChunkKey(hashes[i]), ct).ConfigureAwait(false);
+            stored[i] = size is { } n ? (int)(n - ChunkBlob.PrefixLength) : -1;
+            if (size is not null) state.Add(hashes[i], stored[i]);
+        }).ConfigureAwait(false);
+        return stored;
+    }
+
+    public async Task PutChunksAsync(IngestSession session, IReadOnlyList<ChunkUpload> chunks, CancellationToken cancel)
+    {
+        var state = await SessionAsync(session, cancel).ConfigureAwait(false);
+        await Parallel.ForAsync(0, chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(Parallelism, Environment.ProcessorCount), CancellationToken = cancel },
+            async (i, ct) => await PutChunkAsync(state, chunks[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+    }
+
+    /// <summary>Verifies one received chunk (decompress, BLAKE3) and keeps it unless the store has it already.</summary>
+    internal async Task PutChunkAsync(IngestSession session, ChunkUpload chunk, CancellationToken cancel) =>
+        await PutChunkAsync(await SessionAsync(session, cancel).ConfigureAwait(false), chunk, cancel).ConfigureAwait(false);
+
+    private async Task PutChunkAsync(SessionState state, ChunkUpload chunk, CancellationToken cancel)
+    {
+        Verify(chunk);
+        if (state.TryGet(chunk.Hash, out _)) return;
+        var key = ChunkKey(chunk.Hash);
+        var size = await backend.SizeAsync(key, cancel).ConfigureAwait(false);
+        if (size is null) await backend.PutAsync(key, chunk.Blob.ToArray(), cancel).ConfigureAwait(false);
+        state.Add(chunk.Hash, size is { } n ? (int)(n - ChunkBlob.PrefixLength) : chunk.Blob.Stored.Length);
+    }
+
+    private static void Verify(ChunkUpload chunk)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(chunk.Blob.UncompressedLength);
+        try
+        {
+            Span<byte> hash = stackalloc byte[ChunkHash.Length];
+            chunk.Hash.WriteTo(hash);
+            chunk.Blob.Verify(hash, buffer);
+        }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
+    }
+
+    public async Task CommitAsync(IngestSession session, byte[] manifest, CancellationToken cancel)
+    {
+        var state = await SessionAsync(session, cancel).ConfigureAwait(false);
+        ImageManifest parsed;
+        try { parsed = ImageManifest.Parse(manifest); }
+        catch (ImageFormatException e) { throw new StoreException($"manifest of '{session.Image}' is corrupt: {e.Message}"); }
+        var needed = parsed.Trailer.Chunks.Select(c => ChunkHash.From(c.Hash)).Distinct().Where(h => !state.TryGet(h, out _)).ToList();
+        var absent = new ConcurrentBag<ChunkHash>();
+        await Parallel.ForEachAsync(needed, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (h, ct) =>
+        {
+            if (await backend.SizeAsync(ChunkKey(h), ct).ConfigureAwait(false) is null) absent.Add(h);
+        }).ConfigureAwait(false);
+        if (!absent.IsEmpty)
+            throw new StoreException($"manifest of '{session.Image}' names {absent.Count} chunks the store does not hold (first: {absent.First()}); nothing was committed");
+        if (!await backend.PutIfAbsentAsync(ImageKey(session.Image), manifest, cancel).ConfigureAwait(false))
+            throw new StoreConflictException($"image '{session.Image}' already exists in the store");
+        await EndSessionAsync(session, cancel).ConfigureAwait(false);
+    }
+
+    public Task AbortAsync(IngestSession session, CancellationToken cancel) => EndSessionAsync(session, cancel);
+
+    private async Task EndSessionAsync(IngestSession session, CancellationToken cancel)
+    {
+        _sessions.TryRemove(session.Id, out _);
+        await backend.DeleteAsync(LockPrefix + IngestLock + session.Id, cancel).ConfigureAwait(false);
+    }
+
+    /// <summary>The session's state; renews its lease when a quarter of it has passed. A session whose lease ran out is gone: a collection may have run since.</summary>
+    private async Task<SessionState> SessionAsync(IngestSession session, CancellationToken cancel)
+    {
+        if (!Guid.TryParseExact(session.Id, "N", out _)) throw new StoreException($"'{session.Id}' is not an ingest session id");
+        var key = LockPrefix + IngestLock + session.Id;
+        if (!_sessions.TryGetValue(session.Id, out var state))
+        {
+            // Another server (or this one before a restart) opened it: its lease object is the truth.
+            var lease = await ReadLockAsync(key, cancel).ConfigureAwait(false);
+            if (lease is null || lease.Value.Expires < DateTimeOffset.UtcNow || lease.Value.Image != session.Image)
+                throw new StoreConflictException($"ingest session {session.Id} for '{session.Image}' is unknown or expired; start the capture again");
+            state = _sessions.GetOrAdd(session.Id, _ => new SessionState(session.Image, DateTimeOffset.MinValue));
+        }
+        if (state.Image != session.Image) throw new StoreConflictException($"ingest session {session.Id} belongs to another image");
+        if (DateTimeOffset.UtcNow - state.LeaseWritten > SessionLease / 4)
+        {
+            if (state.LeaseWritten > DateTimeOffset.MinValue && state.LeaseWritten + SessionLease < DateTimeOffset.UtcNow)
+            {
+                _sessions.TryRemove(session.Id, out _);
+                throw new StoreConflictException($"ingest session {session.Id} for '{session.Image}' expired; start the capture again");
+            }
+            state.LeaseWritten = DateTimeOffset.UtcNow;
+            await WriteLockAsync(key, session.Image, cancel).ConfigureAwait(false);
+        }
+        return state;
+    }
+
+    private sealed class SessionState(string image, DateTimeOffset leaseWritten)
+    {
+        // The chunks this session was told the store holds, or sent: with their stored lengths.
+        private readonly Dictionary<ChunkHash, int> _known = [];
+        public string Image { get; } = image;
+        public DateTimeOffset LeaseWritten { get; set; } = leaseWritten;
+        public bool TryGet(ChunkHash h, out int stored) { lock (_known) return _known.TryGetValue(h, out stored); }
+        public void Add(ChunkHash h, int stored) { lock (_known) _known[h] = stored; }
+    }
+
+    // ---- locks: "image\nexpiry (Unix ms)" ---------------------------------------------------------
+
+    private Task WriteLockAsync(string key, string owner, CancellationToken cancel, TimeSpan? lease = null) =>
+        backend.PutAsync(key, Encoding.UTF8.GetBytes($"{owner}\n{(DateTimeOffset.UtcNow + (lease ?? SessionLease)).ToUnixTimeMilliseconds()}"), cancel);
+
+    private async Task<(string Image, DateTimeOffset Expires)?> ReadLockAsync(string key, CancellationToken cancel)
+    {
+        var bytes = await backend.GetAsync(key, cancel).ConfigureAwait(false);
+        if (bytes is null) return null;
+        var parts = Encoding.UTF8.GetString(bytes).Split('\n');
+        // An unreadable lock counts as live until the longest lease has passed: safer to wait than to collect.
+        return parts.Length == 2 && long.TryParse(parts[1], CultureInfo.InvariantCulture, out long ms)
+            ? (parts[0], DateTimeOffset.FromUnixTimeMilliseconds(ms))
+            : (parts[0], DateTimeOffset.MaxValue);
+    }
+
+    private async Task<int> CountLiveLocksAsync(string kind, string? except, CancellationToken cancel, bool removeExpired = false)
+    {
+        int live = 0;
+        await foreach (var o in backend.ListAsync(LockPrefix + kind, cancel).ConfigureAwait(false))
+        {
+            if (o.Key == except) continue;
+            var l = await ReadLockAsync(o.Key, cancel).ConfigureAwait(false);
+            if (l is null) continue;
+            if (l.Value.Expires >= DateTimeOffset.UtcNow) live++;
+            else if (removeExpired) await backend.DeleteAsync(o.Key, cancel).ConfigureAwait(false);
+        }
+        return live;
+    }
+
+    private async Task<bool> AnyLiveLockAsync(string kind, string? except, CancellationToken cancel) =>
+        await CountLiveLocksAsync(kind, except, cancel).ConfigureAwait(false) > 0;
+
+    // ---- reads --------------------------------------------------------------------------------------
+
+    public async Task<byte[]> GetManifestBytesAsync(string image, CancellationToken cancel) =>
+        await backend.GetAsync(ImageKey(CheckName(image)), cancel).ConfigureAwait(false) ?? throw new ImageNotFoundException(image);
+
+    public async Task<ImageManifest> GetManifestAsync(string image, CancellationToken cancel)
+    {
+        var bytes = await GetManifestBytesAsync(image, cancel).ConfigureAwait(false);
+        try { return ImageManifest.Parse(bytes); }
+        catch (ImageFormatException e) { throw new StoreException($"manifest of '{image}' is corrupt: {e.Message}"); }
+    }
+
+    public async Task<ChunkBlob[]> ReadChunksAsync(string image, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
+    {
+        var blobs = new ChunkBlob[hashes.Count];
+        await Parallel.ForAsync(0, hashes.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (i, ct) =>
+        {
+            var key = ChunkKey(hashes[i]);
+            var bytes = await backend.GetAsync(key, ct).ConfigureAwait(false)
+                ?? throw new StoreException($"image '{image}': chunk {hashes[i]} is missing from the store ({backend.Location})");
+            blobs[i] = ChunkBlob.Parse(bytes, hashes[i].ToString());
+        }).ConfigureAwait(false);
+        return blobs;
+    }
+
+    /// <summary>The hashes an image's manifest names (for checking what a reader of that image may fetch).</summary>
+    public async Task<HashSet<ChunkHash>> ChunksOfAsync(string image, CancellationToken cancel)
+    {
+        var manifest = await GetManifestAsync(image, cancel).ConfigureAwait(false);
+        return manifest.Trailer.Chunks.Select(c => ChunkHash.From(c.Hash)).ToHashSet();
+    }
+
+    public async Task<bool> ExistsAsync(string image, CancellationToken cancel) =>
+        await backend.SizeAsync(ImageKey(CheckName(image)), cancel).ConfigureAwait(false) is not null;
+
+    public async Task<IReadOnlyList<ImageSummary>> ListAsync(CancellationToken cancel)
+    {
+        var manifests = await LoadManifestsAsync(cancel).ConfigureAwait(false);
+        var sizes = new Dictionary<ChunkHash, long>();
+        await foreach (var o in backend.ListAsync(ChunkPrefix, cancel).ConfigureAwait(false))
+            if (ChunkHash.TryParse(o.Key[(o.Key.LastIndexOf('/') + 1)..], out var h)) sizes[h] = o.Size;
+        var users = new Dictionary<ChunkHash, int>();
+        var sets = manifests.ToDictionary(m => m.Name, m => m.Manifest.Trailer.Chunks.Select(c => ChunkHash.From(c.Hash)).ToHashSet());
+        foreach (var set in sets.Values)
+            foreach (var h in set) users[h] = users.GetValueOrDefault(h) + 1;
+        return manifests.OrderBy(m => m.Name, StringComparer.Ordinal).Select(m =>
+        {
+            var set = sets[m.Name];
+            long stored = set.Sum(h => sizes.GetValueOrDefault(h));
+            long unique = set.Where(h => users[h] == 1).Sum(h => sizes.GetValueOrDefault(h));
+            var t = m.Manifest.Trailer;
+            return new ImageSummary(m.Name, m.Manifest.Header.Created, m.Manifest.Header.DiskLength, t.Chunks.Count, t.TotalUncompressed, stored, unique);
+        }).ToList();
+    }
+
+    private async Task<List<(string Name, ImageManifest Manifest)>> LoadManifestsAsync(CancellationToken cancel)
+    {
+        var list = new List<(string, ImageManifest)>();
+        await foreach (var o in backend.ListAsync(ImagePrefix, cancel).ConfigureAwait(false))
+        {
+            var name = o.Key[ImagePrefix.Length..];
+            var bytes = await backend.GetAsync(o.Key, cancel).ConfigureAwait(false);
+            if (bytes is null) continue; // removed meanwhile
+            try { list.Add((name, ImageManifest.Parse(bytes))); }
+            catch (ImageFormatException e) { throw new StoreException($"manifest of '{name}' is corrupt: {e.Message}"); }
+        }
+        return list;
+    }
+
+    public async Task DeleteAsync(string image, CancellationToken cancel)
+    {
+        var key = ImageKey(CheckName(image));
+        if (await backend.SizeAsync(key, cancel).ConfigureAwait(false) is null) throw new ImageNotFoundException(image);
+        await backend.DeleteAsync(key, cancel).ConfigureAwait(false);
+    }
+
+    // ---- garbage collection -------------------------------------------------------------------------
+
+    /// <summary>
+    /// Removes every chunk no committed manifest names. It runs only while no ingest session holds a lease,
+    /// and no ingest starts while it runs (docs/store-protocol.md, "Garbage collection"): a chunk an ingest
+    /// was told the store holds, or has sent but not yet committed, is never removed under it.
+    /// </summary>
+    public async Task<GcReport> CollectGarbageAsync(CancellationToken cancel)
+    {
+        var key = LockPrefix + GcLock + Guid.NewGuid().ToString("N");
+        await WriteLockAsync(key, "gc", cancel, TimeSpan.FromHours(1)).ConfigureAwait(false);
+        try
+        {
+            int ingests = await CountLiveLocksAsync(IngestLock, null, cancel, removeExpired: true).ConfigureAwait(false);
+            if (ingests > 0)
+                throw new StoreConflictException($"{ingests} ingest session(s) are open; garbage collection runs when none is");
+            if (await AnyLiveLockAsync(GcLock, except: key, cancel).ConfigureAwait(false))
+                throw new StoreConflictException("another garbage collection is running");
+
+            var manifests = await LoadManifestsAsync(cancel).ConfigureAwait(false);
+            var referenced = manifests.SelectMany(m => m.Manifest.Trailer.Chunks).Select(c => ChunkHash.From(c.Hash)).ToHashSet();
+            int kept = 0, removed = 0;
+            long bytes = 0;
+            var doomed = new List<StoreObject>();
+            await foreach (var o in backend.ListAsync(ChunkPrefix, cancel).ConfigureAwait(false))
+            {
+                if (ChunkHash.TryParse(o.Key[(o.Key.LastIndexOf('/') + 1)..], out var h) && referenced.Contains(h)) kept++;
+                else doomed.Add(o);
+            }
+            await Parallel.ForEachAsync(doomed, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel },
+                async (o, ct) => await backend.DeleteAsync(o.Key, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            removed = doomed.Count;
+            bytes = doomed.Sum(o => o.Size);
+            if (backend is FolderBackend folder) folder.RemoveStaleTemporaries(TimeSpan.FromHours(1));
+            return new GcReport(manifests.Count, kept, removed, bytes);
+        }
+        finally
+        {
+            await backend.DeleteAsync(key, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+}

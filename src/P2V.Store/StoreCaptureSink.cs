@@ -1,0 +1,138 @@
+using P2V.Imaging.Images;
+using P2V.Imaging.Pipeline;
+
+namespace P2V.Store;
+
+/// <summary>
+/// A capture into the image store (docs/store-protocol.md, "Ingest"): chunks arrive hashed but not
+/// compressed; per batch the sink asks which hashes the store lacks, compresses only those (in parallel)
+/// and sends them; the manifest is committed last. A send that breaks off is resumed: the sink asks again
+/// which of the batch's chunks are still missing and sends only those.
+/// </summary>
+public sealed class StoreCaptureSink : CaptureSink
+{
+    private const int BatchChunks = 512;
+    private const long BatchBytes = 32L << 20;
+    private const int SendAttempts = 5;
+
+    private readonly IImageStore _store;
+    private readonly IngestSession _session;
+    private readonly byte[] _headerBytes;
+    private readonly ImageTrailerWriter _trailer = new();
+    private readonly List<CapturedChunk> _batch = [];
+    // Chunks this capture already knows the store holds, with their stored lengths (repeats, e.g. zero chunks, are asked about once).
+    private readonly Dictionary<ChunkHash, int> _known = [];
+    private long _batchBytes, _framePosition, _sent;
+    private bool _committed;
+
+    private StoreCaptureSink(IImageStore store, IngestSession session, byte[] headerBytes)
+    {
+        _store = store;
+        _session = session;
+        _headerBytes = headerBytes;
+        _framePosition = headerBytes.Length;
+    }
+
+    public static async Task<StoreCaptureSink> OpenAsync(IImageStore store, string image, ImageHeader header, CancellationToken cancel)
+    {
+        var session = await store.BeginIngestAsync(image, cancel).ConfigureAwait(false);
+        return new StoreCaptureSink(store, session, header.ToBytes());
+    }
+
+    public int Workers { get; init; } = Environment.ProcessorCount;
+
+    public override bool WantsEveryChunkCompressed => false;
+
+    /// <summary>Chunk payload bytes sent to the store (the chunks it lacked, compressed).</summary>
+    public override long BytesWritten => _sent;
+
+    public override int ChunkCount => _trailer.ChunkCount;
+
+    /// <summary>Chunks the store already held (not sent), and chunks sent.</summary>
+    public int ChunksDeduplicated => ChunkCount - ChunksSent;
+    public int ChunksSent { get; private set; }
+
+    /// <summary>Bytes the manifest says the image's chunks occupy (stored form).</summary>
+    public long StoredBytes => _trailer.TotalStored;
+
+    public override async ValueTask WriteAsync(CapturedChunk chunk, CancellationToken cancel)
+    {
+        chunk.Keep();
+        _batch.Add(chunk);
+        _batchBytes += chunk.UncompressedLength;
+        if (_batch.Count >= BatchChunks || _batchBytes >= BatchBytes) await FlushAsync(cancel).ConfigureAwait(false);
+    }
+
+    private async Task FlushAsync(CancellationToken cancel)
+    {
+        try
+        {
+            var hashes = _batch.Select(c => ChunkHash.From(c.Hash)).ToArray();
+            var ask = hashes.Where(h => !_known.ContainsKey(h)).Distinct().ToList();
+            var missing = new HashSet<ChunkHash>();
+            for (int attempt = 1; ask.Count > 0; attempt++)
+            {
+                try
+                {
+                    var stored = await _store.FindMissingAsync(_session, ask, cancel).ConfigureAwait(false);
+                    missing.Clear();
+                    for (int i = 0; i < ask.Count; i++)
+                        if (stored[i] < 0) missing.Add(ask[i]);
+                        else _known[ask[i]] = stored[i];
+                    if (missing.Count == 0) break;
+                    var send = Enumerable.Range(0, _batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => _batch[i]).ToList();
+                    Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress());
+                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.StoredCodec, c.UncompressedLength, c.StoredBytes.ToArray()))).ToList();
+                    ask = uploads.Select(u => u.Hash).ToList();
+                    await _store.PutChunksAsync(_session, uploads, cancel).ConfigureAwait(false);
+                    _sent += uploads.Sum(u => (long)u.Blob.Stored.Length);
+                    foreach (var u in uploads) _known[u.Hash] = u.Blob.Stored.Length;
+                    ChunksSent += uploads.Count;
+                    break;
+                }
+                catch (StoreConnectionException) when (attempt < SendAttempts && !cancel.IsCancellationRequested)
+                {
+                    // The connection broke: the chunks that got through are kept; ask again and send the rest.
+                    await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), cancel).ConfigureAwait(false);
+                }
+            }
+            for (int i = 0; i < _batch.Count; i++)
+            {
+                var c = _batch[i];
+                int storedLength = _known[hashes[i]];
+                var codec = storedLength == 0 ? ChunkCodec.Zero : storedLength == c.UncompressedLength ? ChunkCodec.Stored : ChunkCodec.Lz4;
+                // Where the frame would be in the equivalent image file (docs/image-format.md, "Manifest").
+                _trailer.Add(_framePosition, codec, c.UncompressedLength, storedLength, c.Hash, c.DiskRuns);
+                _framePosition += ChunkFrameHeader.LengthFor(c.DiskRuns.Length) + storedLength;
+            }
+        }
+        finally
+        {
+            foreach (var c in _batch) c.Release();
+            _batch.Clear();
+            _batchBytes = 0;
+        }
+    }
+
+    public override async ValueTask FinishAsync(IReadOnlyList<VolumeStats> volumes, CancellationToken cancel)
+    {
+        await FlushAsync(cancel).ConfigureAwait(false);
+        using var manifest = new MemoryStream();
+        ImageManifest.Write(manifest, _headerBytes, _trailer, volumes);
+        await _store.CommitAsync(_session, manifest.ToArray(), cancel).ConfigureAwait(false);
+        _committed = true;
+    }
+
+    public override void Dispose()
+    {
+        foreach (var c in _batch) c.Release();
+        _batch.Clear();
+        _trailer.Dispose();
+        if (!_committed)
+        {
+            // Best effort: the lease ends now rather than when it expires. Nothing was committed either way.
+            try { _store.AbortAsync(_session, CancellationToken.None).Wait(TimeSpan.FromSeconds(5)); }
+            catch (Exception) { }
+        }
+    }
+}

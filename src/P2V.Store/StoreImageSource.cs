@@ -1,0 +1,60 @@
+using System.Buffers;
+using P2V.Imaging.Images;
+
+namespace P2V.Store;
+
+/// <summary>
+/// An image in the store as a restore source: its manifest, and its chunks fetched in batches (the next
+/// batch on its way while this one is decoded). The restore pipeline verifies every chunk's BLAKE3.
+/// </summary>
+public sealed class StoreImageSource : IImageSource
+{
+    private const int BatchChunks = 64;
+    private readonly IImageStore _store;
+
+    private StoreImageSource(IImageStore store, string image, ImageManifest manifest)
+    {
+        _store = store;
+        Image = image;
+        Header = manifest.Header;
+        Trailer = manifest.Trailer;
+    }
+
+    public static async Task<StoreImageSource> OpenAsync(IImageStore store, string image, CancellationToken cancel) =>
+        new(store, image, await store.GetManifestAsync(image, cancel).ConfigureAwait(false));
+
+    public string Image { get; }
+    public ImageHeader Header { get; }
+    public ImageTrailer Trailer { get; }
+
+    public IEnumerable<ChunkFrame> ReadFrames(CancellationToken cancel = default)
+    {
+        var chunks = Trailer.Chunks;
+        Task<ChunkBlob[]> Fetch(int start) => _store.ReadChunksAsync(Image,
+            chunks.Skip(start).Take(BatchChunks).Select(c => ChunkHash.From(c.Hash)).ToList(), cancel);
+        var next = chunks.Count > 0 ? Fetch(0) : null;
+        for (int start = 0; start < chunks.Count; start += BatchChunks)
+        {
+            var blobs = next!.GetAwaiter().GetResult();
+            next = start + BatchChunks < chunks.Count ? Fetch(start + BatchChunks) : null;
+            for (int i = 0; i < blobs.Length; i++)
+            {
+                var entry = chunks[start + i];
+                var blob = blobs[i];
+                if (blob.UncompressedLength != entry.UncompressedLength)
+                    throw new StoreException($"image '{Image}': chunk {i + start} ({ChunkHash.From(entry.Hash)}) holds {blob.UncompressedLength} bytes, the manifest says {entry.UncompressedLength}");
+                var payload = ArrayPool<byte>.Shared.Rent(Math.Max(1, blob.Stored.Length));
+                blob.Stored.Span.CopyTo(payload);
+                var header = new ChunkFrameHeader
+                {
+                    Codec = blob.Codec,
+                    UncompressedLength = blob.UncompressedLength,
+                    StoredLength = blob.Stored.Length,
+                    Hash = entry.Hash,
+                    Runs = entry.Runs,
+                };
+                yield return new ChunkFrame(entry.FrameOffset, header, payload);
+            }
+        }
+    }
+}
