@@ -5,6 +5,7 @@ using P2V.Migration.Creation;
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
 using P2V.Migration.Validation;
+using P2V.Windows;
 
 namespace P2V.Cli.Commands;
 
@@ -24,10 +25,10 @@ public static class MigrationCommands
     }
 
     private static Option<TargetKind?> Target(string description) =>
-        CliOptions.Parsed("--target", description, TargetLimits.ParseTarget, Targets, Targets.Split('|'));
+        CliOptions.Parsed("--target", description, TargetHypervisor.ParseKind, Targets, Targets.Split('|'));
 
     private static Option<DiskFileFormat?> DiskFormat() =>
-        CliOptions.Parsed("--disk-format", "Format of the VM's disk files", TargetLimits.ParseDiskFormat, "vhd|vhd-fixed|vhdx|vhdx-fixed|raw|vmdk",
+        CliOptions.Parsed("--disk-format", "Format of the VM's disk files", TargetHypervisor.ParseDiskFormat, "vhd|vhd-fixed|vhdx|vhdx-fixed|raw|vmdk",
             "vhd", "vhd-fixed", "vhdx", "vhdx-fixed", "raw", "vmdk");
 
     private static Command Gather()
@@ -116,7 +117,7 @@ public static class MigrationCommands
         foreach (var note in gatherer.Notes) Console.Error.WriteLine($"gather: note: {note}");
         Console.Error.WriteLine($"gather: {inv.System.Vendor} {inv.System.Model}: {inv.Processors.Sockets} socket(s), {inv.Processors.Threads} CPU(s), "
             + $"{inv.MemoryBytes >> 20} MB, {inv.Disks.Count} disk(s), {inv.NetworkAdapters.Count} NIC(s), {inv.UsbDevices.Count} USB device(s)"
-            + (inv.Windows is { } w ? $"; Windows at {w.Disk} partition {w.Partition} {w.SystemRoot}" : "; no Windows found") + $" -> {output}");
+            + (inv.Windows is { } w ? $"; Windows at {w.Disk} partition {w.Partition} {w.Facts.SystemRoot}" : "; no Windows found") + $" -> {output}");
         return 0;
     }
 
@@ -130,7 +131,7 @@ public static class MigrationCommands
             Console.WriteLine(new JsonObject
             {
                 ["inventory"] = path,
-                ["target"] = target is { } k ? TargetLimits.TargetName(k) : null,
+                ["target"] = target is { } k ? TargetHypervisor.For(k).Name : null,
                 ["errors"] = findings.Count(x => x.Severity == Severity.Error),
                 ["warnings"] = findings.Count(x => x.Severity == Severity.Warning),
                 ["findings"] = new JsonArray(findings.Select(x => (JsonNode)new JsonObject
@@ -162,7 +163,7 @@ public static class MigrationCommands
             return CliHost.ExitFailure;
         }
         var written = MigrationFolder.Write(plan, inv, folder);
-        Console.Error.WriteLine($"plan: {plan.Name} for {TargetLimits.For(plan.Target).DisplayName}: {plan.MemoryMB} MB, {plan.Vcpus} vCPU(s) ({plan.Hal.Reason}), "
+        Console.Error.WriteLine($"plan: {plan.Name} for {TargetHypervisor.For(plan.Target).DisplayName}: {plan.MemoryMB} MB, {plan.Vcpus} vCPU(s) ({plan.Hal.Reason}), "
             + $"{plan.Disks.Count} disk(s), {plan.Nics.Count} NIC(s); {written.Count} files in {folder}");
         return 0;
     }
