@@ -10,5 +10,6 @@ RegistryCommands.AddTo(root);
 NetbootCommands.AddTo(root);
 MigrationCommands.AddTo(root);
 FixupCommands.AddTo(root);
+AgentCommands.AddTo(root);
 
 return await CliHost.RunAsync(root, args);

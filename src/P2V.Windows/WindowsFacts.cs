@@ -51,7 +51,10 @@ public static class HalTypes
     };
 }
 
-/// <summary>A system file identified by its version resource (hal.dll, ntoskrnl.exe …).</summary>
+/// <summary>
+/// A system file (hal.dll, ntoskrnl.exe …) identified by its version resource; <see cref="OriginalFilename"/> may come
+/// from repair\setup.log instead when the file has none. Present on the volume whenever it exists at all.
+/// </summary>
 public sealed record SystemFile(string Path, string? OriginalFilename, Version? FileVersion, PeMachine Machine)
 {
     public int? Build => FileVersion?.Build;
@@ -60,12 +63,16 @@ public sealed record SystemFile(string Path, string? OriginalFilename, Version? 
 }
 
 /// <summary>A service or driver key under SYSTEM\CurrentControlSet\Services (Start: 0 boot … 4 disabled; Type: 1 kernel driver, 2 file system driver, 0x10/0x20 Win32 service).</summary>
-public sealed record WindowsService(string Name, uint? Start, uint? Type, string? ImagePath, string? Group, string? DisplayName)
+public sealed record WindowsService(string Name, uint? Start, uint? Type = null, string? ImagePath = null, string? Group = null, string? DisplayName = null)
 {
     public bool IsDriver => Type is 1 or 2 or 8;
 }
 
-/// <summary>What <see cref="WindowsInstallation.Read"/> found on an offline volume.</summary>
+/// <summary>
+/// What <see cref="WindowsInstallation.Read"/> found on an offline volume: the one model of an installation, used by
+/// the fix-ups and (flattened to XML only by the inventory file) by gather, validation and planning. Null means
+/// "not known".
+/// </summary>
 public sealed record WindowsFacts
 {
     /// <summary>The system root on the volume, e.g. "\WINDOWS".</summary>
@@ -75,7 +82,7 @@ public sealed record WindowsFacts
     public string? Version { get; init; }
     /// <summary>CurrentBuildNumber, e.g. "3790".</summary>
     public string? Build { get; init; }
-    /// <summary>CSDVersion, e.g. "Service Pack 2" (null before the first service pack).</summary>
+    /// <summary>CSDVersion, e.g. "Service Pack 2" ("" or null: no service pack).</summary>
     public string? ServicePack { get; init; }
     /// <summary>CurrentType, e.g. "Multiprocessor Free".</summary>
     public string? CurrentType { get; init; }
@@ -84,8 +91,14 @@ public sealed record WindowsFacts
     public string? ComputerName { get; init; }
     /// <summary>The control set that CurrentControlSet stands for (SYSTEM\Select\Current).</summary>
     public int ControlSet { get; init; }
+    /// <summary>system32\config\SYSTEM exists (whether or not it could be read).</summary>
+    public bool HasSystemHive { get; init; }
+    /// <summary>The HAL NTLDR loads (hal.dll, or boot.ini's /HAL=); null when the file is missing.</summary>
     public SystemFile? Hal { get; init; }
     public HalType HalType => HalTypes.FromOriginalFilename(Hal?.OriginalFilename);
+    /// <summary>The HAL by the file name it ships as ("halmacpi.dll"), lower case; null when not known.</summary>
+    public string? HalName => Hal?.OriginalFilename?.ToLowerInvariant();
+    /// <summary>The kernel NTLDR loads (ntoskrnl.exe, or boot.ini's /KERNEL=); null when the file is missing.</summary>
     public SystemFile? Kernel { get; init; }
     public IReadOnlyList<WindowsService> Services { get; init; } = [];
     public BootIni? BootIni { get; init; }
@@ -96,4 +109,27 @@ public sealed record WindowsFacts
     public IReadOnlyList<string> DirtyHives { get; init; } = [];
     /// <summary>What could not be read, one line each (a missing hal.dll, a missing SOFTWARE hive …).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    public int? MajorVersion => ParsedVersion?.Major;
+    public int? MinorVersion => ParsedVersion?.Minor;
+    private System.Version? ParsedVersion => Version is { } v && System.Version.TryParse(v.Contains('.') ? v : v + ".0", out var p) ? p : null;
+
+    /// <summary>NT 4.0 – 5.2 pick one HAL at setup; from 6.0 (Vista/2008) the HAL adapts at boot and needs no swap.</summary>
+    public bool HasFixedHal => MajorVersion is null or < 6;
+
+    /// <summary>"Service Pack 6a" → (6, 'a'); "" or null → (0, null): no service pack.</summary>
+    public (int Number, char? Letter) ServicePackLevel
+    {
+        get
+        {
+            var s = ServicePack ?? "";
+            int i = 0;
+            while (i < s.Length && !char.IsAsciiDigit(s[i])) i++;
+            int start = i;
+            while (i < s.Length && char.IsAsciiDigit(s[i])) i++;
+            if (i == start) return (0, null);
+            int n = int.Parse(s.AsSpan(start, i - start), System.Globalization.CultureInfo.InvariantCulture);
+            return (n, i < s.Length && char.IsAsciiLetterLower(s[i]) ? s[i] : null);
+        }
+    }
 }

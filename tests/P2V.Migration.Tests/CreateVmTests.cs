@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using P2V.Migration.Creation;
 using P2V.Migration.Planning;
+using P2V.Windows;
 
 namespace P2V.Migration.Tests;
 

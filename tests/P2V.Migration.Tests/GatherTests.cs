@@ -1,3 +1,4 @@
+using P2V.Windows;
 using P2V.Migration.Inventory;
 
 namespace P2V.Migration.Tests;
@@ -18,7 +19,7 @@ public sealed class GatherTests(WindowsDisks disks) : IClassFixture<WindowsDisks
         // and it reads back to the same facts
         var back = InventoryXml.Load(xml);
         Assert.Equal(inv.Disks.Count, back.Disks.Count);
-        Assert.Equal(inv.Windows?.Hal, back.Windows?.Hal);
+        Assert.Equal(inv.Windows?.Facts.HalName, back.Windows?.Facts.HalName);
         Assert.Equal(InventoryXml.ToXml(inv).ToString(), InventoryXml.ToXml(back with { Gathered = inv.Gathered }).ToString());
     }
 
@@ -82,15 +83,17 @@ public sealed class GatherTests(WindowsDisks disks) : IClassFixture<WindowsDisks
         var fat = table.Partitions[1];
         Assert.Equal(("06", VolumeFileSystem.Fat16, "DATA"), (fat.Type, fat.Volume!.FileSystem, fat.Volume.Label));
 
-        var w = inv.Windows!;
-        Assert.Equal(("sda", 1, "\\WINDOWS", "halmacpi.dll"), (w.Disk, w.Partition, w.SystemRoot, w.Hal));
-        Assert.True(w.HasHal && w.HasKernel && w.HasSystemHive);
-        Assert.Contains("Windows Server 2003, Enterprise", w.BootIni);
-        Assert.True(w.HasMultiprocessorHal);
+        Assert.Equal(("sda", 1), (inv.Windows!.Disk, inv.Windows.Partition));
+        var w = inv.Windows.Facts;
+        // hal.dll here is no PE file: repair\setup.log names what setup installed as hal.dll
+        Assert.Equal(("\\WINDOWS", "halmacpi.dll"), (w.SystemRoot, w.HalName));
+        Assert.True(w.Hal is not null && w.Kernel is not null && w.HasSystemHive);
+        Assert.Contains("Windows Server 2003, Enterprise", w.BootIni!.ToString());
+        Assert.True(w.HalType.IsMultiprocessor());
         // from the SOFTWARE and SYSTEM hives, through P2V.Windows
-        Assert.Equal(("Microsoft Windows Server 2003", "5.2", "Service Pack 2", "SRV-OLD"), (w.Product, w.Version, w.ServicePack, w.ComputerName));
-        Assert.Contains(w.Services, s => s.Name == "atapi" && s.Start == 0);
-        Assert.Contains(w.Services, s => s.Name == "W32Time" && s.Start == 2);
+        Assert.Equal(("Microsoft Windows Server 2003", "5.2", "Service Pack 2", "SRV-OLD"), (w.ProductName, w.Version, w.ServicePack, w.ComputerName));
+        Assert.Contains(w.Services, s => s.Name == "atapi" && s.Start == 0u);
+        Assert.Contains(w.Services, s => s.Name == "W32Time" && s.Start == 2u);
     }
 
     [Fact]

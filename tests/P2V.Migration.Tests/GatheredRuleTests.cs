@@ -1,5 +1,6 @@
 using P2V.Migration.Planning;
 using P2V.Migration.Validation;
+using P2V.Windows;
 
 namespace P2V.Migration.Tests;
 
@@ -7,7 +8,7 @@ namespace P2V.Migration.Tests;
 public sealed class GatheredRuleTests(WindowsDisks disks) : IClassFixture<WindowsDisks>
 {
     private static HashSet<string> Rules(string target, params string[] sources) =>
-        InventoryValidator.Validate(ValidationContext.For(GatherTests.Gather("dynamic-disk", sources), TargetLimits.ParseTarget(target)))
+        InventoryValidator.Validate(ValidationContext.For(GatherTests.Gather("dynamic-disk", sources), TargetHypervisor.ParseKind(target)))
             .Select(f => f.RuleId).ToHashSet();
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Xml;
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
 using P2V.Migration.VmConfigs;
+using P2V.Windows;
 
 namespace P2V.Migration.Tests;
 

@@ -1,6 +1,8 @@
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
 using P2V.Migration.Validation;
+using P2V.Windows;
+using P2V.Windows.Pe;
 
 namespace P2V.Migration.Tests;
 
@@ -23,7 +25,11 @@ public sealed class ValidationRuleTests
              new PciDeviceInfo("0000:02:00.0", "020000", "14e4", "1677", "tg3", PciDeviceKind.Ethernet)],
             [new UsbDeviceInfo("usb1", "1d6b", "0002", "09", ["09"], "EHCI Host Controller", "Linux")],
             [],
-            new WindowsFacts("sda", 1, "\\WINDOWS", "Windows Server 2003", "5.2", "Service Pack 2", "halaacpi.dll", "SRV1", [], true, true, true, null));
+            new SourceWindows("sda", 1, new WindowsFacts
+            {
+                SystemRoot = "\\WINDOWS", ProductName = "Windows Server 2003", Version = "5.2", ServicePack = "Service Pack 2", ComputerName = "SRV1",
+                Hal = Hal("halaacpi.dll"), Kernel = new SystemFile(@"\WINDOWS\system32\ntoskrnl.exe", "ntoskrnl.exe", null, PeMachine.I386), HasSystemHive = true,
+            }));
     }
 
     private static SourceInventory SystemVolume(SourceInventory inv, Func<VolumeInfo, VolumeInfo> change) => SystemDisk(inv, d =>
@@ -33,7 +39,9 @@ public sealed class ValidationRuleTests
         inv with { Disks = [change(inv.Disks[0]), .. inv.Disks.Skip(1)] };
 
     private static SourceInventory Os(SourceInventory inv, string? version, string? sp, string? hal = "halaacpi.dll") =>
-        inv with { Windows = inv.Windows! with { Version = version, ServicePack = sp, Hal = hal } };
+        inv with { Windows = inv.Windows! with { Facts = inv.Windows.Facts with { Version = version, ServicePack = sp, Hal = Hal(hal) } } };
+
+    private static SystemFile Hal(string? name) => new(@"\WINDOWS\system32\hal.dll", name, null, PeMachine.I386);
 
     private static DiskInfo DataDisk(string name, long size, DiskBus bus = DiskBus.Sata) => new(name, size, 512, 512, bus, "", "", false, null, null);
 
@@ -101,7 +109,7 @@ public sealed class ValidationRuleTests
     };
 
     private static IReadOnlyList<Finding> Run(SourceInventory inv, string? target) =>
-        InventoryValidator.Validate(ValidationContext.For(inv, target is null ? null : TargetLimits.ParseTarget(target)));
+        InventoryValidator.Validate(ValidationContext.For(inv, target is null ? null : TargetHypervisor.ParseKind(target)));
 
     [Theory]
     [InlineData(null)]

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using P2V.Imaging.VirtualDisks;
+using P2V.Windows;
 using P2V.Windows.Fixups;
 
 namespace P2V.Cli.Commands;
@@ -10,8 +11,8 @@ public static class FixupCommands
     public static void AddTo(RootCommand root)
     {
         var disk = new Argument<string>("disk") { Description = "The migrated disk: raw file, VHD, VHDX or block device" };
-        var target = CliOptions.Parsed("--target", "The hypervisor the VM runs on", FixupTargets.Parse, "virtualserver|hyperv|qemu",
-            "virtualserver", "hyperv", "qemu");
+        var target = CliOptions.Parsed("--target", "The hypervisor the VM runs on", TargetHypervisor.ParseKind,
+            "virtualserver|hyperv|libvirt|qemu|vmware", "virtualserver", "hyperv", "libvirt", "qemu", "vmware");
         var vcpus = CliOptions.Int("--vcpus", "The VM's virtual CPUs (picks the HAL; default: 1)", min: 1);
         vcpus.DefaultValueFactory = _ => 1;
         var patches = new Option<string>("--patches") { Description = "A folder of service-pack files (HALs, kernels, drivers) to take replacements from", HelpName = "DIR" };
@@ -47,7 +48,7 @@ public static class FixupCommands
         return 0;
     }
 
-    private static int Run(string path, FixupTarget target, int vcpus, string? patches, string? services, bool dryRun, bool force, string? output)
+    private static int Run(string path, TargetKind target, int vcpus, string? patches, string? services, bool dryRun, bool force, string? output)
     {
         if (patches is not null && !Directory.Exists(patches)) throw new UsageException($"--patches: '{patches}' is not a directory");
         // Beside a disk file; in the current directory for a block device, whose folder (/dev) takes no files.
@@ -57,7 +58,7 @@ public static class FixupCommands
         using var disk = VirtualDisk.Open(path, writable: !dryRun);
         var plan = FixupPlanner.Plan(disk, path, new FixupOptions
         {
-            Target = target,
+            Target = TargetHypervisor.For(target),
             Vcpus = vcpus,
             PatchDirectory = patches,
             HardwareServices = services is null ? null : HardwareServiceList.Load(services),

@@ -5,6 +5,7 @@ using P2V.Migration.Creation;
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
 using P2V.Migration.Validation;
+using P2V.Windows;
 
 namespace P2V.Cli.Commands;
 
@@ -22,10 +23,10 @@ public static class MigrationCommands
     }
 
     private static Option<TargetKind?> Target(string description) =>
-        CliOptions.Parsed("--target", description, TargetLimits.ParseTarget, Targets, Targets.Split('|'));
+        CliOptions.Parsed("--target", description, TargetHypervisor.ParseKind, Targets, Targets.Split('|'));
 
     private static Option<DiskFileFormat?> DiskFormat() =>
-        CliOptions.Parsed("--disk-format", "Format of the VM's disk files", TargetLimits.ParseDiskFormat, "vhd|vhd-fixed|vhdx|vhdx-fixed|raw|vmdk",
+        CliOptions.Parsed("--disk-format", "Format of the VM's disk files", TargetHypervisor.ParseDiskFormat, "vhd|vhd-fixed|vhdx|vhdx-fixed|raw|vmdk",
             "vhd", "vhd-fixed", "vhdx", "vhdx-fixed", "raw", "vmdk");
 
     private static Command Gather()
@@ -110,7 +111,7 @@ public static class MigrationCommands
         foreach (var note in gatherer.Notes) Console.Error.WriteLine($"gather: note: {note}");
         Console.Error.WriteLine($"gather: {inv.System.Vendor} {inv.System.Model}: {inv.Processors.Sockets} socket(s), {inv.Processors.Threads} CPU(s), "
             + $"{inv.MemoryBytes >> 20} MB, {inv.Disks.Count} disk(s), {inv.NetworkAdapters.Count} NIC(s), {inv.UsbDevices.Count} USB device(s)"
-            + (inv.Windows is { } w ? $"; Windows at {w.Disk} partition {w.Partition} {w.SystemRoot}" : "; no Windows found") + $" -> {output}");
+            + (inv.Windows is { } w ? $"; Windows at {w.Disk} partition {w.Partition} {w.Facts.SystemRoot}" : "; no Windows found") + $" -> {output}");
         return 0;
     }
 
@@ -121,7 +122,7 @@ public static class MigrationCommands
         var findings = InventoryValidator.Validate(ValidationContext.For(inv, target, format));
         bool errors = InventoryValidator.HasErrors(findings);
         if (json)
-            Console.WriteLine(JsonSerializer.Serialize(new ValidationSummary(path, target is { } k ? TargetLimits.TargetName(k) : null,
+            Console.WriteLine(JsonSerializer.Serialize(new ValidationSummary(path, target is { } k ? TargetHypervisor.For(k).Name : null,
                 findings.Count(x => x.Severity == Severity.Error), findings.Count(x => x.Severity == Severity.Warning),
                 [.. findings.Select(x => new ValidationFinding(x.RuleId, x.Severity.ToString().ToLowerInvariant(), x.Subject, x.Message, x.Fix))]),
                 CliJsonContext.Default.ValidationSummary));
@@ -148,7 +149,7 @@ public static class MigrationCommands
             return CliHost.ExitFailure;
         }
         var written = MigrationFolder.Write(plan, inv, folder);
-        Console.Error.WriteLine($"plan: {plan.Name} for {TargetLimits.For(plan.Target).DisplayName}: {plan.MemoryMB} MB, {plan.Vcpus} vCPU(s) ({plan.Hal.Reason}), "
+        Console.Error.WriteLine($"plan: {plan.Name} for {TargetHypervisor.For(plan.Target).DisplayName}: {plan.MemoryMB} MB, {plan.Vcpus} vCPU(s) ({plan.Hal.Reason}), "
             + $"{plan.Disks.Count} disk(s), {plan.Nics.Count} NIC(s); {written.Count} files in {folder}");
         return 0;
     }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using P2V.Imaging.VirtualDisks;
 using P2V.Migration.Planning;
 using P2V.Migration.VmConfigs;
+using P2V.Windows;
 
 namespace P2V.Migration.Creation;
 

@@ -17,8 +17,6 @@ public sealed class InventoryGatherer
     /// </summary>
     public IReadOnlyList<string> DiskSources { get; init; } = [];
 
-    public IWindowsFactsReader WindowsReader { get; init; } = RegistryFactsReader.Instance;
-
     public string Tool { get; init; } = "p2v";
 
     public List<string> Notes { get; } = [];
@@ -53,20 +51,19 @@ public sealed class InventoryGatherer
             foreach (var d in disks)
                 if (File.Exists("/dev/" + d.Name)) sources[d.Name] = "/dev/" + d.Name;
 
-        var inspector = new DiskInspector(WindowsReader);
-        WindowsFacts? windows = null;
+        SourceWindows? windows = null;
         for (int i = 0; i < disks.Count; i++)
         {
             if (!sources.TryGetValue(disks[i].Name, out var path)) continue;
             try
             {
                 using var disk = VirtualDisk.Open(path, sectorSize: disks[i].LogicalSectorSize is 512 or 4096 ? disks[i].LogicalSectorSize : 512);
-                var result = inspector.Inspect(disk, disks[i].Name);
+                var result = DiskInspector.Inspect(disk, disks[i].Name);
                 Notes.AddRange(result.Notes);
                 if (windows == null && result.Windows is { } w)
                 {
                     windows = w;
-                    Notes.AddRange(w.Notes.Select(n => $"{disks[i].Name}: Windows {w.SystemRoot}: {n}"));
+                    Notes.AddRange(w.Facts.Warnings.Select(n => $"{disks[i].Name}: Windows {w.Facts.SystemRoot}: {n}"));
                 }
                 disks[i] = disks[i] with { Source = path, Table = result.Table };
             }

@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Xml;
 using System.Xml.Linq;
+using P2V.Windows;
+using P2V.Windows.Boot;
+using P2V.Windows.Pe;
 
 namespace P2V.Migration.Inventory;
 
@@ -67,14 +70,42 @@ public static class InventoryXml
                     new XAttribute("totalBytes", v.TotalBytes), v.UsedBytes is { } u ? new XAttribute("usedBytes", u) : null,
                     new XAttribute("hibernated", v.Hibernated), new XAttribute("dirty", v.Dirty)) : null))) : null);
 
-    private static XElement WindowsXml(WindowsFacts w) => new(N("windows"),
-        new XAttribute("disk", w.Disk), new XAttribute("partition", w.Partition), new XAttribute("systemRoot", w.SystemRoot),
-        Opt("product", w.Product), Opt("version", w.Version), Opt("servicePack", w.ServicePack), Opt("hal", w.Hal),
-        Opt("computerName", w.ComputerName),
-        new XAttribute("hasHal", w.HasHal), new XAttribute("hasKernel", w.HasKernel), new XAttribute("hasSystemHive", w.HasSystemHive),
-        w.BootIni is { } b ? new XElement(N("bootIni"), b) : null,
-        new XElement(N("services"), w.Services.Select(s => new XElement(N("service"), new XAttribute("name", s.Name),
-            new XAttribute("start", s.Start), Opt("imagePath", s.ImagePath)))));
+    /// <summary>The installation's facts, flattened: the HAL by its file name, services by name, start (-1: none) and image.</summary>
+    private static XElement WindowsXml(SourceWindows w)
+    {
+        var f = w.Facts;
+        return new(N("windows"),
+            new XAttribute("disk", w.Disk), new XAttribute("partition", w.Partition), new XAttribute("systemRoot", f.SystemRoot),
+            Opt("product", f.ProductName), Opt("version", f.Version), Opt("servicePack", f.ServicePack), Opt("hal", f.HalName),
+            Opt("computerName", f.ComputerName),
+            new XAttribute("hasHal", f.Hal is not null), new XAttribute("hasKernel", f.Kernel is not null), new XAttribute("hasSystemHive", f.HasSystemHive),
+            f.BootIni is { } b ? new XElement(N("bootIni"), b.ToString()) : null,
+            new XElement(N("services"), f.Services.Select(s => new XElement(N("service"), new XAttribute("name", s.Name),
+                new XAttribute("start", s.Start is { } start ? (long)start : -1), Opt("imagePath", s.ImagePath)))));
+    }
+
+    private static SourceWindows WindowsFromXml(XElement w)
+    {
+        string S(string a) => w.Attribute(a)?.Value ?? "";
+        string? O(XElement e, string a) => e.Attribute(a)?.Value;
+        bool B(string a) => w.Attribute(a)?.Value is "true" or "1";
+        var root = S("systemRoot");
+        return new SourceWindows(S("disk"), int.TryParse(S("partition"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : 0, new WindowsFacts
+        {
+            SystemRoot = root,
+            ProductName = O(w, "product"),
+            Version = O(w, "version"),
+            ServicePack = O(w, "servicePack"),
+            ComputerName = O(w, "computerName"),
+            HasSystemHive = B("hasSystemHive"),
+            Hal = B("hasHal") ? new SystemFile(root + @"\system32\hal.dll", O(w, "hal"), null, PeMachine.Unknown) : null,
+            Kernel = B("hasKernel") ? new SystemFile(root + @"\system32\ntoskrnl.exe", null, null, PeMachine.Unknown) : null,
+            BootIni = w.Element(N("bootIni"))?.Value is { } text ? BootIni.Parse(text) : null,
+            Services = w.Element(N("services"))?.Elements(N("service")).Select(s => new WindowsService(O(s, "name") ?? "",
+                long.TryParse(O(s, "start"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var start) && start is >= 0 and <= uint.MaxValue ? (uint)start : null,
+                ImagePath: O(s, "imagePath"))).ToList() ?? [],
+        });
+    }
 
     private static XAttribute? Opt(string name, string? value) => value is null ? null : new XAttribute(name, value);
 
@@ -141,9 +172,6 @@ public static class InventoryXml
                 S(u, "manufacturer"))).ToList() ?? [],
             root.Element(N("ports"))?.Elements().Select(p => new PortInfo(p.Name.LocalName == "parallelPort" ? PortKind.Parallel : PortKind.Serial,
                 S(p, "name"), S(p, "driver"))).ToList() ?? [],
-            w == null ? null : new WindowsFacts(S(w, "disk"), (int)L(w, "partition"), S(w, "systemRoot"), O(w, "product"), O(w, "version"),
-                O(w, "servicePack"), O(w, "hal"), O(w, "computerName"),
-                w.Element(N("services"))?.Elements(N("service")).Select(s => new WindowsService(S(s, "name"), (int)L(s, "start"), O(s, "imagePath"))).ToList() ?? [],
-                B(w, "hasHal"), B(w, "hasKernel"), B(w, "hasSystemHive"), w.Element(N("bootIni"))?.Value));
+            w == null ? null : WindowsFromXml(w));
     }
 }

@@ -1,3 +1,5 @@
+using P2V.Windows;
+
 namespace P2V.Migration.Inventory;
 
 /// <summary>
@@ -16,7 +18,7 @@ public sealed record SourceInventory(
     IReadOnlyList<PciDeviceInfo> PciDevices,
     IReadOnlyList<UsbDeviceInfo> UsbDevices,
     IReadOnlyList<PortInfo> Ports,
-    WindowsFacts? Windows)
+    SourceWindows? Windows)
 {
     /// <summary>The volume Windows is installed on, with the disk that holds it; null when no Windows was found.</summary>
     public (DiskInfo Disk, PartitionInfo Partition)? SystemVolume =>
@@ -24,6 +26,9 @@ public sealed record SourceInventory(
             && disk.Table?.Partitions.FirstOrDefault(p => p.Number == w.Partition) is { } part
             ? (disk, part) : null;
 }
+
+/// <summary>The Windows installation on a source disk: which disk and partition hold it, and what P2V.Windows read there.</summary>
+public sealed record SourceWindows(string Disk, int Partition, WindowsFacts Facts);
 
 /// <summary>DMI: who made the machine and its firmware (/sys/class/dmi/id).</summary>
 public sealed record SystemInfo(string Vendor, string Model, string Serial, string Uuid, string BiosVendor, string BiosVersion, string BiosDate);

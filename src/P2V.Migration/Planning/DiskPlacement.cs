@@ -1,4 +1,5 @@
 using P2V.Migration.Inventory;
+using P2V.Windows;
 
 namespace P2V.Migration.Planning;
 
@@ -24,7 +25,7 @@ public static class DiskPlacement
     /// Fills IDE first (the boot disk always on IDE 0:0, which every legacy Windows can boot from), then SCSI
     /// adapters; a disk above the target's IDE size limit goes to SCSI. Returns what did not fit as well.
     /// </summary>
-    public static (IReadOnlyList<DiskSlot> Placed, IReadOnlyList<DiskInfo> Unplaced) Place(IReadOnlyList<DiskInfo> disks, TargetLimits limits)
+    public static (IReadOnlyList<DiskSlot> Placed, IReadOnlyList<DiskInfo> Unplaced) Place(IReadOnlyList<DiskInfo> disks, TargetHypervisor limits)
     {
         var placed = new List<DiskSlot>();
         var unplaced = new List<DiskInfo>();

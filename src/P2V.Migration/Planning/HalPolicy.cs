@@ -1,4 +1,5 @@
 using P2V.Migration.Inventory;
+using P2V.Windows;
 
 namespace P2V.Migration.Planning;
 
@@ -18,22 +19,22 @@ public sealed record HalDecision(HalAction Action, int Vcpus, string Reason);
 /// </summary>
 public static class HalPolicy
 {
-    public static HalDecision Decide(SourceInventory inv, TargetLimits? target)
+    public static HalDecision Decide(SourceInventory inv, TargetHypervisor? target)
     {
         int sourceCpus = Math.Max(1, inv.Processors.Threads);
         int max = target?.MaxVcpus ?? 1;
-        var w = inv.Windows;
+        var w = inv.Windows?.Facts;
         if (w == null || !w.HasFixedHal)
             return new(HalAction.Keep, Math.Min(sourceCpus, max),
                 w == null ? "no Windows installation found: as many vCPUs as the source has, up to the target's limit"
                           : $"Windows {w.Version} picks its HAL at boot");
-        if (w.HasMultiprocessorHal)
+        if (w.HalType.IsMultiprocessor())
         {
             // The seed's targets emulate one processor; with no target named, plan for that.
             if (max == 1)
-                return new(HalAction.SwapToUniprocessor, 1, $"{w.Hal} drives several processors and the VM has one: swapped for the uniprocessor HAL and kernel");
-            return new(HalAction.Keep, Math.Min(sourceCpus, max), $"{w.Hal} drives several processors; the VM gets {Math.Min(sourceCpus, max)}");
+                return new(HalAction.SwapToUniprocessor, 1, $"{w.HalName} drives several processors and the VM has one: swapped for the uniprocessor HAL and kernel");
+            return new(HalAction.Keep, Math.Min(sourceCpus, max), $"{w.HalName} drives several processors; the VM gets {Math.Min(sourceCpus, max)}");
         }
-        return new(HalAction.Keep, 1, w.Hal == null ? "the HAL could not be identified: one vCPU is safe for any HAL" : $"{w.Hal} drives one processor");
+        return new(HalAction.Keep, 1, w.HalName == null ? "the HAL could not be identified: one vCPU is safe for any HAL" : $"{w.HalName} drives one processor");
     }
 }

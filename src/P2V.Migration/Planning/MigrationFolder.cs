@@ -1,6 +1,7 @@
 using System.Text;
 using P2V.Migration.Inventory;
 using P2V.Migration.VmConfigs;
+using P2V.Windows;
 
 namespace P2V.Migration.Planning;
 

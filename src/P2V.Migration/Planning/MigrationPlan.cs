@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using P2V.Windows;
 
 namespace P2V.Migration.Planning;
 

@@ -1,5 +1,6 @@
 using P2V.Migration.Inventory;
 using P2V.Migration.Validation;
+using P2V.Windows;
 
 namespace P2V.Migration.Planning;
 
@@ -27,10 +28,10 @@ public static class MigrationPlanner
     {
         if (o.Name.Length == 0 || o.Name.IndexOfAny(['/', '\\', ':', '"', '\'', '*', '?', '<', '>', '|', '$', '`', ' ']) >= 0)
             throw new ArgumentException($"VM name '{o.Name}' must be non-empty, without spaces, quotes or path characters");
-        var limits = TargetLimits.For(o.Target);
+        var limits = TargetHypervisor.For(o.Target);
         var format = o.DiskFormat ?? limits.DefaultDiskFormat;
         if (!limits.DiskFormats.Contains(format))
-            throw new ArgumentException($"{limits.DisplayName} cannot use {TargetLimits.DiskFormatName(format)} disks ({string.Join(", ", limits.DiskFormats.Select(TargetLimits.DiskFormatName))})");
+            throw new ArgumentException($"{limits.DisplayName} cannot use {TargetHypervisor.DiskFormatName(format)} disks ({string.Join(", ", limits.DiskFormats.Select(TargetHypervisor.DiskFormatName))})");
         var context = ValidationContext.For(inv, o.Target, format);
         var findings = InventoryValidator.Validate(context);
 
@@ -38,16 +39,17 @@ public static class MigrationPlanner
         long sourceMB = (inv.MemoryBytes + (32L << 20) - 1) / (32L << 20) * 32;
         long memory = Math.Min(o.MemoryMB ?? Math.Max(sourceMB, 128), limits.MaxMemoryMB);
 
-        var guest = new PlannedGuest(inv.Windows?.Product, inv.Windows?.Version, inv.Windows?.ServicePack,
-            Acpi: inv.Windows?.Hal is not { } hal || hal.Contains("acpi", StringComparison.OrdinalIgnoreCase));
+        var windows = inv.Windows?.Facts;
+        var guest = new PlannedGuest(windows?.ProductName, windows?.Version, windows?.ServicePack,
+            Acpi: windows?.HalName is null || windows.HalType.IsAcpi());
         var network = o.Network ?? (o.Target is TargetKind.Libvirt ? "default" : o.Target is TargetKind.Qemu ? "br0" : "VM0");
         var nics = inv.NetworkAdapters.Take(ValidationRules.NicLimit(context))
-            .Select(n => new PlannedNic(n.Name, n.Mac, NicModel(o.Target, guest), network)).ToList();
+            .Select(n => new PlannedNic(n.Name, n.Mac, limits.NicModel(guest.IsBefore), network)).ToList();
 
         var (slots, _) = DiskPlacement.Place(DiskPlacement.MigratedDisks(inv), limits);
         var disks = slots.Select((s, i) => new PlannedDisk(s.Disk.Name, s.Disk.SizeBytes,
             s.Disk.LogicalSectorSize == 4096 && format is DiskFileFormat.Vhdx or DiskFileFormat.VhdxFixed ? 4096 : 512,
-            HostPath.Join(o.VirtualDiskPath, $"{o.Name}_{s.Disk.Name}{TargetLimits.Extension(format)}"), format, s.Bus, s.Controller, s.Unit)).ToList();
+            HostPath.Join(o.VirtualDiskPath, $"{o.Name}_{s.Disk.Name}{TargetHypervisor.Extension(format)}"), format, s.Bus, s.Controller, s.Unit)).ToList();
 
         var plan = new MigrationPlan
         {
@@ -58,7 +60,7 @@ public static class MigrationPlanner
             DestHost = o.DestHost,
             MemoryMB = memory,
             Vcpus = context.Hal.Vcpus,
-            Hal = new PlannedHal(context.Hal.Action, inv.Windows?.Hal, context.Hal.Reason),
+            Hal = new PlannedHal(context.Hal.Action, windows?.HalName, context.Hal.Reason),
             Guest = guest,
             Disks = disks,
             Nics = nics,
@@ -79,21 +81,6 @@ public static class MigrationPlanner
         TargetKind.Vmware => ".vmx",
         _ => throw new ArgumentOutOfRangeException(nameof(target)),
     };
-
-    /// <summary>
-    /// An adapter the guest has an inbox driver for: NT 4.0 knows NE2000 (QEMU) and PCnet (VMware); 2000–2003 the
-    /// Realtek 8139; Vista and later the Intel PRO/1000. Hyper-V's legacy adapter is a DEC 21140 for every pre-6.0 guest.
-    /// </summary>
-    internal static string NicModel(TargetKind target, PlannedGuest guest)
-    {
-        return target switch
-        {
-            TargetKind.VirtualServer => "dec21140",
-            TargetKind.HyperV => guest.IsBefore(6, 0) ? "legacy" : "synthetic",
-            TargetKind.Vmware => guest.IsBefore(6, 0) ? "vlance" : "e1000",
-            _ => guest.IsBefore(5, 0) ? "ne2k_pci" : guest.IsBefore(6, 0) ? "rtl8139" : "e1000",
-        };
-    }
 }
 
 /// <summary>Paths on the destination host, which may be Windows ("D:\VMs") or POSIX ("/srv/vms").</summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using P2V.Migration.VmConfigs;
+using P2V.Windows;
 
 namespace P2V.Migration.Planning;
 

@@ -1,14 +1,15 @@
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
+using P2V.Windows;
 
 namespace P2V.Migration.Validation;
 
 /// <summary>What a rule looks at: the inventory, and the target with its limits, disk format and HAL decision when one is named.</summary>
-public sealed record ValidationContext(SourceInventory Inventory, TargetLimits? Target, DiskFileFormat DiskFormat, HalDecision Hal)
+public sealed record ValidationContext(SourceInventory Inventory, TargetHypervisor? Target, DiskFileFormat DiskFormat, HalDecision Hal)
 {
     public static ValidationContext For(SourceInventory inv, TargetKind? target, DiskFileFormat? diskFormat = null)
     {
-        var limits = target is { } t ? TargetLimits.For(t) : null;
+        var limits = target is { } t ? TargetHypervisor.For(t) : null;
         // With no target, the seed's: a Virtual Server VHD.
         return new(inv, limits, diskFormat ?? limits?.DefaultDiskFormat ?? DiskFileFormat.Vhd, HalPolicy.Decide(inv, limits));
     }

@@ -1,5 +1,6 @@
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
+using P2V.Windows;
 
 namespace P2V.Migration.Validation;
 
@@ -35,8 +36,8 @@ public static class ValidationRules
             c.Inventory.Windows is not { } w
                 ? [new("os-unknown", Severity.Warning, "windows", "no Windows installation was found on the disks read: the deploy fix-ups (HAL, drivers, boot.ini) will not run",
                     "gather with --disk naming the system disk, or accept a raw migration without fix-ups")]
-                : w.Version == null
-                    ? [new("os-unknown", Severity.Warning, $"windows {w.SystemRoot}", "the Windows version and service pack could not be read from the registry, so the supported-version check did not run",
+                : w.Facts.Version == null
+                    ? [new("os-unknown", Severity.Warning, $"windows {w.Facts.SystemRoot}", "the Windows version and service pack could not be read from the registry, so the supported-version check did not run",
                         "check the version by hand: NT 4.0 needs SP6a, 2000 needs SP4")]
                     : []),
 
@@ -82,12 +83,12 @@ public static class ValidationRules
 
         new("multiprocessor-hal", Severity.Info, "multiprocessor HAL swapped", c =>
             c.Hal.Action == HalAction.SwapToUniprocessor
-                ? [new("multiprocessor-hal", Severity.Info, $"hal {c.Inventory.Windows?.Hal}", c.Hal.Reason, "nothing to do: the deploy fix-up swaps the HAL and kernel")]
+                ? [new("multiprocessor-hal", Severity.Info, $"hal {c.Inventory.Windows?.Facts.HalName}", c.Hal.Reason, "nothing to do: the deploy fix-up swaps the HAL and kernel")]
                 : []),
 
         new("disk-too-large-for-vhd", Severity.Error, "disk over 2040 GiB for a VHD", c =>
             c.DiskFormat is DiskFileFormat.Vhd or DiskFileFormat.VhdFixed
-                ? DiskPlacement.MigratedDisks(c.Inventory).Where(d => d.SizeBytes > TargetLimits.MaxDiskBytes(DiskFileFormat.Vhd))
+                ? DiskPlacement.MigratedDisks(c.Inventory).Where(d => d.SizeBytes > TargetHypervisor.MaxDiskBytes(DiskFileFormat.Vhd))
                     .Select(d => new Finding("disk-too-large-for-vhd", Severity.Error, d.Name, $"{d.Name} is {d.SizeBytes / (1L << 30)} GiB; a VHD holds at most 2040 GiB",
                         "use VHDX (--disk-format vhdx, Hyper-V) or shrink the partitions below 2040 GiB first"))
                 : []),
@@ -135,8 +136,8 @@ public static class ValidationRules
 
         new("target-disk-size", Severity.Error, "disk larger than the target's disk format", c =>
             c.Target != null && c.DiskFormat is not (DiskFileFormat.Vhd or DiskFileFormat.VhdFixed)
-                ? DiskPlacement.MigratedDisks(c.Inventory).Where(d => d.SizeBytes > TargetLimits.MaxDiskBytes(c.DiskFormat))
-                    .Select(d => new Finding("target-disk-size", Severity.Error, d.Name, $"{d.Name} is larger than a {TargetLimits.DiskFormatName(c.DiskFormat)} disk can be",
+                ? DiskPlacement.MigratedDisks(c.Inventory).Where(d => d.SizeBytes > TargetHypervisor.MaxDiskBytes(c.DiskFormat))
+                    .Select(d => new Finding("target-disk-size", Severity.Error, d.Name, $"{d.Name} is larger than a {TargetHypervisor.DiskFormatName(c.DiskFormat)} disk can be",
                         "shrink the partitions first, or split the data across disks"))
                 : []),
 
@@ -161,11 +162,11 @@ public static class ValidationRules
 
     /// <summary>A pre-Vista guest on Hyper-V has drivers only for the emulated (legacy) adapter, of which a VM has four.</summary>
     internal static int NicLimit(ValidationContext c) =>
-        c.Target is { Kind: TargetKind.HyperV } && c.Inventory.Windows is { HasFixedHal: true } ? 4 : c.Target?.MaxNics ?? int.MaxValue;
+        c.Target is { Kind: TargetKind.HyperV } && c.Inventory.Windows?.Facts is { HasFixedHal: true } ? 4 : c.Target?.MaxNics ?? int.MaxValue;
 
     private static IEnumerable<Finding> OsUnsupported(ValidationContext c)
     {
-        if (c.Inventory.Windows is not { Version: not null } w || w.MajorVersion is not { } major) yield break;
+        if (c.Inventory.Windows?.Facts is not { Version: not null } w || w.MajorVersion is not { } major) yield break;
         int minor = w.MinorVersion ?? 0;
         var (sp, letter) = w.ServicePackLevel;
         string? why = (major, minor) switch
@@ -176,7 +177,7 @@ public static class ValidationRules
             _ => null,
         };
         if (why != null)
-            yield return new("os-unsupported", Severity.Error, $"windows {w.Product ?? w.Version}", why,
+            yield return new("os-unsupported", Severity.Error, $"windows {w.ProductName ?? w.Version}", why,
                 major == 4 ? "install Service Pack 6a on the source, then gather again" : "install Service Pack 4 on the source, then gather again");
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using P2V.Migration.Planning;
+using P2V.Windows;
 
 namespace P2V.Migration.VmConfigs;
 

@@ -1,4 +1,3 @@
-using P2V.Imaging.Disks;
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
 
@@ -7,7 +6,7 @@ namespace P2V.Windows.Fixups;
 /// <summary>What <c>p2v fixup</c> is asked to do.</summary>
 public sealed record FixupOptions
 {
-    public required FixupTarget Target { get; init; }
+    public required TargetHypervisor Target { get; init; }
     public int Vcpus { get; init; } = 1;
     /// <summary>The patch library folder (docs/fixups.md); null to use only the installation's own cabinets.</summary>
     public string? PatchDirectory { get; init; }
@@ -66,44 +65,5 @@ public sealed class FixupPlan
         Report.FinishedUtc = DateTime.UtcNow;
         if (reportPath is not null) Report.Save(reportPath);
         return Report;
-    }
-}
-
-/// <summary>The volume the fix-ups work on and where it lies.</summary>
-public sealed record SystemVolume(IVirtualDisk Volume, long Offset, PartitionEntry? Partition, int ArcPartition, DiskLayout? Layout)
-{
-    /// <summary>
-    /// The NTFS partition holding a Windows installation (\WINDOWS or \WINNT with system32\config\SYSTEM, or where
-    /// boot.ini points); a disk with no partition table is taken as a bare volume. ARC numbering: primary
-    /// partitions in table order, then logical ones (KB 102873).
-    /// </summary>
-    public static SystemVolume Find(IVirtualDisk disk)
-    {
-        DiskLayout? layout = null;
-        try { layout = DiskLayout.Read(disk); }
-        catch (PartitionTableException) when (NtfsVolume.Probe(disk)) { }
-        if (layout is null || layout.Partitions.Count == 0)
-        {
-            if (NtfsVolume.Probe(disk)) return new SystemVolume(disk, 0, null, 1, layout);
-            throw new IOException("the disk has no partitions and is not an NTFS volume");
-        }
-        var ordered = layout.Partitions.Where(p => !p.IsLogical).Concat(layout.Partitions.Where(p => p.IsLogical)).ToList();
-        var problems = new List<string>();
-        foreach (var p in ordered)
-        {
-            var slice = new DiskSlice(disk, p.Offset, p.Length);
-            if (!NtfsVolume.Probe(slice)) continue;
-            try
-            {
-                var volume = NtfsVolume.Open(slice);
-                if (volume.FileExists(@"\WINDOWS\system32\config\SYSTEM") || volume.FileExists(@"\WINNT\system32\config\SYSTEM") || volume.FileExists(@"\boot.ini"))
-                    return new SystemVolume(slice, p.Offset, p, ordered.IndexOf(p) + 1, layout);
-            }
-            catch (NtfsException e)
-            {
-                problems.Add($"partition {p.Number}: {e.Message}");
-            }
-        }
-        throw new IOException("no NTFS partition on the disk holds a Windows installation" + (problems.Count > 0 ? ": " + string.Join("; ", problems) : ""));
     }
 }

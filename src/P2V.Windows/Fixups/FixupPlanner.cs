@@ -20,13 +20,13 @@ public static class FixupPlanner
 
     public static FixupPlan Plan(IVirtualDisk disk, string diskName, FixupOptions options)
     {
-        var system = SystemVolume.Find(disk);
-        var volume = NtfsVolume.Open(system.Volume);
+        var system = WindowsInstallation.Locate(disk);
+        var volume = system.Ntfs;
         volume.AllowUncleanVolume = options.Force;
         WindowsFacts facts;
         try
         {
-            facts = WindowsInstallation.Read(volume, acceptDirtyHives: options.Force);
+            facts = WindowsInstallation.Read(volume, new WindowsReadOptions { AcceptDirtyHives = options.Force });
         }
         catch (DirtyHiveException e) when (e.PrimaryUsable)
         {
@@ -38,18 +38,17 @@ public static class FixupPlanner
             Disk = diskName,
             VolumeOffset = system.Offset,
             PartitionNumber = system.Partition?.Number,
-            Target = options.Target.Name(),
+            Target = options.Target.Name,
             Vcpus = vcpus,
             StartedUtc = DateTime.UtcNow,
-            Windows = $"{facts.ProductName} {facts.Version} build {facts.Build} {facts.ServicePack ?? "no service pack"} {facts.Architecture} in {facts.SystemRoot}",
+            Windows = $"{facts.ProductName} {facts.Version} build {facts.Build} {(facts.ServicePack is { Length: > 0 } sp ? sp : "no service pack")} {facts.Architecture} in {facts.SystemRoot}",
             InstalledHal = facts.Hal is { } h ? $"{h.Path}: {h.OriginalFilename} {h.FileVersion} ({facts.HalType})" : null,
             InstalledKernel = facts.Kernel is { } k ? $"{k.Path}: {k.OriginalFilename} {k.FileVersion}" : null,
         };
         report.Warnings.AddRange(facts.Warnings);
         report.Warnings.AddRange(facts.RecoveredHives.Select(hv => $"{hv} was dirty and is brought up to date from its log; the fixed-up hive is written whole"));
-        report.Warnings.AddRange(facts.DirtyHives.Select(hv => $"{hv} was dirty (its sequence numbers differ) with no transaction log; forced: its primary file is used as it stands, as hivex reads it"));
-        if (vcpus > options.Target.MaxVcpus())
-            report.Errors.Add($"{options.Target.Name()} gives a guest at most {options.Target.MaxVcpus()} vCPU, not {vcpus}");
+        if (vcpus > options.Target.MaxVcpus)
+            report.Errors.Add($"{options.Target.DisplayName} gives a guest at most {options.Target.MaxVcpus} vCPU{(options.Target.MaxVcpus == 1 ? "" : "s")}, not {vcpus}");
         if (volume.UncleanReason() is { } unclean)
         {
             if (options.Force) report.Warnings.Add($"the volume {unclean}; forced: its $LogFile is emptied and it is marked dirty, so Windows runs chkdsk once");
@@ -70,7 +69,7 @@ public static class FixupPlanner
     /// Carries the steps out on a <see cref="RehearsalDisk"/> over the disk: whatever would stop the real run stops
     /// the plan here, as an error, with nothing written — so --dry-run fails exactly when the run would.
     /// </summary>
-    private static void Rehearse(IVirtualDisk disk, SystemVolume system, FixupOptions options, List<PlannedStep> steps, FixupReport report)
+    private static void Rehearse(IVirtualDisk disk, WindowsLocation system, FixupOptions options, List<PlannedStep> steps, FixupReport report)
     {
         var scratch = new RehearsalDisk(disk);
         var volume = NtfsVolume.Open(new DiskSlice(scratch, system.Offset, system.Volume.Length));
@@ -92,7 +91,7 @@ public static class FixupPlanner
 
     // ---- Boot sector ------------------------------------------------------------------------------------
 
-    private static PlannedStep PlanBootSector(IVirtualDisk disk, SystemVolume system, NtfsVolume volume, FixupReport report)
+    private static PlannedStep PlanBootSector(IVirtualDisk disk, WindowsLocation system, NtfsVolume volume, FixupReport report)
     {
         var details = new List<string>();
         var writes = new List<(long Offset, byte[] Bytes, string What)>();
@@ -140,7 +139,7 @@ public static class FixupPlanner
     {
         string hivePath = facts.SystemRoot + @"\system32\config\SYSTEM";
         var warnings = new List<string>();
-        var hive = new WindowsInstallation.HiveOpener(volume, options.Force, warnings).Open(hivePath);
+        var hive = new WindowsInstallation.HiveOpener(volume, new WindowsReadOptions { AcceptDirtyHives = options.Force }, warnings).Open(hivePath);
         if (hive is null)
         {
             report.Errors.Add($"{hivePath} is missing: the registry fix-ups cannot be made");
@@ -180,7 +179,7 @@ public static class FixupPlanner
                 ("*pnp0600", "atapi", HdcClassGuid),
                 ("gendisk", "disk", DiskClassGuid),
                 ("pci#cc_0101", "pciide", HdcClassGuid),
-                (options.Target.IdeControllerDeviceKey(), "intelide", HdcClassGuid),
+                (options.Target.IdeControllerDeviceKey, "intelide", HdcClassGuid),
             })
             {
                 edits.SetString(cddb + device, "ClassGUID", cls);
@@ -231,12 +230,12 @@ public static class FixupPlanner
             edits.SetDWord(set + @"\Control\CrashControl", "AutoReboot", 0);
         }
 
-        report.Warnings.AddRange(warnings);
+        report.Warnings.AddRange(warnings.Except(report.Warnings));
         var details = edits.Details.Count > 0 ? edits.Details : ["nothing to change"];
         // A hive used dirty is written back even unchanged, so that it is clean from now on.
         if (hive.OpenedDirty) details.Add($"{hivePath} was dirty with no log: written back clean (its two sequence numbers equal)");
         byte[]? newHive = edits.Changes.Count > 0 || hive.OpenedDirty ? hive.ToArray() : null;
-        return new PlannedStep(RegistryStep, $"SYSTEM hive ({string.Join(", ", sets)}): IDE boot drivers for {options.Target.Name()}, hardware-specific services disabled, AutoReboot off", details, w =>
+        return new PlannedStep(RegistryStep, $"SYSTEM hive ({string.Join(", ", sets)}): IDE boot drivers for {options.Target.Name}, hardware-specific services disabled, AutoReboot off", details, w =>
         {
             if (newHive is null) return;
             w.Record(edits.Changes);
@@ -258,7 +257,7 @@ public static class FixupPlanner
         }
         var target = options.Target.Hal(vcpus);
         var installed = facts.HalType;
-        string title = $"HAL and kernel for {options.Target.Name()} with {vcpus} vCPU{(vcpus == 1 ? "" : "s")} ({target.FileName()})";
+        string title = $"HAL and kernel for {options.Target.Name} with {vcpus} vCPU{(vcpus == 1 ? "" : "s")} ({target.FileName()})";
         if (facts.BcdEntries.Count > 0 || facts.BootIni is null)
         {
             details.Add("Windows Vista or later (no boot.ini): the HAL is chosen at boot, nothing to swap");
@@ -323,7 +322,7 @@ public static class FixupPlanner
 
     // ---- boot.ini -----------------------------------------------------------------------------------------
 
-    private static PlannedStep PlanBootIni(NtfsVolume volume, SystemVolume system, bool swapping, FixupReport report)
+    private static PlannedStep PlanBootIni(NtfsVolume volume, WindowsLocation system, bool swapping, FixupReport report)
     {
         const string path = @"\boot.ini";
         var details = new List<string>();

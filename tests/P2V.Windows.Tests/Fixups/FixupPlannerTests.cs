@@ -8,8 +8,8 @@ namespace P2V.Windows.Tests.Fixups;
 /// <summary>Fix-up plans in-process: where replacement files come from, which are refused, and what errors say.</summary>
 public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixture>
 {
-    private static FixupPlan Plan(string disk, IVirtualDisk d, FixupTarget target, int vcpus, string? patches) =>
-        FixupPlanner.Plan(d, disk, new FixupOptions { Target = target, Vcpus = vcpus, PatchDirectory = patches });
+    private static FixupPlan Plan(string disk, IVirtualDisk d, TargetKind target, int vcpus, string? patches) =>
+        FixupPlanner.Plan(d, disk, new FixupOptions { Target = TargetHypervisor.For(target), Vcpus = vcpus, PatchDirectory = patches });
 
     [Fact]
     public void WithoutAPatchLibraryTheInstallationsSpCabIsTheSource()
@@ -17,7 +17,7 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
         var disk = fx.CopyDisk("cab");
         using (var d = RawDisk.OpenReadWrite(disk))
         {
-            var plan = Plan(disk, d, FixupTarget.HyperV, 1, patches: null);
+            var plan = Plan(disk, d, TargetKind.HyperV, 1, patches: null);
             Assert.Empty(plan.Report.Errors);
             var hal = plan.Report.Plan.Single(s => s.Name == FixupPlanner.HalStep);
             Assert.Contains(hal.Details, l => l.Contains(@"Driver Cache\i386\sp2.cab:halaacpi.dll"));
@@ -34,10 +34,10 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
     {
         var disk = fx.CopyDisk("mp");
         using (var d = RawDisk.OpenReadWrite(disk))
-            Plan(disk, d, FixupTarget.Qemu, 1, fx.PatchLibrary).Apply(disk + ".up.json");
+            Plan(disk, d, TargetKind.Qemu, 1, fx.PatchLibrary).Apply(disk + ".up.json");
         using (var d = RawDisk.OpenReadWrite(disk))
         {
-            var plan = Plan(disk, d, FixupTarget.HyperV, 4, fx.PatchLibrary);
+            var plan = Plan(disk, d, TargetKind.HyperV, 4, fx.PatchLibrary);
             Assert.Contains("AcpiUniprocessor", plan.Report.InstalledHal);
             plan.Apply(disk + ".mp.json");
         }
@@ -61,7 +61,7 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
         // and the library offers only wrong ones.
         var disk = fx.CopyDisk("wrong");
         using (var d = RawDisk.OpenReadWrite(disk))
-            Plan(disk, d, FixupTarget.Qemu, 1, fx.PatchLibrary).Apply(disk + ".json");
+            Plan(disk, d, TargetKind.Qemu, 1, fx.PatchLibrary).Apply(disk + ".json");
         var library = fx.TempFile("wrong-library");
         var folder = Directory.CreateDirectory(Path.Combine(library, "5.2", "sp2", "x86", FixupFixture.KernelVersion)).FullName;
         File.WriteAllBytes(Path.Combine(folder, "ntkrnlmp.exe"), fx.Pe["ntoskrnl.exe"]); // named right, but it says it is ntoskrnl.exe
@@ -69,7 +69,7 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
         var before = File.ReadAllBytes(disk);
         using (var d = RawDisk.OpenReadWrite(disk))
         {
-            var plan = Plan(disk, d, FixupTarget.HyperV, 4, library);
+            var plan = Plan(disk, d, TargetKind.HyperV, 4, library);
             Assert.Contains(plan.Report.Errors, e => e.Contains("no ntkrnlmp.exe 5.2.3790.4354") && e.Contains("OriginalFilename is ntoskrnl.exe, not ntkrnlmp.exe"));
             Assert.Contains(plan.Report.Errors, e => e.Contains("no halmacpi.dll of build 3790") && e.Contains("version 5.1.2600.5512"));
             Assert.Contains(plan.Report.Errors, e => e.Contains("no ntkrpamp.exe") && e.Contains(folder));
@@ -89,7 +89,7 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
         var before = File.ReadAllBytes(disk);
         using (var d = RawDisk.OpenReadWrite(disk))
         {
-            var e = Assert.ThrowsAny<RegistryHiveException>(() => Plan(disk, d, FixupTarget.Qemu, 1, fx.PatchLibrary));
+            var e = Assert.ThrowsAny<RegistryHiveException>(() => Plan(disk, d, TargetKind.Qemu, 1, fx.PatchLibrary));
             Assert.Contains("hbin", e.Message);
             Assert.Contains("SYSTEM", e.Message, StringComparison.OrdinalIgnoreCase);
         }
@@ -106,7 +106,7 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
         {
             var plan = FixupPlanner.Plan(d, disk, new FixupOptions
             {
-                Target = FixupTarget.Qemu, PatchDirectory = fx.PatchLibrary, HardwareServices = HardwareServiceList.Load(list),
+                Target = TargetHypervisor.For(TargetKind.Qemu), PatchDirectory = fx.PatchLibrary, HardwareServices = HardwareServiceList.Load(list),
             });
             plan.Apply(disk + ".json");
         }
@@ -140,7 +140,7 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
         var disk = fx.CopyDisk("hive-changed");
         const string hivePath = @"\WINDOWS\system32\config\SYSTEM";
         using (var d = RawDisk.OpenReadWrite(disk))
-            Plan(disk, d, FixupTarget.Qemu, 1, fx.PatchLibrary).Apply(disk + ".json");
+            Plan(disk, d, TargetKind.Qemu, 1, fx.PatchLibrary).Apply(disk + ".json");
         // As if Windows had booted and changed something of its own.
         using (var d = RawDisk.OpenReadWrite(disk))
         {
@@ -185,7 +185,7 @@ public sealed class FixupPlannerTests(FixupFixture fx) : IClassFixture<FixupFixt
         }
         using (var d = RawDisk.OpenReadWrite(disk))
         {
-            var plan = Plan(disk, d, FixupTarget.Qemu, 1, fx.PatchLibrary);
+            var plan = Plan(disk, d, TargetKind.Qemu, 1, fx.PatchLibrary);
             var registry = plan.Report.Plan.Single(s => s.Name == FixupPlanner.RegistryStep);
             Assert.DoesNotContain(registry.Details, l => l.StartsWith(key + @"\"));
             Assert.Contains(registry.Details, l => l.StartsWith(@"ControlSet001\Control\CriticalDeviceDatabase\secondary_ide_channel\ClassGUID"));

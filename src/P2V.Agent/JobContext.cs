@@ -1,0 +1,49 @@
+using P2V.Migration.Inventory;
+
+namespace P2V.Agent;
+
+/// <summary>What a job's steps share: the job and its token, the controller, the log, where sysfs and /dev are, and what earlier steps found.</summary>
+internal sealed class JobContext(AgentJob job, ControllerClient controller, string token, AgentLog log, string root)
+{
+    public AgentJob Job => job;
+    public ControllerClient Controller => controller;
+    public string Token => token;
+    public AgentLog Log => log;
+    public string Root => root;
+    public string DeviceFolder => root == "/" ? "/dev" : Path.Combine(root, "dev");
+
+    /// <summary>The inventory the gather step sent (the capture describes its images with it).</summary>
+    public SourceInventory? Inventory { get; set; }
+    public string InventoryXml { get; set; } = "";
+
+    /// <summary>The block devices the deploy step wrote, in disk order (the fix-up works on the first).</summary>
+    public List<string> DeployedDisks { get; } = [];
+
+    /// <summary>How often a transfer is started again after the store or the network failed under it.</summary>
+    public int TransferAttempts { get; init; } = 6;
+
+    /// <summary>
+    /// Runs a transfer again when the network or the server failed under it (a restart of the controller or store):
+    /// the store keeps the chunks it has, so a repeated capture sends only what is still missing.
+    /// </summary>
+    public async Task<T> RetryAsync<T>(string what, Func<Task<T>> transfer, CancellationToken cancel)
+    {
+        var wait = TimeSpan.FromSeconds(2);
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await transfer();
+            }
+            catch (Exception e) when (attempt < TransferAttempts && !cancel.IsCancellationRequested && IsTransient(e))
+            {
+                log.Write($"{what}: {e.Message}; starting again in {wait.TotalSeconds:0} s (attempt {attempt + 1} of {TransferAttempts})");
+                await Task.Delay(wait, cancel);
+                wait = TimeSpan.FromSeconds(Math.Min(wait.TotalSeconds * 2, 30));
+            }
+        }
+    }
+
+    private static bool IsTransient(Exception e) => e is HttpRequestException { StatusCode: null or >= System.Net.HttpStatusCode.InternalServerError } or TaskCanceledException
+        || e.InnerException is not null && IsTransient(e.InnerException);
+}
