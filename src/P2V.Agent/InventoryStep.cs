@@ -16,7 +16,7 @@ internal sealed class InventoryStep(JobContext context)
         foreach (var note in gatherer.Notes) context.Log.Write("gather: " + note);
         context.Log.Write($"gather: {inv.System.Vendor} {inv.System.Model}: {inv.Processors.Threads} CPU(s), {inv.MemoryBytes >> 20} MiB, "
             + $"{inv.Disks.Count} disk(s), {inv.NetworkAdapters.Count} NIC(s)"
-            + (inv.Windows is { } w ? $", Windows at {w.Disk} partition {w.Partition} {w.SystemRoot}" : ", no Windows found"));
+            + (inv.Windows is { } w ? $", Windows at {w.Disk} partition {w.Partition} {w.Facts.SystemRoot}" : ", no Windows found"));
         context.Inventory = inv;
         context.InventoryXml = InventoryXml.ToXml(inv).ToString();
         await context.Controller.PutInventoryAsync(context.Job.Id, context.InventoryXml, cancel);
