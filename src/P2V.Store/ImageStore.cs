@@ -132,6 +132,8 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
         }).ConfigureAwait(false);
         if (!absent.IsEmpty)
             throw new StoreException($"manifest of '{session.Image}' names {absent.Count} chunks the store does not hold (first: {absent.First()}); nothing was committed");
+        // The chunks first, durably; only then the manifest that names them.
+        await backend.FlushAsync(cancel).ConfigureAwait(false);
         if (!await backend.PutIfAbsentAsync(ImageKey(session.Image), manifest, cancel).ConfigureAwait(false))
             throw new StoreConflictException($"image '{session.Image}' already exists in the store");
         await EndSessionAsync(session, cancel).ConfigureAwait(false);

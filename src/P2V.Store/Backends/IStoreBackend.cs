@@ -9,10 +9,13 @@ public readonly record struct StoreObject(string Key, long Size, DateTimeOffset 
 /// </summary>
 public interface IStoreBackend
 {
-    /// <summary>Writes <paramref name="data"/> under <paramref name="key"/>, replacing any object there.</summary>
+    /// <summary>Writes <paramref name="data"/> under <paramref name="key"/>, replacing any object there. Whole once it returns; durable (against a power failure) after <see cref="FlushAsync"/>.</summary>
     Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel);
 
-    /// <summary>Writes only when nothing is under <paramref name="key"/> yet; false when something was.</summary>
+    /// <summary>Makes every object written so far durable: the store calls it once before it commits a manifest.</summary>
+    Task FlushAsync(CancellationToken cancel);
+
+    /// <summary>Writes only when nothing is under <paramref name="key"/> yet, durably; false when something was.</summary>
     Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel);
 
     /// <summary>The whole object, or null when there is none.</summary>

@@ -122,6 +122,9 @@ public sealed class S3Backend : IStoreBackend, IDisposable
         }
     }
 
+    /// <summary>An S3 PUT is durable when it returns.</summary>
+    public Task FlushAsync(CancellationToken cancel) => Task.CompletedTask;
+
     public Task DeleteAsync(string key, CancellationToken cancel) =>
         Wrap(key, () => _s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _location.Bucket, Key = Key(key) }, cancel));
 
