@@ -2,7 +2,9 @@ using System.Buffers.Binary;
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
 
-namespace P2V.Windows.Tests.Fixups;
+using P2V.Windows.Tests.Fixups;
+
+namespace P2V.Cli.Tests;
 
 /// <summary>
 /// `p2v fixup` where the real run could stop halfway: the dry run fails exactly when the run would, and a run that
