@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.Text.Json;
 using P2V.Imaging.VirtualDisks;
 using P2V.Migration.Inventory;
+using P2V.Windows;
 using P2V.Windows.Fixups;
 
 namespace P2V.Agent;
@@ -21,8 +22,8 @@ internal sealed class FixupStep(JobContext context)
         string targetName = settings.TryGetProperty("target", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
             : throw new InvalidDataException("fixup settings: no \"target\" (virtualserver, hyperv, qemu …)");
         int vcpus = settings.TryGetProperty("vcpus", out var v) && v.TryGetInt32(out int n) ? n : 1;
-        FixupTarget target;
-        try { target = FixupTargets.Parse(targetName); }
+        TargetHypervisor target;
+        try { target = TargetHypervisor.Parse(targetName); }
         catch (ArgumentException e) { throw new InvalidDataException("fixup settings: " + e.Message); }
         string? patches = settings.TryGetProperty("patches", out var p) && p.ValueKind == JsonValueKind.String
             ? await FetchPatchesAsync(p.GetString()!, cancel) : null;
