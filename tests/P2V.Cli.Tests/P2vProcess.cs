@@ -8,9 +8,9 @@ public static class P2vProcess
     public static ExternalTool.Result Run(params string[] args) =>
         ExternalTool.RunWith("dotnet", [Dll, .. args], stdin: null, check: false);
 
-    /// <summary>Runs a sh script in which "$P2V" is the p2v command (for pipes, redirections and closed descriptors).</summary>
+    /// <summary>Runs a bash script in which $P2V is the p2v command (for pipes, redirections and closed descriptors).</summary>
     public static ExternalTool.Result Shell(string script, int timeoutMs = 600_000) =>
-        ExternalTool.RunWith("sh", ["-c", $"P2V=\"dotnet {Dll}\"; {script}"], stdin: null, check: false, timeoutMs: timeoutMs);
+        ExternalTool.RunWith("bash", ["-c", $"P2V=\"dotnet {Dll}\"; {script}"], stdin: null, check: false, timeoutMs: timeoutMs);
 
     /// <summary>The reason a command printed: exactly one line on standard error.</summary>
     public static string OneLine(ExternalTool.Result r)

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using P2V.Imaging;
 using P2V.Imaging.VirtualDisks;
 
@@ -40,20 +39,12 @@ public static class DiskCommands
             });
         }
 
-        public VirtualDiskCreateOptions Read(ParseResult r, int defaultSectorSize, VirtualDiskFormat format)
+        public VirtualDiskCreateOptions Read(ParseResult r, int sourceSectorSize, VirtualDiskFormat format) => new()
         {
-            bool vhd = format is VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed;
-            int? asked = r.GetValue(SectorSize);
-            // A 4096-byte-sector source's partition table counts 4 KiB sectors: a VHD (512 only) would misplace every partition.
-            if (vhd && asked == null && defaultSectorSize != 512)
-                throw new UsageException($"the source has {defaultSectorSize}-byte sectors and VHD has 512-byte sectors only: use vhdx, or --sector-size 512 to copy the bytes anyway");
-            return new VirtualDiskCreateOptions
-            {
-                SectorSize = asked ?? (vhd ? 512 : defaultSectorSize),
-                BlockSize = (int?)r.GetValue(BlockSize),
-                Preallocation = r.GetValue(ZeroFill) ? Preallocation.ZeroFill : r.GetValue(Preallocate) ? Preallocation.Allocate : Preallocation.Sparse,
-            };
-        }
+            SectorSize = VirtualDisk.SectorSizeFor(format, sourceSectorSize, r.GetValue(SectorSize)),
+            BlockSize = (int?)r.GetValue(BlockSize),
+            Preallocation = r.GetValue(ZeroFill) ? Preallocation.ZeroFill : r.GetValue(Preallocate) ? Preallocation.Allocate : Preallocation.Sparse,
+        };
     }
 
     private static Command Create()
@@ -106,11 +97,14 @@ public static class DiskCommands
 
     private static int CreateDisk(string path, long size, VirtualDiskFormat format, VirtualDiskCreateOptions options)
     {
-        using (var disk = VirtualDisk.Create(path, format, size, options))
+        // Made under NAME.partial and renamed: a kill or a full disk leaves no half-made disk under its real name.
+        var (length, sectorSize) = AtomicFile.Create(path, partial =>
         {
+            using var disk = VirtualDisk.Create(partial, format, size, options);
             disk.Flush();
-            Console.WriteLine($"{path}: {VirtualDisk.FormatName(format)}, {disk.Length:N0} bytes, {disk.SectorSize}-byte sectors");
-        }
+            return (disk.Length, disk.SectorSize);
+        });
+        Console.WriteLine($"{path}: {VirtualDisk.FormatName(format)}, {length:N0} bytes, {sectorSize}-byte sectors");
         return 0;
     }
 
@@ -120,23 +114,8 @@ public static class DiskCommands
         var i = VirtualDisk.Describe(disk, path);
         if (json)
         {
-            var o = new JsonObject
-            {
-                ["file"] = path,
-                ["format"] = i.Format,
-                ["virtualSize"] = i.Length,
-                ["logicalSectorSize"] = i.LogicalSectorSize,
-                ["physicalSectorSize"] = i.PhysicalSectorSize,
-                ["blockSize"] = i.BlockSize,
-                ["fileSize"] = i.FileSize,
-                ["allocatedBytes"] = i.AllocatedBytes,
-                ["allocatedExtents"] = i.AllocatedExtents,
-                ["creator"] = i.Creator,
-                ["diskId"] = i.DiskId,
-                ["parent"] = i.Parent,
-                ["geometry"] = i.Geometry,
-            };
-            Console.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(JsonSerializer.Serialize(new DiskSummary(path, i.Format, i.Length, i.LogicalSectorSize, i.PhysicalSectorSize, i.BlockSize,
+                i.FileSize, i.AllocatedBytes, i.AllocatedExtents, i.Creator, i.DiskId, i.Parent, i.Geometry), CliJsonContext.Default.DiskSummary));
             return 0;
         }
         Console.WriteLine($"file:           {path}");
@@ -165,17 +144,20 @@ public static class DiskCommands
     private static Task<int> ConvertDisk(string input, string output, VirtualDiskFormat format, Func<int, VirtualDiskCreateOptions> layout, bool sync,
         CancellationToken ct)
     {
-        if (Path.GetFullPath(input) == Path.GetFullPath(output)) throw new UsageException("<in> and <out> are the same file");
+        if (FileStatus.Of(input).IsSameFileAs(FileStatus.Of(output))) throw new UsageException("<in> and <out> are the same file");
+        AtomicFile.CheckTarget(output);
         var sw = Stopwatch.StartNew();
         using var source = VirtualDisk.Open(input);
         var options = layout(source.SectorSize);
-        long written = 0;
-        using (var target = VirtualDisk.Create(output, format, source.Length, options))
+        // Like qemu-img convert (cache=unsafe), the data is left to the page cache unless --sync asks for it on disk;
+        // either way the copy is made under NAME.partial and only a complete one gets the real name.
+        long written = AtomicFile.Create(output, partial =>
         {
-            written = VirtualDiskCopier.Copy(source, target, ct);
-            // Like qemu-img convert (cache=unsafe), the data is left to the page cache unless --sync asks for it on disk.
+            using var target = VirtualDisk.Create(partial, format, source.Length, options);
+            long n = VirtualDiskCopier.Copy(source, target, ct);
             if (sync) target.Flush();
-        }
+            return n;
+        }, durable: sync);
         Console.WriteLine($"{output}: {VirtualDisk.FormatName(format)}, {source.Length:N0} bytes; copied {written:N0} bytes of data in {sw.Elapsed.TotalSeconds:F1} s");
         return Task.FromResult(0);
     }

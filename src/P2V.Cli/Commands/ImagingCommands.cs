@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Reflection;
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using Microsoft.Win32.SafeHandles;
+using P2V.Imaging;
 using P2V.Imaging.Images;
 using P2V.Imaging.Pipeline;
 using P2V.Imaging.VirtualDisks;
@@ -30,18 +31,19 @@ public static class ImagingCommands
         var token = StoreCommands.TokenOption();
         var raw = new Option<bool>("--raw") { Description = "Copy every sector, not only the used clusters" };
         var sectorSize = CliOptions.SectorSize("Sector size of a raw disk image (default: 512)");
-        var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML) stored in the image", HelpName = "FILE" };
+        var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML, at most 4 MiB) stored in the image", HelpName = "FILE" };
         var workers = CliOptions.Workers();
-        var json = CliOptions.Json();
+        var json = CliOptions.Json("Print the result as JSON instead of the summary (on standard error with -o -)");
+        var jsonFile = new Option<string>("--json-file") { Description = "Also write the result as JSON to this file", HelpName = "FILE" };
         var command = new Command("capture", "Capture a disk's used data (block device, raw image, VHD, VHDX) into a P2V image")
-            { disk, output, store, name, token, raw, sectorSize, source, workers, json };
+            { disk, output, store, name, token, raw, sectorSize, source, workers, json, jsonFile };
         command.SetAction((r, ct) =>
         {
             if ((r.GetValue(output) is null) == (r.GetValue(store) is null)) throw new UsageException(r.GetValue(output) is null ? "missing option --output (or --store URL --name NAME)" : "give -o IMAGE or --store URL, not both");
             if (r.GetValue(store) is not null && r.GetValue(name) is null) throw new UsageException("--store needs --name NAME");
             var target = r.GetValue(store) is { } url ? new CaptureTarget(null, url, r.GetValue(name), r.GetValue(token)) : new CaptureTarget(r.GetValue(output), null, null, null);
             return CaptureAsync(r.GetValue(disk)!, target, r.GetValue(raw), r.GetValue(sectorSize) ?? 512,
-                r.GetValue(source), r.GetValue(workers), r.GetValue(json), ct);
+                r.GetValue(source), r.GetValue(workers), r.GetValue(json), r.GetValue(jsonFile), ct);
         });
         return command;
     }
@@ -85,10 +87,14 @@ public static class ImagingCommands
     private sealed record CaptureTarget(string? Output, string? Store, string? Name, string? Token);
 
     private static async Task<int> CaptureAsync(string source, CaptureTarget target, bool raw, int sectorSize, string? sourceFile, int workers, bool json,
-        CancellationToken cancel)
+        string? jsonFile, CancellationToken cancel)
     {
-        string description = sourceFile is { } f ? await File.ReadAllTextAsync(f, cancel) : "";
-
+        // Everything that can be refused is refused before the first read: where the image goes, the description, the disk.
+        bool toStdout = target.Output == "-";
+        if (toStdout) CheckStandardOutput();
+        else if (target.Output is { } file) AtomicFile.CheckTarget(file);
+        if (jsonFile is not null) AtomicFile.CheckTarget(jsonFile, overwrite: true);
+        string description = sourceFile is { } f ? await ReadDescriptionAsync(f, cancel) : "";
         using var disk = VirtualDisk.Open(source, sectorSize: sectorSize);
         var plan = CapturePlanner.Plan(disk, raw, description, ToolVersion);
         if (!json)
@@ -106,11 +112,14 @@ public static class ImagingCommands
         {
             (result, sink) = await StoreCommands.CaptureAsync(disk, plan, target.Store, target.Name!, target.Token, workers, json, cancel);
         }
-        else if (output == "-")
+        else if (toStdout)
         {
-            using var stdout = Console.OpenStandardOutput();
-            using var buffered = new BufferedStream(stdout, 1 << 20);
+            // Not Console.OpenStandardOutput: it pretends a write to a closed pipe succeeded (EPIPE ignored), and a
+            // capture whose reader went away must fail. Writes to descriptor 1 itself report every error.
+            await using var stdout = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+            await using var buffered = new BufferedStream(stdout, 1 << 20);
             result = await ProgressDisplay.RunAsync("capture", json, p => pipeline(p).RunAsync(disk, plan, buffered, cancel));
+            await buffered.FlushAsync(cancel);
         }
         else
         {
@@ -118,29 +127,16 @@ public static class ImagingCommands
                 await ProgressDisplay.RunAsync("capture", json, p => pipeline(p).RunAsync(disk, plan, stream, cancel)));
         }
 
+        var summary = new CaptureSummary(output, result.BytesRead, result.BytesCaptured, result.ZeroBytesSkipped,
+            result.ImageBytes, result.Chunks, result.Elapsed.TotalSeconds, result.CpuTime.TotalSeconds,
+            [.. result.Volumes.Select(v => new CapturedVolume(v.VolumeIndex, v.DeclaredUsedBytes, v.BytesRead, v.BytesCaptured, v.ZeroBytesSkipped))],
+            sink?.BytesWritten, sink?.ChunksSent, sink?.ChunksDeduplicated, sink?.StoredBytes);
+        if (jsonFile is not null) AtomicFile.WriteAllText(jsonFile, JsonSerializer.Serialize(summary, CliJsonContext.Default.CaptureSummary) + "\n");
         if (json)
         {
-            var o = new JsonObject
-            {
-                ["image"] = output,
-                ["bytesRead"] = result.BytesRead,
-                ["bytesCaptured"] = result.BytesCaptured,
-                ["zeroBytesSkipped"] = result.ZeroBytesSkipped,
-                ["imageBytes"] = result.ImageBytes,
-                ["chunks"] = result.Chunks,
-                ["seconds"] = result.Elapsed.TotalSeconds,
-                ["cpuSeconds"] = result.CpuTime.TotalSeconds,
-                ["bytesSent"] = sink?.BytesWritten,
-                ["chunksSent"] = sink?.ChunksSent,
-                ["chunksDeduplicated"] = sink?.ChunksDeduplicated,
-                ["storedBytes"] = sink?.StoredBytes,
-                ["volumes"] = new JsonArray(result.Volumes.Select(v => (JsonNode)new JsonObject
-                {
-                    ["index"] = v.VolumeIndex, ["declaredUsedBytes"] = v.DeclaredUsedBytes, ["bytesRead"] = v.BytesRead,
-                    ["bytesCaptured"] = v.BytesCaptured, ["zeroBytesSkipped"] = v.ZeroBytesSkipped,
-                }).ToArray()),
-            };
-            Console.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            // With -o - standard output carries the image and nothing else.
+            var writer = toStdout ? Console.Error : Console.Out;
+            writer.WriteLine(JsonSerializer.Serialize(summary, CliJsonContext.Default.CaptureSummary));
         }
         else if (sink is not null)
         {
@@ -155,14 +151,51 @@ public static class ImagingCommands
         return 0;
     }
 
+    /// <summary>-o - needs a standard output that is open and not a terminal (an image on a terminal is only noise).</summary>
+    private static void CheckStandardOutput()
+    {
+        if (!FileStatus.IsOpenForWriting(1)) throw new IOException("standard output is closed: -o - needs it open, or name an image file");
+        if (!Console.IsOutputRedirected) throw new IOException("standard output is a terminal: redirect it to a file or pipe, or name an image file with -o");
+    }
+
+    /// <summary>The image keeps a description of its source (the inventory XML), a few MiB at most: read bounded, never a whole stream.</summary>
+    internal const int MaxDescriptionBytes = 4 << 20;
+
+    private static async Task<string> ReadDescriptionAsync(string path, CancellationToken cancel)
+    {
+        var status = FileStatus.Of(path);
+        if (!status.Exists) throw new FileNotFoundException($"--source {path}: no such file", path);
+        if (status.Kind == FileKind.Directory) throw new IOException($"--source {path} is a folder; name the inventory file");
+        if (status.Kind == FileKind.Regular && status.Size > MaxDescriptionBytes)
+            throw new InvalidDataException($"--source {path} holds {ByteSize.Format(status.Size)}; a source description is at most {ByteSize.Format(MaxDescriptionBytes)}");
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+        var buffer = new byte[MaxDescriptionBytes + 1];
+        int n = 0, read;
+        while (n < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(n), cancel)) > 0) n += read;
+        if (n > MaxDescriptionBytes)
+            throw new InvalidDataException($"--source {path} is longer than {ByteSize.Format(MaxDescriptionBytes)}; a source description is at most that");
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, n);
+    }
+
+    /// <summary>An image to read is a file: a folder, a FIFO or a device is refused by name before anything opens it.</summary>
+    private static void CheckImage(string path)
+    {
+        var status = FileStatus.Of(path);
+        if (!status.Exists) throw new FileNotFoundException($"{path}: no such image", path);
+        if (status.Kind != FileKind.Regular) throw new IOException($"{path} is {status.Describe()}, not an image file");
+    }
+
     private static async Task<int> RestoreAsync(string imagePath, string targetPath, VirtualDiskFormat? askedFormat, string? token, int workers, bool json,
         CancellationToken cancel)
     {
-        var format = askedFormat ?? FormatFromExtension(targetPath);
-
+        bool fromStore = StoreLocation.IsImageReference(imagePath);
+        if (!fromStore) CheckImage(imagePath);
+        var target = FileStatus.Of(targetPath);
+        if (!fromStore && target.IsSameFileAs(FileStatus.Of(imagePath)))
+            throw new IOException($"{targetPath} is the image {imagePath} itself: restore onto another file or device");
         IImageSource image;
         IDisposable? owner;
-        if (P2V.Store.StoreLocation.IsImageReference(imagePath))
+        if (fromStore)
         {
             var (source, store) = await StoreCommands.OpenImageAsync(imagePath, token, cancel);
             (image, owner) = (source, store);
@@ -175,68 +208,60 @@ public static class ImagingCommands
         using var _ = owner;
         var h = image.Header;
         RestoreResult result;
-        if (File.Exists(targetPath)) // a block device exists too
+        VirtualDiskFormat format;
+        if (target.Exists)
         {
-            // An existing disk or device is written in place; zero chunks are written too.
-            using var target = VirtualDisk.Open(targetPath, writable: true);
+            // An existing disk or device is written in place (zero chunks too), once all of it has been checked read-only:
+            // a refused restore leaves the target as it was, not even a VHDX header touched.
+            VirtualDisk.CheckIsDisk(targetPath);
+            format = VirtualDisk.Detect(targetPath);
+            if (askedFormat is { } asked && !VirtualDisk.SameContainer(format, asked))
+                throw new IOException($"{targetPath} exists and is a {VirtualDisk.FormatName(format)} disk, not {VirtualDisk.FormatName(asked)}: "
+                    + "drop --format to restore onto it as it is, or remove it to get a new file");
+            using (var probe = VirtualDisk.Open(targetPath))
+                if (probe.Length < h.DiskLength)
+                    throw new IOException($"{targetPath} holds {probe.Length:N0} bytes but the image's disk is {h.DiskLength:N0} bytes");
+            using var disk = VirtualDisk.Open(targetPath, writable: true);
             result = await ProgressDisplay.RunAsync("restore", json, p =>
-                new RestorePipeline { Workers = workers, Progress = p }.RunAsync(image, target, cancel));
+                new RestorePipeline { Workers = workers, Progress = p }.RunAsync(image, disk, cancel));
         }
         else
         {
+            format = askedFormat ?? VirtualDisk.FormatFromExtension(targetPath);
             result = await AtomicFile.CreateAsync(targetPath, async partial =>
             {
-                using var target = VirtualDisk.Create(partial, format, h.DiskLength, h.SectorSize);
-                return await ProgressDisplay.RunAsync("restore", json, p =>
-                    new RestorePipeline { Workers = workers, Progress = p, TargetIsBlank = true }.RunAsync(image, target, cancel));
+                using var disk = VirtualDisk.Create(partial, format, h.DiskLength, h.SectorSize);
+                var r = await ProgressDisplay.RunAsync("restore", json, p =>
+                    new RestorePipeline { Workers = workers, Progress = p, TargetIsBlank = true }.RunAsync(image, disk, cancel));
+                disk.Flush();
+                return r;
             });
         }
 
         if (json)
-            Console.WriteLine(new JsonObject
-            {
-                ["target"] = targetPath, ["format"] = format.ToString(), ["bytesWritten"] = result.BytesWritten,
-                ["zeroBytesSkipped"] = result.ZeroBytesSkipped, ["chunks"] = result.Chunks,
-                ["seconds"] = result.Elapsed.TotalSeconds, ["cpuSeconds"] = result.CpuTime.TotalSeconds,
-            }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(JsonSerializer.Serialize(new RestoreSummary(targetPath, format.ToString(), result.BytesWritten, result.ZeroBytesSkipped,
+                result.Chunks, result.Elapsed.TotalSeconds, result.CpuTime.TotalSeconds), CliJsonContext.Default.RestoreSummary));
         else
             Console.Error.WriteLine($"restore: done: {ByteSize.Format(result.BytesWritten)} written to {targetPath} in {result.Elapsed.TotalSeconds:F1} s ({ByteSize.Rate(result.BytesWritten + result.ZeroBytesSkipped, result.Elapsed)}), {result.Chunks} chunks verified");
         return 0;
     }
 
-    private static VirtualDiskFormat FormatFromExtension(string path) => Path.GetExtension(path).ToLowerInvariant() switch
-    {
-        ".vhd" => VirtualDiskFormat.VhdDynamic,
-        ".vhdx" => VirtualDiskFormat.Vhdx,
-        _ => VirtualDiskFormat.Raw,
-    };
-
     private static int ShowInfo(string path, bool json)
     {
+        CheckImage(path);
         using var image = ImageReader.Open(path);
         var h = image.Header;
         var t = image.Trailer;
         if (json)
         {
-            var o = new JsonObject
-            {
-                ["diskBytes"] = h.DiskLength, ["sectorSize"] = h.SectorSize, ["partitionTable"] = h.TableKind.ToString(),
-                ["created"] = h.Created.ToString("O"), ["tool"] = h.ToolVersion, ["chunks"] = t.Chunks.Count,
-                ["uncompressedBytes"] = t.TotalUncompressed, ["storedBytes"] = t.TotalStored, ["fileBytes"] = image.FileLength,
-                ["volumes"] = new JsonArray(h.Volumes.Select(v =>
+            Console.WriteLine(JsonSerializer.Serialize(new ImageSummary(h.DiskLength, h.SectorSize, h.TableKind.ToString(), h.Created.ToString("O"),
+                h.ToolVersion, t.Chunks.Count, t.TotalUncompressed, t.TotalStored, image.FileLength,
+                [.. h.Volumes.Select(v =>
                 {
                     var s = t.Volumes.FirstOrDefault(x => x.VolumeIndex == v.Index);
-                    return (JsonNode)new JsonObject
-                    {
-                        ["index"] = v.Index, ["kind"] = v.Kind.ToString(), ["partition"] = v.PartitionNumber, ["offset"] = v.Offset,
-                        ["length"] = v.Length, ["clusterSize"] = v.ClusterSize, ["label"] = v.Label, ["extents"] = v.Extents.Count,
-                        ["declaredUsedBytes"] = v.DeclaredUsedBytes, ["bytesRead"] = s?.BytesRead, ["bytesCaptured"] = s?.BytesCaptured,
-                        ["zeroBytesSkipped"] = s?.ZeroBytesSkipped,
-                    };
-                }).ToArray()),
-                ["source"] = h.SourceDescription,
-            };
-            Console.WriteLine(o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                    return new ImageVolume(v.Index, v.Kind.ToString(), v.PartitionNumber, v.Offset, v.Length, v.ClusterSize, v.Label, v.Extents.Count,
+                        v.DeclaredUsedBytes, s?.BytesRead, s?.BytesCaptured, s?.ZeroBytesSkipped);
+                })], h.SourceDescription), CliJsonContext.Default.ImageSummary));
             return 0;
         }
         Console.WriteLine($"image:      {path} ({ByteSize.Format(image.FileLength)})");
@@ -256,11 +281,12 @@ public static class ImagingCommands
 
     private static async Task<int> VerifyAsync(string path, int workers, bool json, CancellationToken cancel)
     {
+        CheckImage(path);
         using var image = ImageReader.Open(path);
         var result = await ProgressDisplay.RunAsync("verify", json, p =>
             new RestorePipeline { Workers = workers, Progress = p, VerifyOnly = true }.RunAsync(image, null, cancel));
         if (json)
-            Console.WriteLine(new JsonObject { ["image"] = path, ["ok"] = true, ["chunks"] = result.Chunks, ["bytes"] = image.Trailer.TotalUncompressed }.ToJsonString());
+            Console.WriteLine(JsonSerializer.Serialize(new VerifySummary(path, true, result.Chunks, image.Trailer.TotalUncompressed), CliJsonContext.Default.VerifySummary));
         else
             Console.WriteLine($"verify: ok: {result.Chunks} chunks, {ByteSize.Format(image.Trailer.TotalUncompressed)} checked against their BLAKE3 hashes");
         return 0;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using P2V.Imaging;
 using P2V.Migration.Creation;
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
@@ -12,8 +12,6 @@ namespace P2V.Cli.Commands;
 /// <summary>p2v gather, validate, plan and createvm: steps 1, 2, 3 and 5 of a migration (docs/migration.md).</summary>
 public static class MigrationCommands
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
     private const string Targets = "virtualserver|hyperv|libvirt|qemu|vmware";
 
     public static void AddTo(RootCommand root)
@@ -105,15 +103,11 @@ public static class MigrationCommands
     private static int GatherAsync(string root, List<string> disks, string output)
     {
         if (!Directory.Exists(root)) throw new UsageException($"--root {root}: no such folder");
-        foreach (var d in disks)
-        {
-            var path = d.Contains('=') && !d[..d.IndexOf('=')].Contains('/') ? d[(d.IndexOf('=') + 1)..] : d;
-            if (!File.Exists(path)) throw new FileNotFoundException($"disk {path} not found", path);
-        }
+        AtomicFile.CheckTarget(output, overwrite: true);
 
         var gatherer = new InventoryGatherer { Root = root, DiskSources = disks, Tool = ImagingCommands.ToolVersion };
         var inv = gatherer.Gather();
-        AtomicWrite(output, path => InventoryXml.Save(inv, path));
+        AtomicFile.Create(output, path => { InventoryXml.Save(inv, path); return 0; }, overwrite: true);
         foreach (var note in gatherer.Notes) Console.Error.WriteLine($"gather: note: {note}");
         Console.Error.WriteLine($"gather: {inv.System.Vendor} {inv.System.Model}: {inv.Processors.Sockets} socket(s), {inv.Processors.Threads} CPU(s), "
             + $"{inv.MemoryBytes >> 20} MB, {inv.Disks.Count} disk(s), {inv.NetworkAdapters.Count} NIC(s), {inv.UsbDevices.Count} USB device(s)"
@@ -128,18 +122,10 @@ public static class MigrationCommands
         var findings = InventoryValidator.Validate(ValidationContext.For(inv, target, format));
         bool errors = InventoryValidator.HasErrors(findings);
         if (json)
-            Console.WriteLine(new JsonObject
-            {
-                ["inventory"] = path,
-                ["target"] = target is { } k ? TargetHypervisor.For(k).Name : null,
-                ["errors"] = findings.Count(x => x.Severity == Severity.Error),
-                ["warnings"] = findings.Count(x => x.Severity == Severity.Warning),
-                ["findings"] = new JsonArray(findings.Select(x => (JsonNode)new JsonObject
-                {
-                    ["rule"] = x.RuleId, ["severity"] = x.Severity.ToString().ToLowerInvariant(), ["subject"] = x.Subject,
-                    ["message"] = x.Message, ["fix"] = x.Fix,
-                }).ToArray()),
-            }.ToJsonString(Indented));
+            Console.WriteLine(JsonSerializer.Serialize(new ValidationSummary(path, target is { } k ? TargetHypervisor.For(k).Name : null,
+                findings.Count(x => x.Severity == Severity.Error), findings.Count(x => x.Severity == Severity.Warning),
+                [.. findings.Select(x => new ValidationFinding(x.RuleId, x.Severity.ToString().ToLowerInvariant(), x.Subject, x.Message, x.Fix))]),
+                CliJsonContext.Default.ValidationSummary));
         else
         {
             foreach (var x in findings)
@@ -174,11 +160,8 @@ public static class MigrationCommands
         var plan = MigrationPlan.Load(path);
         var created = await VmCreator.CreateAsync(plan, options, cancel);
         if (json)
-            Console.WriteLine(new JsonObject
-            {
-                ["name"] = plan.Name, ["config"] = created.Config, ["floppy"] = created.Floppy, ["device"] = created.DeviceFile,
-                ["registered"] = created.Registered, ["disks"] = new JsonArray(created.Disks.Select(d => (JsonNode)d).ToArray()),
-            }.ToJsonString(Indented));
+            Console.WriteLine(JsonSerializer.Serialize(new CreateVmSummary(plan.Name, created.Config, created.Floppy, created.DeviceFile, created.Registered,
+                created.Disks), CliJsonContext.Default.CreateVmSummary));
         else
             Console.Error.WriteLine($"createvm: {plan.Name}: {created.Disks.Count} disk(s), floppy {created.Floppy}, configuration {created.Config}"
                 + (created.Registered ? $", registered with {plan.Controller}" : $", device record {created.DeviceFile}"));
@@ -189,12 +172,5 @@ public static class MigrationCommands
     {
         try { return parse(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
-    }
-
-    private static void AtomicWrite(string path, Action<string> write)
-    {
-        var partial = path + ".partial";
-        write(partial);
-        File.Move(partial, path, overwrite: true);
     }
 }

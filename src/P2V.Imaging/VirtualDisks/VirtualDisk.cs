@@ -34,12 +34,32 @@ public static class VirtualDisk
     /// <param name="sectorSize">The logical sector size of a raw disk (a VHD/VHDX records its own).</param>
     public static IVirtualDisk Open(string path, bool writable = false, int sectorSize = 512) => Open(path, writable, 0, sectorSize);
 
-    internal static IVirtualDisk Open(string path, bool writable, int depth, int sectorSize = 512) => Detect(path) switch
+    internal static IVirtualDisk Open(string path, bool writable, int depth, int sectorSize = 512)
     {
-        VirtualDiskFormat.Vhdx => VhdxDisk.Open(path, writable),
-        VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed => VhdDisk.Open(path, writable, depth),
-        _ => writable ? RawDisk.OpenReadWrite(path, sectorSize) : RawDisk.OpenRead(path, sectorSize),
-    };
+        CheckIsDisk(path);
+        return Detect(path) switch
+        {
+            VirtualDiskFormat.Vhdx => VhdxDisk.Open(path, writable),
+            VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed => VhdDisk.Open(path, writable, depth),
+            _ => writable ? RawDisk.OpenReadWrite(path, sectorSize) : RawDisk.OpenRead(path, sectorSize),
+        };
+    }
+
+    /// <summary>
+    /// Refuses what cannot hold a disk before anything reads it: a folder, a FIFO (would wait for a writer), a
+    /// character device such as /dev/zero or /dev/null (endless or empty), an empty file.
+    /// </summary>
+    public static void CheckIsDisk(string path)
+    {
+        var status = FileStatus.Of(path);
+        switch (status.Kind)
+        {
+            case FileKind.Missing: throw new FileNotFoundException($"{path}: no such file or device", path);
+            case FileKind.Regular when status.Size == 0: throw new InvalidDataException($"{path} is empty (0 bytes), not a disk");
+            case FileKind.Regular or FileKind.BlockDevice: return;
+            default: throw new IOException($"{path} is {status.Describe()}, not a disk: name a block device or a disk image file");
+        }
+    }
 
     /// <summary>
     /// The format by content: "vhdxfile" at offset 0 is a VHDX; "conectix" at 0 (the footer copy of a dynamic
@@ -82,6 +102,7 @@ public static class VirtualDisk
 
     private static RawDisk CreateRaw(string path, long length, VirtualDiskCreateOptions options)
     {
+        if (length <= 0) throw new ArgumentException($"{path}: a raw disk holds at least 1 byte, not {length} bytes");
         if (options.Preallocation != Preallocation.Sparse)
         {
             using var file = HostFile.Create(path);
@@ -89,6 +110,38 @@ public static class VirtualDisk
             file.SetLength(length);
         }
         return options.Preallocation == Preallocation.Sparse ? RawDisk.Create(path, length, options.SectorSize) : RawDisk.OpenReadWrite(path, options.SectorSize);
+    }
+
+    /// <summary>The format a new disk file gets when none is asked for: by its extension, .vhd (dynamic) or .vhdx, else raw.</summary>
+    public static VirtualDiskFormat FormatFromExtension(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".vhd" => VirtualDiskFormat.VhdDynamic,
+        ".vhdx" => VirtualDiskFormat.Vhdx,
+        _ => VirtualDiskFormat.Raw,
+    };
+
+    /// <summary>Whether an existing disk of <paramref name="existing"/> format is one of <paramref name="asked"/> (fixed or dynamic alike).</summary>
+    public static bool SameContainer(VirtualDiskFormat existing, VirtualDiskFormat asked) => Container(existing) == Container(asked);
+
+    private static int Container(VirtualDiskFormat f) => f switch
+    {
+        VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed => 1,
+        VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdxFixed => 2,
+        _ => 0,
+    };
+
+    /// <summary>
+    /// The sector size of a new <paramref name="format"/> disk that holds a copy of a disk with
+    /// <paramref name="sourceSectorSize"/>-byte sectors: <paramref name="asked"/> if given, else the source's.
+    /// A VHD has 512-byte sectors only, and a 4 KiB-sector disk's partition table counts 4 KiB sectors: copied into
+    /// a VHD it would misplace every partition, so that takes an explicit --sector-size 512.
+    /// </summary>
+    public static int SectorSizeFor(VirtualDiskFormat format, int sourceSectorSize, int? asked)
+    {
+        bool vhd = format is VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed;
+        if (vhd && asked == null && sourceSectorSize != 512)
+            throw new ArgumentException($"the source has {sourceSectorSize}-byte sectors and VHD has 512-byte sectors only: use vhdx, or sector size 512 to copy the bytes anyway");
+        return asked ?? (vhd ? 512 : sourceSectorSize);
     }
 
     public static VirtualDiskFormat ParseFormat(string name) => name.ToLowerInvariant() switch

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using P2V.Imaging.VirtualDisks;
@@ -62,7 +61,8 @@ public static class VmCreator
         if (plan.Controller is { } controller)
         {
             using var http = new HttpClient { BaseAddress = new Uri(controller.TrimEnd('/') + "/") };
-            using var response = await http.PostAsJsonAsync("api/devices", device, cancel);
+            using var body = new StringContent(device.ToJsonString(), Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync("api/devices", body, cancel);
             if (!response.IsSuccessStatusCode)
                 throw new IOException($"controller {controller} refused the device: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancel)}");
             registered = true;

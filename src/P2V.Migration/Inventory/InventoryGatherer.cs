@@ -23,17 +23,18 @@ public sealed class InventoryGatherer
 
     public SourceInventory Gather()
     {
+        foreach (var s in DiskSources.Select(DiskSource.Parse))
+            if (!File.Exists(s.Path)) throw new FileNotFoundException($"disk {s.Path} not found", s.Path); // a block device exists too
         var tree = new SysfsTree(Root);
         var hw = new HardwareGatherer(tree);
         var disks = hw.Disks().ToList();
 
         var sources = new Dictionary<string, string>(StringComparer.Ordinal);
         var unnamed = new Queue<string>();
-        foreach (var s in DiskSources)
+        foreach (var s in DiskSources.Select(DiskSource.Parse))
         {
-            int eq = s.IndexOf('=');
-            if (eq > 0 && !s[..eq].Contains('/')) sources[s[..eq]] = s[(eq + 1)..];
-            else unnamed.Enqueue(s);
+            if (s.Name is { } name) sources[name] = s.Path;
+            else unnamed.Enqueue(s.Path);
         }
         foreach (var d in disks)
             if (!sources.ContainsKey(d.Name) && unnamed.Count > 0) sources[d.Name] = unnamed.Dequeue();
@@ -74,5 +75,16 @@ public sealed class InventoryGatherer
 
         return new SourceInventory(DateTimeOffset.UtcNow, Tool, hw.System(), hw.Processors(), hw.MemoryBytes(), disks,
             hw.NetworkAdapters(), hw.PciDevices(), hw.UsbDevices(), hw.Ports(), windows);
+    }
+}
+
+/// <summary>One --disk of gather: "NAME=PATH" (the disk sysfs calls NAME is read from PATH) or a bare PATH.</summary>
+public readonly record struct DiskSource(string? Name, string Path)
+{
+    /// <summary>A "=" before any "/" names the disk; one after a "/" is part of a path.</summary>
+    public static DiskSource Parse(string spec)
+    {
+        int eq = spec.IndexOf('=');
+        return eq > 0 && !spec.AsSpan(0, eq).Contains('/') ? new DiskSource(spec[..eq], spec[(eq + 1)..]) : new DiskSource(null, spec);
     }
 }

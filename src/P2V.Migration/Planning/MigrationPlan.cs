@@ -32,21 +32,13 @@ public sealed record MigrationPlan
     public string? Controller { get; init; }
     public IReadOnlyList<PlannedFinding> Findings { get; init; } = [];
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
-
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, MigrationPlanJsonContext.Default.MigrationPlan);
 
     public static MigrationPlan Load(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize<MigrationPlan>(File.ReadAllText(path), Json)
+            return JsonSerializer.Deserialize(File.ReadAllText(path), MigrationPlanJsonContext.Default.MigrationPlan)
                 ?? throw new InvalidDataException($"{path}: empty plan");
         }
         catch (JsonException e)
@@ -76,3 +68,13 @@ public sealed record PlannedDisk(string Source, long SizeBytes, int SectorSize, 
 public sealed record PlannedNic(string Source, string Mac, string Model, string Network);
 
 public sealed record PlannedFinding(string Rule, Validation.Severity Severity, string Subject, string Message);
+
+/// <summary>plan.json's serializer, generated at build time (trim- and NativeAOT-safe); enums as kebab-case names ("hyper-v").</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    Converters = [typeof(KebabCaseEnum<TargetKind>), typeof(KebabCaseEnum<HalAction>), typeof(KebabCaseEnum<DiskFileFormat>),
+        typeof(KebabCaseEnum<VmDiskBus>), typeof(KebabCaseEnum<Validation.Severity>)])]
+[JsonSerializable(typeof(MigrationPlan))]
+internal sealed partial class MigrationPlanJsonContext : JsonSerializerContext;
+
+internal sealed class KebabCaseEnum<TEnum>() : JsonStringEnumConverter<TEnum>(JsonNamingPolicy.KebabCaseLower) where TEnum : struct, Enum;

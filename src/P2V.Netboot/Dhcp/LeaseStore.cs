@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using P2V.Imaging;
 
 namespace P2V.Netboot.Dhcp;
 
@@ -59,14 +60,7 @@ public sealed class LeaseStore
     private void Save()
     {
         if (_path == null) return;
-        var dir = Path.GetDirectoryName(Path.GetFullPath(_path))!;
-        Directory.CreateDirectory(dir);
-        var temp = Path.Combine(dir, $".{Path.GetFileName(_path)}.{Environment.ProcessId}.tmp");
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            JsonSerializer.Serialize(f, _byMac.Values.OrderBy(l => l.Mac).ToList(), LeaseJsonContext.Default.ListDhcpLease);
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(temp, _path, overwrite: true);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
+        AtomicFile.WriteAllBytes(_path, JsonSerializer.SerializeToUtf8Bytes(_byMac.Values.OrderBy(l => l.Mac).ToList(), LeaseJsonContext.Default.ListDhcpLease));
     }
 }

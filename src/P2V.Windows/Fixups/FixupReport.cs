@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using P2V.Imaging;
 
 namespace P2V.Windows.Fixups;
 
@@ -101,10 +102,8 @@ public sealed record FixupReport
     /// <summary>Writes the JSON through a temporary file renamed over the target, so a crash never leaves half a report.</summary>
     public void Save(string path)
     {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, ToJson());
-        File.Move(tmp, path, overwrite: true);
-        File.WriteAllText(System.IO.Path.ChangeExtension(path, ".txt"), ToText());
+        AtomicFile.WriteAllText(path, ToJson());
+        AtomicFile.WriteAllText(System.IO.Path.ChangeExtension(path, ".txt"), ToText());
     }
 
     public string ToText()

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using P2V.Imaging;
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
 
@@ -43,11 +44,7 @@ internal sealed class FixupWriter(IVirtualDisk disk, NtfsVolume volume, FixupRep
             Directory.CreateDirectory(folder);
             backup = Path.Combine(Path.GetFileName(folder), oldSha + ".bin");
             var file = Path.Combine(folder, oldSha + ".bin");
-            if (!File.Exists(file))
-            {
-                File.WriteAllBytes(file + ".tmp", old);
-                File.Move(file + ".tmp", file, overwrite: true);
-            }
+            if (!File.Exists(file)) AtomicFile.WriteAllBytes(file, old);
         }
         Record(new FixupChange
         {

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using P2V.Imaging;
 
 namespace P2V.Windows.Registry;
 
@@ -186,12 +187,7 @@ public sealed partial class RegistryHive
     }
 
     /// <summary>Writes the hive to <paramref name="path"/> through a temporary file renamed over it.</summary>
-    public void Save(string path)
-    {
-        var tmp = path + ".p2v-tmp";
-        File.WriteAllBytes(tmp, ToArray());
-        File.Move(tmp, path, overwrite: true);
-    }
+    public void Save(string path) => AtomicFile.WriteAllBytes(path, ToArray());
 
     // ---- Hive bins and cells -------------------------------------------------------------------------
 

@@ -1,0 +1,41 @@
+using System.Text.Json.Serialization;
+
+namespace P2V.Cli;
+
+// What --json prints, one record per command; the field names are the scripts' contract (camelCase).
+
+public sealed record CaptureSummary(string Image, long BytesRead, long BytesCaptured, long ZeroBytesSkipped, long ImageBytes, int Chunks,
+    double Seconds, double CpuSeconds, IReadOnlyList<CapturedVolume> Volumes,
+    long? BytesSent = null, long? ChunksSent = null, long? ChunksDeduplicated = null, long? StoredBytes = null);
+
+public sealed record CapturedVolume(int Index, long DeclaredUsedBytes, long BytesRead, long BytesCaptured, long ZeroBytesSkipped);
+
+public sealed record RestoreSummary(string Target, string Format, long BytesWritten, long ZeroBytesSkipped, int Chunks, double Seconds, double CpuSeconds);
+
+public sealed record ImageSummary(long DiskBytes, int SectorSize, string PartitionTable, string Created, string Tool, int Chunks,
+    long UncompressedBytes, long StoredBytes, long FileBytes, IReadOnlyList<ImageVolume> Volumes, string Source);
+
+public sealed record ImageVolume(int Index, string Kind, int Partition, long Offset, long Length, int ClusterSize, string Label, int Extents,
+    long DeclaredUsedBytes, long? BytesRead, long? BytesCaptured, long? ZeroBytesSkipped);
+
+public sealed record VerifySummary(string Image, bool Ok, int Chunks, long Bytes);
+
+public sealed record DiskSummary(string File, string Format, long VirtualSize, int LogicalSectorSize, int PhysicalSectorSize, long? BlockSize,
+    long FileSize, long AllocatedBytes, int AllocatedExtents, string? Creator, string? DiskId, string? Parent, string? Geometry);
+
+public sealed record ValidationSummary(string Inventory, string? Target, int Errors, int Warnings, IReadOnlyList<ValidationFinding> Findings);
+
+public sealed record ValidationFinding(string Rule, string Severity, string Subject, string Message, string Fix);
+
+public sealed record CreateVmSummary(string Name, string Config, string Floppy, string Device, bool Registered, IReadOnlyList<string> Disks);
+
+/// <summary>The serializer for every --json result, generated at build time: no reflection, NativeAOT-safe.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(CaptureSummary))]
+[JsonSerializable(typeof(RestoreSummary))]
+[JsonSerializable(typeof(ImageSummary))]
+[JsonSerializable(typeof(VerifySummary))]
+[JsonSerializable(typeof(DiskSummary))]
+[JsonSerializable(typeof(ValidationSummary))]
+[JsonSerializable(typeof(CreateVmSummary))]
+public sealed partial class CliJsonContext : JsonSerializerContext;
