@@ -19,23 +19,11 @@ public sealed class ImageTrailerWriter : IDisposable
 
     public void Add(long frameOffset, ChunkCodec codec, int uncompressedLength, int storedLength, ReadOnlySpan<byte> hash, ReadOnlySpan<ChunkRun> runs)
     {
-        // Frame offset, lengths, codec, run count, hash, runs.
-        Span<byte> fixedPart = stackalloc byte[20 + ImageFormat.HashLength];
-        BinaryPrimitives.WriteInt64LittleEndian(fixedPart, frameOffset);
-        BinaryPrimitives.WriteInt32LittleEndian(fixedPart[8..], storedLength);
-        BinaryPrimitives.WriteInt32LittleEndian(fixedPart[12..], uncompressedLength);
-        fixedPart[16] = (byte)codec;
-        fixedPart[17] = 0;
-        BinaryPrimitives.WriteUInt16LittleEndian(fixedPart[18..], (ushort)runs.Length);
-        hash.CopyTo(fixedPart[20..]);
-        _entries.Write(fixedPart);
-        Span<byte> run = stackalloc byte[12];
-        foreach (var r in runs)
-        {
-            BinaryPrimitives.WriteInt64LittleEndian(run, r.DiskOffset);
-            BinaryPrimitives.WriteInt32LittleEndian(run[8..], r.Length);
-            _entries.Write(run);
-        }
+        // The entry's layout lives in ChunkEntry, beside its parser.
+        int length = ChunkEntry.LengthFor(runs.Length);
+        Span<byte> entry = length <= 1024 ? stackalloc byte[length] : new byte[length];
+        ChunkEntry.Write(entry, frameOffset, storedLength, uncompressedLength, codec, hash, runs);
+        _entries.Write(entry);
         ChunkCount++;
         TotalUncompressed += uncompressedLength;
         TotalStored += storedLength;
