@@ -72,9 +72,11 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
                 switch (step)
                 {
                     case "gather": await new InventoryStep(context).RunAsync(cancel); break;
+                    case "capture": await new CaptureStep(context).RunAsync(cancel); break;
+                    case "deploy": await new DeployStep(context).RunAsync(cancel); break;
                     case "fixup": await new FixupStep(context).RunAsync(cancel); break;
                     case "boot-local-disk": _log.Write("reset: the machine boots from its own disk next"); break;
-                    default: throw new NotSupportedException($"step '{step}' is not one this agent runs (gather, fixup, boot-local-disk)");
+                    default: throw new NotSupportedException($"step '{step}' is not one this agent runs (gather, capture, deploy, fixup, boot-local-disk)");
                 }
             }
             await _log.FlushAsync(controller, job.Id, cancel);
