@@ -46,7 +46,7 @@ internal sealed class FixupStep(JobContext context)
         string target = f.TryGetProperty("target", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
             : throw new InvalidDataException("fixup settings: no \"target\" (virtualserver, hyperv, qemu …)");
         int vcpus = 1;
-        if (f.TryGetProperty("vcpus", out var v) && !(v.TryGetInt32(out vcpus) && vcpus is >= 1 and <= 255))
+        if (f.TryGetProperty("vcpus", out var v) && !(v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out vcpus) && vcpus is >= 1 and <= 255))
             throw new InvalidDataException($"fixup settings: \"vcpus\" is {v.GetRawText()}, not a number from 1 to 255");
         string? patches = null;
         if (f.TryGetProperty("patches", out var p) && p.ValueKind != JsonValueKind.Null)
