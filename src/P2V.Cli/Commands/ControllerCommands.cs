@@ -198,7 +198,7 @@ public static class ControllerCommands
         command.SetAction(async (r, ct) =>
         {
             JsonElement? fixup = r.GetValue(fixupTarget) is { } t
-                ? JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["target"] = t, ["hal"] = r.GetValue(hal) ?? "keep" }, CliControllerJson.Default.DictionaryStringString)
+                ? JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["target"] = t, ["hal"] = r.GetValue(hal) ?? "keep" }, CliJsonContext.Default.DictionaryStringString)
                 : null;
             using var client = ControllerClient.FromOptions(r.GetValue(url), r.GetValue(token));
             var created = await client.CreateJobAsync(new JobRequest(r.GetValue(mac)!, r.GetValue(kind)!.Value, r.GetValue(image), r.GetValue(steps) is { Length: > 0 } s ? s : null, fixup), ct);
@@ -314,6 +314,3 @@ public static class ControllerCommands
     private static IPEndPoint ParseEndPoint(string text) =>
         IPEndPoint.TryParse(text, out var e) && e.Port != 0 ? e : throw new ArgumentException($"--listen: '{text}' is not ADDRESS:PORT");
 }
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
-internal sealed partial class CliControllerJson : System.Text.Json.Serialization.JsonSerializerContext;
