@@ -30,7 +30,7 @@ public sealed record ValidationFinding(string Rule, string Severity, string Subj
 
 public sealed record CreateVmSummary(string Name, string Config, string Floppy, string Device, bool Registered, IReadOnlyList<string> Disks);
 
-/// <summary>The serializer for every --json result, generated at build time: no reflection, NativeAOT-safe.</summary>
+/// <summary>The assembly's one serializer: every --json result and the job settings it sends, generated at build time: no reflection, NativeAOT-safe.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(CaptureSummary))]
 [JsonSerializable(typeof(RestoreSummary))]
@@ -39,4 +39,5 @@ public sealed record CreateVmSummary(string Name, string Config, string Floppy, 
 [JsonSerializable(typeof(DiskSummary))]
 [JsonSerializable(typeof(ValidationSummary))]
 [JsonSerializable(typeof(CreateVmSummary))]
+[JsonSerializable(typeof(P2V.Agent.FixupSettings))] // a deploy job's fix-up settings (`p2v job create --fixup-target`)
 public sealed partial class CliJsonContext : JsonSerializerContext;

@@ -215,7 +215,7 @@ public static class ControllerCommands
         {
             // The agent's fix-up settings (docs/agent-protocol.md, "Steps the agent runs").
             JsonElement? fixup = r.GetValue(fixupTarget) is { } t
-                ? JsonSerializer.SerializeToElement(new P2V.Agent.FixupSettings(t, r.GetValue(vcpus) is > 0 and var n ? n : 1, r.GetValue(patches)), CliControllerJson.Default.FixupSettings)
+                ? JsonSerializer.SerializeToElement(new P2V.Agent.FixupSettings(t, r.GetValue(vcpus) is > 0 and var n ? n : 1, r.GetValue(patches)), CliJsonContext.Default.FixupSettings)
                 : null;
             using var client = ControllerClient.FromOptions(r.GetValue(url), r.GetValue(token));
             var created = await client.CreateJobAsync(new JobRequest(r.GetValue(mac)!, r.GetValue(kind)!.Value, r.GetValue(image), r.GetValue(steps) is { Length: > 0 } s ? s : null, fixup), ct);
@@ -331,7 +331,3 @@ public static class ControllerCommands
     private static IPEndPoint ParseEndPoint(string text) =>
         IPEndPoint.TryParse(text, out var e) && e.Port != 0 ? e : throw new ArgumentException($"--listen: '{text}' is not ADDRESS:PORT");
 }
-
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-[System.Text.Json.Serialization.JsonSerializable(typeof(P2V.Agent.FixupSettings))]
-internal sealed partial class CliControllerJson : System.Text.Json.Serialization.JsonSerializerContext;

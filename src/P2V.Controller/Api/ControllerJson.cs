@@ -24,6 +24,13 @@ namespace P2V.Controller.Api;
 [JsonSerializable(typeof(AgentCompletion))]
 [JsonSerializable(typeof(ErrorBody))]
 [JsonSerializable(typeof(Health))]
+// The route and query parameters' types: the OpenAPI document describes them through this context too (under NativeAOT
+// there is no reflection fallback to ask instead).
+[JsonSerializable(typeof(string))]
+[JsonSerializable(typeof(long))]
+[JsonSerializable(typeof(long?))]
+[JsonSerializable(typeof(int?))]
+[JsonSerializable(typeof(bool?))]
 public sealed partial class ControllerJson : JsonSerializerContext;
 
 /// <summary>Every error answer: one line.</summary>

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using P2V.Imaging.VirtualDisks;
 using P2V.Migration.Planning;
 using P2V.Migration.VmConfigs;
@@ -56,12 +56,13 @@ public static class VmCreator
 
         var device = DeviceRecord(plan);
         var deviceFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(plan.ConfigFile))!, plan.Name + "_device.json");
-        await File.WriteAllTextAsync(deviceFile, device.ToJsonString(new() { WriteIndented = true }) + "\n", cancel);
+        string deviceJson = JsonSerializer.Serialize(device, MigrationJson.Default.TargetDeviceRecord);
+        await File.WriteAllTextAsync(deviceFile, deviceJson + "\n", cancel);
         bool registered = false;
         if (plan.Controller is { } controller)
         {
             using var http = new HttpClient { BaseAddress = new Uri(controller.TrimEnd('/') + "/") };
-            using var body = new StringContent(device.ToJsonString(), Encoding.UTF8, "application/json");
+            using var body = new StringContent(deviceJson, Encoding.UTF8, "application/json");
             using var response = await http.PostAsync("api/devices", body, cancel);
             if (!response.IsSuccessStatusCode)
                 throw new IOException($"controller {controller} refused the device: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancel)}");
@@ -95,21 +96,9 @@ public static class VmCreator
     }
 
     /// <summary>What the controller needs to know of the target device: its MACs (how it will PXE-boot) and the images to deploy.</summary>
-    public static JsonObject DeviceRecord(MigrationPlan plan) => new()
-    {
-        ["name"] = plan.Name,
-        ["macs"] = new JsonArray(plan.Nics.Select(n => (JsonNode)n.Mac).ToArray()),
-        ["role"] = "deploy",
-        ["job"] = new JsonObject
-        {
-            ["kind"] = "deploy",
-            ["halAction"] = plan.Hal.Action == HalAction.SwapToUniprocessor ? "swap-to-uniprocessor" : "keep",
-            ["disks"] = new JsonArray(plan.Disks.Select((d, i) => (JsonNode)new JsonObject
-            {
-                ["index"] = i, ["source"] = d.Source, ["image"] = $"{plan.Name}_{d.Source}.p2vi", ["sizeBytes"] = d.SizeBytes,
-            }).ToArray()),
-        },
-    };
+    public static TargetDeviceRecord DeviceRecord(MigrationPlan plan) => new(plan.Name, [.. plan.Nics.Select(n => n.Mac)], "deploy",
+        new DeployJobRecord("deploy", plan.Hal.Action == HalAction.SwapToUniprocessor ? "swap-to-uniprocessor" : "keep",
+            [.. plan.Disks.Select((d, i) => new DeployDiskRecord(i, d.Source, $"{plan.Name}_{d.Source}.p2vi", d.SizeBytes))]));
 
     /// <summary>tools/make-floppy: $P2V_MAKE_FLOPPY, else the first tools/make-floppy above the program or the working folder.</summary>
     public static string FindMakeFloppy()

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using P2V.Windows;
 
 namespace P2V.Migration.Planning;
@@ -32,13 +31,13 @@ public sealed record MigrationPlan
     public string? Controller { get; init; }
     public IReadOnlyList<PlannedFinding> Findings { get; init; } = [];
 
-    public string ToJson() => JsonSerializer.Serialize(this, MigrationPlanJsonContext.Default.MigrationPlan);
+    public string ToJson() => JsonSerializer.Serialize(this, MigrationJson.Default.MigrationPlan);
 
     public static MigrationPlan Load(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllText(path), MigrationPlanJsonContext.Default.MigrationPlan)
+            return JsonSerializer.Deserialize(File.ReadAllText(path), MigrationJson.Default.MigrationPlan)
                 ?? throw new InvalidDataException($"{path}: empty plan");
         }
         catch (JsonException e)
@@ -68,13 +67,3 @@ public sealed record PlannedDisk(string Source, long SizeBytes, int SectorSize, 
 public sealed record PlannedNic(string Source, string Mac, string Model, string Network);
 
 public sealed record PlannedFinding(string Rule, Validation.Severity Severity, string Subject, string Message);
-
-/// <summary>plan.json's serializer, generated at build time (trim- and NativeAOT-safe); enums as kebab-case names ("hyper-v").</summary>
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    Converters = [typeof(KebabCaseEnum<TargetKind>), typeof(KebabCaseEnum<HalAction>), typeof(KebabCaseEnum<DiskFileFormat>),
-        typeof(KebabCaseEnum<VmDiskBus>), typeof(KebabCaseEnum<Validation.Severity>)])]
-[JsonSerializable(typeof(MigrationPlan))]
-internal sealed partial class MigrationPlanJsonContext : JsonSerializerContext;
-
-internal sealed class KebabCaseEnum<TEnum>() : JsonStringEnumConverter<TEnum>(JsonNamingPolicy.KebabCaseLower) where TEnum : struct, Enum;
