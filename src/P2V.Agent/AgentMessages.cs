@@ -31,4 +31,5 @@ public sealed record AgentErrorBody(string? Error);
 [JsonSerializable(typeof(AgentReport))]
 [JsonSerializable(typeof(AgentCompletion))]
 [JsonSerializable(typeof(AgentErrorBody))]
+[JsonSerializable(typeof(IReadOnlyList<P2V.Imaging.Images.VolumeStats>))] // the capture report of each image
 internal sealed partial class AgentJson : JsonSerializerContext;

@@ -53,6 +53,12 @@ internal sealed class CaptureStep(JobContext context)
         var result = await new CapturePipeline { Progress = progress.Report }.RunAsync(disk, plan, sink, cancel);
         await progress.FinishAsync(result.BytesRead, plan.BytesToRead,
             $"{result.Chunks} chunks, {sink.ChunksSent} sent ({sink.BytesWritten >> 20} MiB), {sink.ChunksDeduplicated} already in the store");
+        // Each volume's used-cluster check: what its allocation bitmap declares used against what was read.
+        foreach (var v in result.Volumes)
+            context.Log.Write($"capture: {name} volume {v.VolumeIndex}: {v.DeclaredUsedBytes >> 20} MiB used per the file system, {v.BytesRead >> 20} MiB read, "
+                + $"{v.BytesCaptured >> 20} MiB captured, {v.ZeroBytesSkipped >> 20} MiB of zero blocks skipped");
+        await context.Controller.ReportAsync(context.Job.Id, "capture " + name,
+            System.Text.Json.JsonSerializer.Serialize(result.Volumes, AgentJson.Default.IReadOnlyListVolumeStats), cancel);
         return true;
     }
 }
