@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using P2V.Controller.Client;
 using P2V.Imaging;
 using P2V.Migration.Creation;
 using P2V.Migration.Inventory;
@@ -93,10 +94,14 @@ public static class MigrationCommands
         var zero = new Option<bool>("--zero") { Description = "Write zeros through the disk files instead of leaving them sparse" };
         var force = new Option<bool>("--force") { Description = "Overwrite files that exist" };
         var json = CliOptions.Json();
-        var command = new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration, the controller's device record")
-            { plan, floppy, zero, force, json };
+        var controller = new Option<string>("--controller")
+            { Description = $"Register the VM with this controller (default: the plan's, else ${ControllerClient.UrlVariable})", HelpName = "URL" };
+        var token = new Option<string>("--token") { Description = $"The controller's admin token (default: ${ControllerClient.TokenVariable})", HelpName = "TOKEN" };
+        var command = new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration; register it with the controller")
+            { plan, floppy, zero, force, json, controller, token };
         command.SetAction((r, ct) => CreateVmAsync(r.GetValue(plan)!,
-            new CreateVmOptions { FloppySource = r.GetValue(floppy), ZeroFill = r.GetValue(zero), Overwrite = r.GetValue(force) }, r.GetValue(json), ct));
+            new CreateVmOptions { FloppySource = r.GetValue(floppy), ZeroFill = r.GetValue(zero), Overwrite = r.GetValue(force) }, r.GetValue(json),
+            r.GetValue(controller), r.GetValue(token), ct));
         return command;
     }
 
@@ -154,17 +159,31 @@ public static class MigrationCommands
         return 0;
     }
 
-    private static async Task<int> CreateVmAsync(string path, CreateVmOptions options, bool json, CancellationToken cancel)
+    private static async Task<int> CreateVmAsync(string path, CreateVmOptions options, bool json, string? controllerUrl, string? token, CancellationToken cancel)
     {
-
         var plan = MigrationPlan.Load(path);
+        // The controller, its token and the VM's boot MAC are checked before any file is made.
+        string? url = controllerUrl ?? plan.Controller ?? Environment.GetEnvironmentVariable(ControllerClient.UrlVariable);
+        using var controller = url is null ? null : ControllerClient.FromOptions(url, token);
+        string? inventory = null;
+        if (controller != null)
+        {
+            await VmRegistration.CheckAsync(controller, plan, cancel);
+            var inventoryFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, plan.Inventory);
+            if (File.Exists(inventoryFile)) inventory = await File.ReadAllTextAsync(inventoryFile, cancel);
+        }
+
         var created = await VmCreator.CreateAsync(plan, options, cancel);
+        var registered = controller is null ? null : await VmRegistration.RegisterAsync(controller, plan, inventory, cancel);
         if (json)
-            Console.WriteLine(JsonSerializer.Serialize(new CreateVmSummary(plan.Name, created.Config, created.Floppy, created.DeviceFile, created.Registered,
-                created.Disks), CliJsonContext.Default.CreateVmSummary));
+            Console.WriteLine(JsonSerializer.Serialize(new CreateVmSummary(plan.Name, created.Config, created.Floppy, created.DeviceFile, registered != null,
+                created.Disks, registered is null ? null : url, registered?.Device.Mac, registered?.Jobs.Select(j => j.Id).ToList()),
+                CliJsonContext.Default.CreateVmSummary));
         else
             Console.Error.WriteLine($"createvm: {plan.Name}: {created.Disks.Count} disk(s), floppy {created.Floppy}, configuration {created.Config}"
-                + (created.Registered ? $", registered with {plan.Controller}" : $", device record {created.DeviceFile}"));
+                + (registered is { } reg
+                    ? $"; device {reg.Device.Mac} controlled by {url}, deploy job(s) {string.Join(", ", reg.Jobs.Select(j => $"{j.Id} ({j.Image})"))}"
+                    : $", device record {created.DeviceFile}"));
         return 0;
     }
 
