@@ -1,4 +1,3 @@
-using System.Buffers;
 using P2V.Imaging.Images;
 using P2V.Imaging.Pipeline;
 
@@ -12,8 +11,9 @@ namespace P2V.Store;
 /// </summary>
 public sealed class StoreCaptureSink : CaptureSink
 {
-    private const int BatchChunks = 512;
-    private const long BatchBytes = 32L << 20;
+    // Two batches are held at once (one sent while the next fills): 2 × 16 MiB of chunks in flight.
+    private const int BatchChunks = 256;
+    private const long BatchBytes = 16L << 20;
     private const int SendAttempts = 5;
 
     private readonly IImageStore _store;
@@ -103,10 +103,10 @@ public sealed class StoreCaptureSink : CaptureSink
                     if (missing.Count == 0) break;
                     var send = Enumerable.Range(0, batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => batch[i]).ToList();
                     Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress());
-                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), Pooled(c))).ToList();
+                    // The chunks' own (pooled) buffers go out as they are: the batch holds them until it is released below.
+                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.StoredCodec, c.UncompressedLength, c.StoredMemory))).ToList();
                     ask = uploads.Select(u => u.Hash).ToList();
-                    try { await _store.PutChunksAsync(_session, uploads, cancel).ConfigureAwait(false); }
-                    finally { foreach (var u in uploads) if (u.Blob.Rented is { } b) ArrayPool<byte>.Shared.Return(b); }
+                    await _store.PutChunksAsync(_session, uploads, cancel).ConfigureAwait(false);
                     _sent += uploads.Sum(u => (long)u.Blob.Stored.Length);
                     foreach (var u in uploads) _known[u.Hash] = u.Blob.Stored.Length;
                     ChunksSent += uploads.Count;
@@ -133,18 +133,6 @@ public sealed class StoreCaptureSink : CaptureSink
             foreach (var c in batch) c.Release();
             batch.Clear();
         }
-    }
-
-    /// <summary>
-    /// The chunk's stored form in a pooled buffer, returned once the batch is sent: a fresh array per chunk (up to
-    /// 256 KiB, the large object heap) made the client's memory grow with the image.
-    /// </summary>
-    private static ChunkBlob Pooled(CapturedChunk c)
-    {
-        var stored = c.StoredBytes;
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, stored.Length));
-        stored.CopyTo(buffer);
-        return new ChunkBlob(c.StoredCodec, c.UncompressedLength, buffer.AsMemory(0, stored.Length)) { Rented = buffer };
     }
 
     public override async ValueTask FinishAsync(IReadOnlyList<VolumeStats> volumes, CancellationToken cancel)
