@@ -1,3 +1,4 @@
+using System.Buffers;
 using P2V.Imaging.Images;
 using P2V.Imaging.Pipeline;
 
@@ -20,7 +21,9 @@ public sealed class StoreCaptureSink : CaptureSink
     private readonly IngestSession _session;
     private readonly byte[] _headerBytes;
     private readonly ImageTrailerWriter _trailer = new();
-    private List<CapturedChunk> _batch = [];
+    private List<PendingChunk> _batch = [];
+    // Buffers for the chunks of the two batches in flight (data, and stored form), reused batch after batch.
+    private readonly ArrayPool<byte> _buffers = ArrayPool<byte>.Create(ChunkEncoder.MaxStoredLength(ImageFormat.MaxChunkSize), 4 * BatchChunks);
     // The previous batch's send, still under way while the pipeline reads and hashes the next batch.
     private Task? _sending;
     // Chunks this capture already knows the store holds, with their stored lengths (repeats, e.g. zero chunks, are asked about once).
@@ -60,8 +63,7 @@ public sealed class StoreCaptureSink : CaptureSink
 
     public override async ValueTask WriteAsync(CapturedChunk chunk, CancellationToken cancel)
     {
-        chunk.Keep();
-        _batch.Add(chunk);
+        _batch.Add(new PendingChunk(chunk, _buffers));
         _batchBytes += chunk.UncompressedLength;
         if (_batch.Count >= BatchChunks || _batchBytes >= BatchBytes) await StartSendAsync(cancel).ConfigureAwait(false);
     }
@@ -84,7 +86,7 @@ public sealed class StoreCaptureSink : CaptureSink
         _sending = Task.Run(() => SendAsync(batch, cancel), CancellationToken.None);
     }
 
-    private async Task SendAsync(List<CapturedChunk> batch, CancellationToken cancel)
+    private async Task SendAsync(List<PendingChunk> batch, CancellationToken cancel)
     {
         try
         {
@@ -103,8 +105,8 @@ public sealed class StoreCaptureSink : CaptureSink
                     if (missing.Count == 0) break;
                     var send = Enumerable.Range(0, batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => batch[i]).ToList();
                     Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress());
-                    // The chunks' own (pooled) buffers go out as they are: the batch holds them until it is released below.
-                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.StoredCodec, c.UncompressedLength, c.StoredMemory))).ToList();
+                    // The pooled buffers go out as they are: the batch holds them until it is released below.
+                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.Codec, c.UncompressedLength, c.Stored))).ToList();
                     ask = uploads.Select(u => u.Hash).ToList();
                     await _store.PutChunksAsync(_session, uploads, cancel).ConfigureAwait(false);
                     _sent += uploads.Sum(u => (long)u.Blob.Stored.Length);
@@ -124,8 +126,8 @@ public sealed class StoreCaptureSink : CaptureSink
                 int storedLength = _known[hashes[i]];
                 var codec = storedLength == 0 ? ChunkCodec.Zero : storedLength == c.UncompressedLength ? ChunkCodec.Stored : ChunkCodec.Lz4;
                 // Where the frame would be in the equivalent image file (docs/image-format.md, "Manifest").
-                _trailer.Add(_framePosition, codec, c.UncompressedLength, storedLength, c.Hash, c.DiskRuns);
-                _framePosition += ChunkFrameHeader.LengthFor(c.DiskRuns.Length) + storedLength;
+                _trailer.Add(_framePosition, codec, c.UncompressedLength, storedLength, c.Hash, c.Runs);
+                _framePosition += ChunkFrameHeader.LengthFor(c.Runs.Length) + storedLength;
             }
         }
         finally

@@ -36,9 +36,6 @@ public sealed class CapturedChunk
     public ChunkCodec StoredCodec => IsCompressed ? Codec : throw new InvalidOperationException("chunk not compressed yet");
     public ReadOnlySpan<byte> StoredBytes => IsCompressed ? Stored.AsSpan(0, StoredLength) : throw new InvalidOperationException("chunk not compressed yet");
 
-    /// <summary>The stored form as memory, for a sink that <see cref="Keep"/>s the chunk and sends it asynchronously; valid until <see cref="Release"/>.</summary>
-    public ReadOnlyMemory<byte> StoredMemory => IsCompressed ? Stored.AsMemory(0, StoredLength) : throw new InvalidOperationException("chunk not compressed yet");
-
     internal static CapturedChunk Rent(int size) => new() { Data = ArrayPool<byte>.Shared.Rent(size) };
 
     /// <summary>Hashes the chunk and notes whether it is all zeros.</summary>
