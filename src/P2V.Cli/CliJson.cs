@@ -28,7 +28,8 @@ public sealed record ValidationSummary(string Inventory, string? Target, int Err
 
 public sealed record ValidationFinding(string Rule, string Severity, string Subject, string Message, string Fix);
 
-public sealed record CreateVmSummary(string Name, string Config, string Floppy, string Device, bool Registered, IReadOnlyList<string> Disks);
+public sealed record CreateVmSummary(string Name, string Config, string Floppy, string Device, bool Registered, IReadOnlyList<string> Disks,
+    string? Controller, string? DeviceMac, long? DeployJob, string? Image);
 
 /// <summary>The assembly's one serializer: every --json result and the job settings it sends, generated at build time: no reflection, NativeAOT-safe.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

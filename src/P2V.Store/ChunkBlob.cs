@@ -12,6 +12,12 @@ public readonly record struct ChunkBlob(ChunkCodec Codec, int UncompressedLength
 {
     public const int PrefixLength = 8;
 
+    /// <summary>
+    /// When <see cref="Stored"/> lies at the start of an array rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/>:
+    /// that array, which whoever consumes the blob may return to the pool (or hand on). Null for any other memory.
+    /// </summary>
+    public byte[]? Rented { get; init; }
+
     public int Length => PrefixLength + Stored.Length;
 
     public void Write(Span<byte> dest)

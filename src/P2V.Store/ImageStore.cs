@@ -20,6 +20,7 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
     private const int Parallelism = 16;
 
     private readonly ConcurrentDictionary<string, SessionState> _sessions = new();
+    private readonly ManifestCache _manifests = new(backend, ImageKey);
 
     public IStoreBackend Backend => backend;
 
@@ -222,12 +223,8 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
     public async Task<byte[]> GetManifestBytesAsync(string image, CancellationToken cancel) =>
         await backend.GetAsync(ImageKey(CheckName(image)), cancel).ConfigureAwait(false) ?? throw new ImageNotFoundException(image);
 
-    public async Task<ImageManifest> GetManifestAsync(string image, CancellationToken cancel)
-    {
-        var bytes = await GetManifestBytesAsync(image, cancel).ConfigureAwait(false);
-        try { return ImageManifest.Parse(bytes); }
-        catch (ImageFormatException e) { throw new StoreException($"manifest of '{image}' is corrupt: {e.Message}"); }
-    }
+    public async Task<ImageManifest> GetManifestAsync(string image, CancellationToken cancel) =>
+        (await _manifests.GetAsync(image, cancel).ConfigureAwait(false)).Manifest;
 
     public async Task<ChunkBlob[]> ReadChunksAsync(string image, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
     {
@@ -243,11 +240,8 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
     }
 
     /// <summary>The hashes an image's manifest names (for checking what a reader of that image may fetch).</summary>
-    public async Task<HashSet<ChunkHash>> ChunksOfAsync(string image, CancellationToken cancel)
-    {
-        var manifest = await GetManifestAsync(image, cancel).ConfigureAwait(false);
-        return manifest.Trailer.Chunks.Select(c => ChunkHash.From(c.Hash)).ToHashSet();
-    }
+    public async Task<IReadOnlySet<ChunkHash>> ChunksOfAsync(string image, CancellationToken cancel) =>
+        (await _manifests.GetAsync(image, cancel).ConfigureAwait(false)).Chunks;
 
     public async Task<bool> ExistsAsync(string image, CancellationToken cancel) =>
         await backend.SizeAsync(ImageKey(CheckName(image)), cancel).ConfigureAwait(false) is not null;
@@ -290,7 +284,9 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
     {
         var key = ImageKey(CheckName(image));
         if (await backend.SizeAsync(key, cancel).ConfigureAwait(false) is null) throw new ImageNotFoundException(image);
+        _manifests.Forget(image);
         await backend.DeleteAsync(key, cancel).ConfigureAwait(false);
+        _manifests.Forget(image);
     }
 
     // ---- garbage collection -------------------------------------------------------------------------

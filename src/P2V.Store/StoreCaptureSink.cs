@@ -1,3 +1,4 @@
+using System.Buffers;
 using P2V.Imaging.Images;
 using P2V.Imaging.Pipeline;
 
@@ -11,15 +12,20 @@ namespace P2V.Store;
 /// </summary>
 public sealed class StoreCaptureSink : CaptureSink
 {
-    private const int BatchChunks = 512;
-    private const long BatchBytes = 32L << 20;
+    // Two batches are held at once (one sent while the next fills): 2 × 16 MiB of chunks in flight.
+    private const int BatchChunks = 256;
+    private const long BatchBytes = 16L << 20;
     private const int SendAttempts = 5;
 
     private readonly IImageStore _store;
     private readonly IngestSession _session;
     private readonly byte[] _headerBytes;
     private readonly ImageTrailerWriter _trailer = new();
-    private readonly List<CapturedChunk> _batch = [];
+    private List<PendingChunk> _batch = [];
+    // Buffers for the chunks of the two batches in flight (data, and stored form), reused batch after batch.
+    private readonly ArrayPool<byte> _buffers = ArrayPool<byte>.Create(ChunkEncoder.MaxStoredLength(ImageFormat.MaxChunkSize), 4 * BatchChunks);
+    // The previous batch's send, still under way while the pipeline reads and hashes the next batch.
+    private Task? _sending;
     // Chunks this capture already knows the store holds, with their stored lengths (repeats, e.g. zero chunks, are asked about once).
     private readonly Dictionary<ChunkHash, int> _known = [];
     private long _batchBytes, _framePosition, _sent;
@@ -57,17 +63,34 @@ public sealed class StoreCaptureSink : CaptureSink
 
     public override async ValueTask WriteAsync(CapturedChunk chunk, CancellationToken cancel)
     {
-        chunk.Keep();
-        _batch.Add(chunk);
+        _batch.Add(new PendingChunk(chunk, _buffers));
         _batchBytes += chunk.UncompressedLength;
-        if (_batch.Count >= BatchChunks || _batchBytes >= BatchBytes) await FlushAsync(cancel).ConfigureAwait(false);
+        if (_batch.Count >= BatchChunks || _batchBytes >= BatchBytes) await StartSendAsync(cancel).ConfigureAwait(false);
     }
 
-    private async Task FlushAsync(CancellationToken cancel)
+    /// <summary>
+    /// Hands the batch to a send of its own and returns once the previous send has finished: one batch travels
+    /// while the next is read and hashed, instead of the capture standing still for every round trip. Sends stay
+    /// in order (each waits for the one before), so the manifest lists the chunks as the disk holds them.
+    /// </summary>
+    private async Task StartSendAsync(CancellationToken cancel)
+    {
+        if (_sending is { } previous)
+        {
+            _sending = null;
+            await previous.ConfigureAwait(false);
+        }
+        var batch = _batch;
+        _batch = [];
+        _batchBytes = 0;
+        _sending = Task.Run(() => SendAsync(batch, cancel), CancellationToken.None);
+    }
+
+    private async Task SendAsync(List<PendingChunk> batch, CancellationToken cancel)
     {
         try
         {
-            var hashes = _batch.Select(c => ChunkHash.From(c.Hash)).ToArray();
+            var hashes = batch.Select(c => ChunkHash.From(c.Hash)).ToArray();
             var ask = hashes.Where(h => !_known.ContainsKey(h)).Distinct().ToList();
             var missing = new HashSet<ChunkHash>();
             for (int attempt = 1; ask.Count > 0; attempt++)
@@ -80,9 +103,10 @@ public sealed class StoreCaptureSink : CaptureSink
                         if (stored[i] < 0) missing.Add(ask[i]);
                         else _known[ask[i]] = stored[i];
                     if (missing.Count == 0) break;
-                    var send = Enumerable.Range(0, _batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => _batch[i]).ToList();
+                    var send = Enumerable.Range(0, batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => batch[i]).ToList();
                     Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress());
-                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.StoredCodec, c.UncompressedLength, c.StoredBytes.ToArray()))).ToList();
+                    // The pooled buffers go out as they are: the batch holds them until it is released below.
+                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.Codec, c.UncompressedLength, c.Stored))).ToList();
                     ask = uploads.Select(u => u.Hash).ToList();
                     await _store.PutChunksAsync(_session, uploads, cancel).ConfigureAwait(false);
                     _sent += uploads.Sum(u => (long)u.Blob.Stored.Length);
@@ -96,27 +120,29 @@ public sealed class StoreCaptureSink : CaptureSink
                     await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), cancel).ConfigureAwait(false);
                 }
             }
-            for (int i = 0; i < _batch.Count; i++)
+            for (int i = 0; i < batch.Count; i++)
             {
-                var c = _batch[i];
+                var c = batch[i];
                 int storedLength = _known[hashes[i]];
                 var codec = storedLength == 0 ? ChunkCodec.Zero : storedLength == c.UncompressedLength ? ChunkCodec.Stored : ChunkCodec.Lz4;
                 // Where the frame would be in the equivalent image file (docs/image-format.md, "Manifest").
-                _trailer.Add(_framePosition, codec, c.UncompressedLength, storedLength, c.Hash, c.DiskRuns);
-                _framePosition += ChunkFrameHeader.LengthFor(c.DiskRuns.Length) + storedLength;
+                _trailer.Add(_framePosition, codec, c.UncompressedLength, storedLength, c.Hash, c.Runs);
+                _framePosition += ChunkFrameHeader.LengthFor(c.Runs.Length) + storedLength;
             }
         }
         finally
         {
-            foreach (var c in _batch) c.Release();
-            _batch.Clear();
-            _batchBytes = 0;
+            foreach (var c in batch) c.Release();
+            batch.Clear();
         }
     }
 
     public override async ValueTask FinishAsync(IReadOnlyList<VolumeStats> volumes, CancellationToken cancel)
     {
-        await FlushAsync(cancel).ConfigureAwait(false);
+        await StartSendAsync(cancel).ConfigureAwait(false);
+        var last = _sending!;
+        _sending = null;
+        await last.ConfigureAwait(false);
         using var manifest = new MemoryStream();
         ImageManifest.Write(manifest, _headerBytes, _trailer, volumes);
         await _store.CommitAsync(_session, manifest.ToArray(), cancel).ConfigureAwait(false);
@@ -125,6 +151,10 @@ public sealed class StoreCaptureSink : CaptureSink
 
     public override void Dispose()
     {
+        // A send still under way (the capture failed elsewhere) releases its own batch; let it end first.
+        if (_sending is { } sending)
+            try { sending.Wait(TimeSpan.FromSeconds(30)); }
+            catch (Exception) { }
         foreach (var c in _batch) c.Release();
         _batch.Clear();
         _trailer.Dispose();

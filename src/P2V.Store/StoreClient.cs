@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Http.Headers;
@@ -110,9 +111,15 @@ public sealed class StoreClient : IImageStore, IDisposable
                 await body.ReadExactlyAsync(prefix, cancel).ConfigureAwait(false);
                 var (hash, codec, length, stored) = ChunkRecord.ReadPrefix(prefix, offset);
                 if (hash != hashes[start + i]) throw new StoreException($"store sent chunk {hash} where {hashes[start + i]} was asked for");
-                var payload = new byte[stored];
-                await body.ReadExactlyAsync(payload, cancel).ConfigureAwait(false);
-                blobs[start + i] = new ChunkBlob(codec, length, payload);
+                // Pooled: chunks of up to 256 KiB would otherwise be large-object-heap garbage, one per chunk restored.
+                var payload = ArrayPool<byte>.Shared.Rent(Math.Max(1, stored));
+                try { await body.ReadExactlyAsync(payload.AsMemory(0, stored), cancel).ConfigureAwait(false); }
+                catch
+                {
+                    ArrayPool<byte>.Shared.Return(payload);
+                    throw;
+                }
+                blobs[start + i] = new ChunkBlob(codec, length, payload.AsMemory(0, stored)) { Rented = payload };
                 offset += ChunkRecord.PrefixLength + stored;
             }
         }

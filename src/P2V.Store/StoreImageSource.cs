@@ -43,8 +43,13 @@ public sealed class StoreImageSource : IImageSource
                 var blob = blobs[i];
                 if (blob.UncompressedLength != entry.UncompressedLength)
                     throw new StoreException($"image '{Image}': chunk {i + start} ({ChunkHash.From(entry.Hash)}) holds {blob.UncompressedLength} bytes, the manifest says {entry.UncompressedLength}");
-                var payload = ArrayPool<byte>.Shared.Rent(Math.Max(1, blob.Stored.Length));
-                blob.Stored.Span.CopyTo(payload);
+                // A pooled blob (from the store's HTTP client) is handed on as is; the restore returns it to the pool.
+                var payload = blob.Rented;
+                if (payload is null)
+                {
+                    payload = ArrayPool<byte>.Shared.Rent(Math.Max(1, blob.Stored.Length));
+                    blob.Stored.Span.CopyTo(payload);
+                }
                 var header = new ChunkFrameHeader
                 {
                     Codec = blob.Codec,

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using P2V.Controller.Client;
 using P2V.Imaging;
 using P2V.Migration.Creation;
 using P2V.Migration.Inventory;
@@ -93,10 +94,21 @@ public static class MigrationCommands
         var zero = new Option<bool>("--zero") { Description = "Write zeros through the disk files instead of leaving them sparse" };
         var force = new Option<bool>("--force") { Description = "Overwrite files that exist" };
         var json = CliOptions.Json();
-        var command = new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration, the controller's device record")
-            { plan, floppy, zero, force, json };
+        var controller = new Option<string>("--controller")
+            { Description = $"Register the VM with this controller (default: the plan's, else ${ControllerClient.UrlVariable})", HelpName = "URL" };
+        var token = new Option<string>("--token") { Description = $"The controller's admin token (default: ${ControllerClient.TokenVariable})", HelpName = "TOKEN" };
+        var image = new Option<string>("--image") { Description = "With a controller: the captured image in its store to deploy (default: the plan's name)", HelpName = "NAME" };
+        var patches = new Option<string>("--patches") { Description = "With a controller: the URL of the patch library's tar for the fix-ups", HelpName = "URL" };
+        var command = new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration; register it with the controller")
+            { plan, floppy, zero, force, json, controller, token, image, patches };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(patches) is { } p && !(Uri.TryCreate(p, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"))
+                r.AddError($"--patches '{p}' is not an http URL (the agent fetches the tar from it)");
+        });
         command.SetAction((r, ct) => CreateVmAsync(r.GetValue(plan)!,
-            new CreateVmOptions { FloppySource = r.GetValue(floppy), ZeroFill = r.GetValue(zero), Overwrite = r.GetValue(force) }, r.GetValue(json), ct));
+            new CreateVmOptions { FloppySource = r.GetValue(floppy), ZeroFill = r.GetValue(zero), Overwrite = r.GetValue(force) }, r.GetValue(json),
+            r.GetValue(controller), r.GetValue(token), r.GetValue(image), r.GetValue(patches), ct));
         return command;
     }
 
@@ -154,17 +166,35 @@ public static class MigrationCommands
         return 0;
     }
 
-    private static async Task<int> CreateVmAsync(string path, CreateVmOptions options, bool json, CancellationToken cancel)
+    private static async Task<int> CreateVmAsync(string path, CreateVmOptions options, bool json, string? controllerUrl, string? token, string? imageName,
+        string? patches, CancellationToken cancel)
     {
-
         var plan = MigrationPlan.Load(path);
+        string image = imageName ?? plan.Name;
+        // The controller, its token and the VM's boot MAC are checked before any file is made.
+        string? url = controllerUrl ?? plan.Controller ?? Environment.GetEnvironmentVariable(ControllerClient.UrlVariable);
+        using var controller = url is null ? null : ControllerClient.FromOptions(url, token);
+        string? inventory = null;
+        if (controller != null)
+        {
+            await VmRegistration.CheckAsync(controller, plan, cancel);
+            try { P2V.Store.ImageStore.CheckName(image); }
+            catch (P2V.Store.StoreException e) { throw new UsageException((imageName is null ? "the plan's name: " : "--image: ") + e.Message); }
+            var inventoryFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, plan.Inventory);
+            if (File.Exists(inventoryFile)) inventory = await File.ReadAllTextAsync(inventoryFile, cancel);
+        }
+
         var created = await VmCreator.CreateAsync(plan, options, cancel);
+        var registered = controller is null ? null : await VmRegistration.RegisterAsync(controller, plan, inventory, image, patches, cancel);
         if (json)
-            Console.WriteLine(JsonSerializer.Serialize(new CreateVmSummary(plan.Name, created.Config, created.Floppy, created.DeviceFile, created.Registered,
-                created.Disks), CliJsonContext.Default.CreateVmSummary));
+            Console.WriteLine(JsonSerializer.Serialize(new CreateVmSummary(plan.Name, created.Config, created.Floppy, created.DeviceFile, registered != null,
+                created.Disks, registered is null ? null : url, registered?.Device.Mac, registered?.Job.Id, registered?.Job.Image),
+                CliJsonContext.Default.CreateVmSummary));
         else
             Console.Error.WriteLine($"createvm: {plan.Name}: {created.Disks.Count} disk(s), floppy {created.Floppy}, configuration {created.Config}"
-                + (created.Registered ? $", registered with {plan.Controller}" : $", device record {created.DeviceFile}"));
+                + (registered is { } reg
+                    ? $"; device {reg.Device.Mac} controlled by {url}, deploy job {reg.Job.Id} (image {reg.Job.Image})"
+                    : $", device record {created.DeviceFile}"));
         return 0;
     }
 

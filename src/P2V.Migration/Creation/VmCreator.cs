@@ -19,11 +19,12 @@ public sealed record CreateVmOptions
     public string? MakeFloppyScript { get; init; }
 }
 
-public sealed record CreatedVm(IReadOnlyList<string> Disks, string Floppy, string Config, string DeviceFile, bool Registered);
+public sealed record CreatedVm(IReadOnlyList<string> Disks, string Floppy, string Config, string DeviceFile);
 
 /// <summary>
 /// Step 5 (the seed's CreateVM.cmd): the VM's disk files sized like the source disks, the deploy boot floppy,
-/// the configuration, and the target device's record for the controller.
+/// the configuration, and the target device's record (a file). Registering it with a controller is the controller
+/// client's part (P2V.Controller's VmRegistration, `p2v createvm --controller`): this layer knows no network.
 /// </summary>
 public static class VmCreator
 {
@@ -56,19 +57,8 @@ public static class VmCreator
 
         var device = DeviceRecord(plan);
         var deviceFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(plan.ConfigFile))!, plan.Name + "_device.json");
-        string deviceJson = JsonSerializer.Serialize(device, MigrationJson.Default.TargetDeviceRecord);
-        await File.WriteAllTextAsync(deviceFile, deviceJson + "\n", cancel);
-        bool registered = false;
-        if (plan.Controller is { } controller)
-        {
-            using var http = new HttpClient { BaseAddress = new Uri(controller.TrimEnd('/') + "/") };
-            using var body = new StringContent(deviceJson, Encoding.UTF8, "application/json");
-            using var response = await http.PostAsync("api/devices", body, cancel);
-            if (!response.IsSuccessStatusCode)
-                throw new IOException($"controller {controller} refused the device: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancel)}");
-            registered = true;
-        }
-        return new CreatedVm(disks, plan.Floppy, plan.ConfigFile, deviceFile, registered);
+        await File.WriteAllTextAsync(deviceFile, JsonSerializer.Serialize(device, MigrationJson.Default.TargetDeviceRecord) + "\n", cancel);
+        return new CreatedVm(disks, plan.Floppy, plan.ConfigFile, deviceFile);
     }
 
     private static void CreateDisk(PlannedDisk d, bool zeroFill)

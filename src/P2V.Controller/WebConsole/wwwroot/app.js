@@ -10,8 +10,14 @@ let stream = null;               // AbortController of the event stream
 
 function authHeaders() { return { Authorization: "Bearer " + token }; }
 
-async function api(path) {
-  const r = await fetch(path, { headers: authHeaders() });
+// GET by default; with a body, that body as JSON (POST unless a method is given).
+async function api(path, body, method) {
+  const init = { headers: authHeaders() };
+  if (body !== undefined || method) {
+    init.method = method || "POST";
+    if (body !== undefined) { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+  }
+  const r = await fetch(path, init);
   if (r.status === 401 || r.status === 403) throw Object.assign(new Error("the token was refused"), { auth: true });
   if (!r.ok) {
     let reason = r.statusText;
@@ -35,6 +41,8 @@ function duration(s) {
   s = Math.round(s);
   return s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor(s % 3600 / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
 }
+// The stream and the API answers can arrive in either order: keep a job's newest revision.
+function keep(job) { const known = jobs.get(job.id); if (!known || known.revision <= job.revision) jobs.set(job.id, job); }
 const active = (j) => j.state === "queued" || j.state === "claimed" || j.state === "running";
 
 function renderJobs() {
@@ -68,8 +76,50 @@ async function loadDevices() {
   body.replaceChildren();
   for (const d of devices) {
     const tr = body.insertRow();
-    cell(tr, d.mac); cell(tr, d.name); cell(tr, d.controlled ? "controlled" : "released"); cell(tr, d.bootAction);
+    tr.dataset.mac = d.mac;
+    cell(tr, d.mac); cell(tr, d.name); cell(tr, d.controlled ? "controlled" : "released", d.controlled ? "state-running" : "muted"); cell(tr, d.bootAction);
     cell(tr, d.defaultTemplate); cell(tr, d.hasInventory ? "yes" : "no"); cell(tr, when(d.lastBootAt));
+    // The source document's "take control" / "remove control": only a controlled device network-boots into a job.
+    const button = document.createElement("button");
+    button.type = "button"; button.className = "control";
+    button.textContent = d.controlled ? "Release" : "Take control";
+    button.onclick = () => setControl(d.mac, !d.controlled);
+    tr.insertCell().append(button);
+  }
+  $("devices-note").textContent = devices.length ? "" : "No device is known yet: p2v device add, p2v createvm --controller, or a first network boot adds one.";
+  // Jobs are for controlled devices only; keep the operator's choice when the list is redrawn.
+  const select = $("job-device"), chosen = select.value;
+  select.replaceChildren();
+  for (const d of devices.filter((d) => d.controlled)) select.add(new Option(d.name ? `${d.name} (${d.mac})` : d.mac, d.mac));
+  if (!select.options.length) select.add(new Option("no device under control", ""));
+  if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+}
+
+async function setControl(mac, controlled) {
+  try {
+    await api(`/api/devices/${encodeURIComponent(mac)}/${controlled ? "control" : "release"}`, undefined, "POST");
+    $("devices-note").textContent = "";
+  } catch (e) {
+    if (e.auth) { signOut(e.message); return; }
+    $("devices-note").textContent = `${mac}: ${e.message}`;
+  }
+  await loadDevices();
+}
+
+async function createJob(e) {
+  e.preventDefault();
+  const result = $("new-job-result");
+  const request = { device: $("job-device").value, kind: $("job-kind").value };
+  const image = $("job-image").value.trim();
+  if (image) request.image = image;
+  try {
+    const created = await api("/api/jobs", request);
+    keep(created.job);
+    renderJobs();
+    result.textContent = `job ${created.job.id} queued for ${created.job.deviceMac}`; result.className = "muted";
+  } catch (e) {
+    if (e.auth) { signOut(e.message); return; }
+    result.textContent = e.message; result.className = "error";
   }
 }
 
@@ -95,7 +145,7 @@ async function loadImages() {
 
 async function showJob(id) {
   const j = await api(`/api/jobs/${id}`);
-  jobs.set(j.id, j);
+  keep(j);
   $("job-detail").hidden = false;
   $("job-detail").dataset.job = id;
   $("detail-id").textContent = `${j.id} (${j.kind}, ${j.state})`;
@@ -132,7 +182,7 @@ async function follow() {
           const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
           if (!data) continue;
           const job = JSON.parse(data);
-          jobs.set(job.id, job);
+          keep(job);
           renderJobs();
           const detail = $("job-detail");
           if (!detail.hidden && Number(detail.dataset.job) === job.id) showJob(job.id).catch(() => { });
@@ -149,7 +199,7 @@ async function follow() {
 async function start() {
   $("login").hidden = true;
   try {
-    for (const j of await api("/api/jobs?limit=200")) jobs.set(j.id, j);
+    for (const j of await api("/api/jobs?limit=200")) keep(j);
     renderJobs();
     await loadDevices();
     await loadImages();
@@ -177,6 +227,7 @@ $("login").addEventListener("submit", (e) => {
   start();
 });
 $("signout").onclick = () => signOut();
+$("new-job").addEventListener("submit", createJob);
 $("detail-close").onclick = () => { $("job-detail").hidden = true; };
 
 // A link may carry the token in its fragment (#token=…), which the browser never sends to the server.

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using P2V.Migration.Planning;
+using P2V.Windows;
+
+namespace P2V.Cli.Tests;
+
+/// <summary>
+/// `p2v createvm --controller` against a real `p2v server` process on loopback: the VM becomes a controlled device
+/// with its inventory and a deploy job per disk, read back with curl through the admin API (docs/controller.md).
+/// </summary>
+public sealed class CreateVmControllerTests : IDisposable
+{
+    private const string BootMac = "00:1e:0b:aa:bb:cc";
+    private readonly TempDirectory _tmp = new();
+    private readonly List<Process> _started = [];
+
+    public void Dispose()
+    {
+        foreach (var p in _started.Where(p => !p.HasExited)) { p.Kill(entireProcessTree: true); p.WaitForExit(); }
+        _tmp.Dispose();
+    }
+
+    [Fact]
+    public void Createvm_registers_the_vm_as_a_controlled_device_with_one_deploy_job_for_its_disks()
+    {
+        Requires.Tool("curl");
+        var (url, token) = Serve();
+        var plan = WritePlan("a", url);
+
+        var r = CreateVm(plan, token, "--json", "--image", "web01-capture", "--patches", "http://10.0.0.1:8080/patches.tar");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        var summary = JsonDocument.Parse(r.StdOut).RootElement;
+        Assert.True(summary.GetProperty("registered").GetBoolean());
+        Assert.Equal(BootMac, summary.GetProperty("deviceMac").GetString());
+        long jobId = summary.GetProperty("deployJob").GetInt64();
+
+        // What the controller holds, read by curl.
+        var device = Curl(url, token, $"/api/devices/{BootMac}");
+        Assert.Equal("WEB01", device.GetProperty("name").GetString());
+        Assert.True(device.GetProperty("controlled").GetBoolean());
+        Assert.Equal("none", device.GetProperty("defaultTemplate").GetString());
+        Assert.True(device.GetProperty("hasInventory").GetBoolean());
+        Assert.Equal(File.ReadAllText(Path.Combine(Path.GetDirectoryName(plan)!, "inventory.xml")),
+            ExternalTool.Run("curl", "-sfS", "-H", $"Authorization: Bearer {token}", $"{url}/api/devices/{BootMac}/inventory"));
+
+        // One job deploys both disks: web01-capture onto the first, web01-capture.disk2 onto the second (docs/agent-protocol.md).
+        var job = Assert.Single(Curl(url, token, $"/api/jobs?device={BootMac}").EnumerateArray());
+        Assert.Equal(jobId, job.GetProperty("id").GetInt64());
+        Assert.Equal(("deploy", "queued", "web01-capture"), (job.GetProperty("kind").GetString(), job.GetProperty("state").GetString(), job.GetProperty("image").GetString()));
+        Assert.Equal(["deploy", "fixup"], job.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
+        var fixup = job.GetProperty("fixup");
+        Assert.Equal(("qemu", 2, "http://10.0.0.1:8080/patches.tar"),
+            (fixup.GetProperty("target").GetString(), fixup.GetProperty("vcpus").GetInt32(), fixup.GetProperty("patches").GetString()));
+
+        // Again with --force: the device is updated, the queued deploy job is not doubled.
+        r = CreateVm(plan, token, "--force", "--json", "--image", "web01-capture");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Equal(jobId, JsonDocument.Parse(r.StdOut).RootElement.GetProperty("deployJob").GetInt64());
+        Assert.Equal(1, Curl(url, token, $"/api/jobs?device={BootMac}").GetArrayLength());
+    }
+
+    [Fact]
+    public void A_refused_token_or_none_stops_createvm_before_any_file_is_made()
+    {
+        Requires.Tool("curl");
+        var (url, token) = Serve();
+
+        var plan = WritePlan("wrong", url);
+        var r = CreateVm(plan, "adm_not-the-token");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("401", P2vProcess.OneLine(r));
+        Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(plan)!, "vm")), "createvm made the VM's files although the controller refused it");
+
+        plan = WritePlan("none", url);
+        r = ExternalTool.RunWith("env", ["-u", "P2V_TOKEN", "-u", "P2V_CONTROLLER", "dotnet", P2vProcess.Dll, "createvm", plan, "--floppy", Floppy()], stdin: null, check: false);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("no admin token", P2vProcess.OneLine(r));
+        Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(plan)!, "vm")));
+
+        Assert.Equal(0, Curl(url, token, "/api/devices").GetArrayLength());
+    }
+
+    private ExternalTool.Result CreateVm(string plan, string token, params string[] more) =>
+        ExternalTool.RunWith("env", ["-u", "P2V_CONTROLLER", "P2V_TOKEN=" + token, "dotnet", P2vProcess.Dll, "createvm", plan, "--floppy", Floppy(), .. more],
+            stdin: null, check: false);
+
+    private string Floppy()
+    {
+        var path = _tmp.File("floppy.img");
+        if (!File.Exists(path)) ExternalTool.Run("mkfs.fat", "-C", "-F", "12", path, "1440");
+        return path;
+    }
+
+    /// <summary>A migration folder: plan.json for a two-disk qemu VM (disks of 64 MiB) naming the controller, and its inventory.</summary>
+    private string WritePlan(string folder, string controller)
+    {
+        var dir = Directory.CreateDirectory(_tmp.File(folder)).FullName;
+        var vm = Path.Combine(dir, "vm");
+        PlannedDisk Disk(string source, int unit) => new(source, 64L << 20, 512, Path.Combine(vm, $"WEB01_{source}.img"), DiskFileFormat.Raw, VmDiskBus.Ide, 0, unit);
+        var plan = new MigrationPlan
+        {
+            Name = "WEB01", Target = TargetKind.Qemu, VmConfigPath = vm, VirtualDiskPath = vm, DestHost = "localhost",
+            MemoryMB = 512, Vcpus = 2, Hal = new PlannedHal(HalAction.Keep, "halmacpi.dll", "a multi-CPU target keeps the MP HAL"),
+            Guest = new PlannedGuest("Windows Server 2003", "5.2", "2", true),
+            Disks = [Disk("sda", 0), Disk("sdb", 1)],
+            Nics = [new PlannedNic("eth0", BootMac, "rtl8139", "VM0")],
+            Floppy = Path.Combine(vm, "WEB01.flp"), ConfigFile = Path.Combine(vm, "WEB01.qemu.sh"), Controller = controller,
+        };
+        var path = Path.Combine(dir, "plan.json");
+        File.WriteAllText(path, plan.ToJson());
+        File.WriteAllText(Path.Combine(dir, "inventory.xml"), "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<inventory name=\"WEB01\"><nic mac=\"00:1e:0b:aa:bb:cc\"/></inventory>\n");
+        return path;
+    }
+
+    private static JsonElement Curl(string url, string token, string path) =>
+        JsonDocument.Parse(ExternalTool.Run("curl", "-sfS", "-H", $"Authorization: Bearer {token}", url + path)).RootElement;
+
+    /// <summary>`p2v server` on a free loopback port, no netboot; its URL and the admin token it wrote.</summary>
+    private (string Url, string Token) Serve()
+    {
+        var data = Directory.CreateDirectory(_tmp.File("server")).FullName;
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { P2vProcess.Dll, "server", "--data", data, "--listen", $"127.0.0.1:{port}", "--no-netboot" }) psi.ArgumentList.Add(a);
+        var server = Process.Start(psi)!;
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+        _started.Add(server);
+        var url = $"http://127.0.0.1:{port}";
+        var tokenFile = Path.Combine(data, "admin-token");
+        for (int i = 0; i < 300 && !server.HasExited; i++)
+        {
+            if (File.Exists(tokenFile) && ExternalTool.Try("curl", "-sf", url + "/healthz").ExitCode == 0)
+                return (url, File.ReadAllText(tokenFile).Trim());
+            Thread.Sleep(200);
+        }
+        throw new TimeoutException($"p2v server did not answer on {url}");
+    }
+}
