@@ -96,6 +96,8 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
         {
             var context = new JobContext(job, controller, token, _log, root);
             var steps = job.Steps is { Count: > 0 } s ? s : DefaultSteps(job.Kind);
+            var fixup = new FixupStep(context);
+            if (steps.Contains("fixup")) await fixup.PrepareAsync(cancel);
             foreach (var step in steps)
             {
                 _log.Write($"job {job.Id}: step {step}");
@@ -104,7 +106,7 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
                     case "gather": await new InventoryStep(context).RunAsync(cancel); break;
                     case "capture": await new CaptureStep(context).RunAsync(cancel); break;
                     case "deploy": await new DeployStep(context).RunAsync(cancel); break;
-                    case "fixup": await new FixupStep(context).RunAsync(cancel); break;
+                    case "fixup": await fixup.RunAsync(cancel); break;
                     case "boot-local-disk": _log.Write("reset: the machine boots from its own disk next"); break;
                     default: throw new NotSupportedException($"step '{step}' is not one this agent runs (gather, capture, deploy, fixup, boot-local-disk)");
                 }

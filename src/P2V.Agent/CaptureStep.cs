@@ -9,6 +9,7 @@ namespace P2V.Agent;
 /// The "capture" step (the source document's Capture): each local disk, its used clusters only, chunked, hashed
 /// and compressed, into the job's image store, described by the inventory the gather step sent. A network or
 /// store failure starts the disk again; the store keeps the chunks it has, so the repeat sends only what is missing.
+/// Disks are in the kernel's order (sda, sdb …), which is the order the deploy writes them back.
 /// </summary>
 internal sealed class CaptureStep(JobContext context)
 {
@@ -16,29 +17,15 @@ internal sealed class CaptureStep(JobContext context)
     {
         using var store = StoreImages.Open(context);
         var disks = context.LocalDisks();
-        for (int i = 0; i < disks.Count; i++)
+        // The last disk first and the job's own image last: when IMAGE exists, so do all its IMAGE.diskN, so a capture
+        // that failed half-way never leaves a deployable image behind.
+        for (int i = disks.Count - 1; i >= 0; i--)
         {
             string name = DiskImageNames.Of(context.Job.Image!, i + 1);
-            bool tried = false;
-            await context.RetryAsync($"capture {disks[i]}", async () =>
-            {
-                try { return await CaptureAsync(store, disks[i], name, cancel); }
-                catch (StoreConflictException) when (tried)
-                {
-                    // The commit of the try before may have reached the store while its answer did not.
-                    if (!await IsCommittedAsync(store, name, cancel)) throw;
-                    context.Log.Write($"capture: {name} was committed by the previous try");
-                    return true;
-                }
-                finally { tried = true; }
-            }, cancel);
+            // A commit whose answer was lost makes the next try fail on the existing name: the job fails, honestly,
+            // rather than take an image of that name it cannot tell from its own.
+            await context.RetryAsync($"capture {disks[i]}", () => CaptureAsync(store, disks[i], name, cancel), cancel);
         }
-    }
-
-    private static async Task<bool> IsCommittedAsync(StoreClient store, string name, CancellationToken cancel)
-    {
-        try { await store.GetManifestAsync(name, cancel); return true; }
-        catch (ImageNotFoundException) { return false; }
     }
 
     private async Task<bool> CaptureAsync(StoreClient store, string device, string name, CancellationToken cancel)

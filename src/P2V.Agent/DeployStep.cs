@@ -1,5 +1,6 @@
 using P2V.Imaging.Pipeline;
 using P2V.Imaging.VirtualDisks;
+using P2V.Migration.Inventory;
 using P2V.Store;
 
 namespace P2V.Agent;
@@ -33,12 +34,32 @@ internal sealed class DeployStep(JobContext context)
         catch (ImageNotFoundException) { }
     }
 
+    /// <summary>
+    /// The source machine shares its MAC with its VM, so a source that network-boots again would get the VM's deploy
+    /// job and have its own disks overwritten. The image's inventory names the source's DMI UUID: a machine with the
+    /// same one is refused before anything is written. (An unset UUID, all zeros or empty, as in plain QEMU, says nothing.)
+    /// </summary>
+    private void RefuseTheSource(string description)
+    {
+        string here = new HardwareGatherer(new SysfsTree(context.Root)).System().Uuid;
+        if (!IsKnownUuid(here) || description.Length == 0) return;
+        string source;
+        try { source = InventoryXml.FromXml(System.Xml.Linq.XDocument.Parse(description)).System.Uuid; }
+        catch (Exception e) when (e is System.Xml.XmlException or InvalidDataException or FormatException) { return; }
+        if (IsKnownUuid(source) && string.Equals(here.Trim(), source.Trim(), StringComparison.OrdinalIgnoreCase))
+            throw new IOException($"this machine (DMI UUID {here.Trim()}) is the source the image was captured from: a deploy would overwrite it; "
+                + "power it off and boot the VM, or release this device");
+    }
+
+    private static bool IsKnownUuid(string uuid) => uuid.Trim().Trim('0', '-').Length > 0;
+
     /// <summary>False when the store has no image for this disk (and it is not the first: the first must exist).</summary>
     private async Task<bool> DeployAsync(StoreClient store, string name, string device, bool first, CancellationToken cancel)
     {
         StoreImageSource image;
         try { image = await StoreImageSource.OpenAsync(store, name, cancel); }
         catch (ImageNotFoundException) when (!first) { return false; }
+        if (first) RefuseTheSource(image.Header.SourceDescription);
         {
             using var disk = VirtualDisk.Open(device, writable: true);
             var h = image.Header;

@@ -14,13 +14,23 @@ namespace P2V.Agent;
 /// </summary>
 internal sealed class FixupStep(JobContext context)
 {
+    private FixupSettings? _settings;
+    private TargetHypervisor? _target;
+    private string? _patches;
+
+    /// <summary>Before any step writes a disk: the settings checked and the patch library fetched, so a bad setting fails the job early.</summary>
+    public async Task PrepareAsync(CancellationToken cancel)
+    {
+        _settings = Settings(context.Job.Fixup);
+        try { _target = TargetHypervisor.Parse(_settings.Target); }
+        catch (ArgumentException e) { throw new InvalidDataException("fixup settings: " + e.Message); }
+        _patches = _settings.Patches is { } url ? await FetchPatchesAsync(url, cancel) : null;
+    }
+
     public async Task RunAsync(CancellationToken cancel)
     {
-        var settings = Settings(context.Job.Fixup);
-        TargetHypervisor target;
-        try { target = TargetHypervisor.Parse(settings.Target); }
-        catch (ArgumentException e) { throw new InvalidDataException("fixup settings: " + e.Message); }
-        string? patches = settings.Patches is { } url ? await FetchPatchesAsync(url, cancel) : null;
+        if (_settings is null) await PrepareAsync(cancel);
+        var (settings, target, patches) = (_settings!, _target!, _patches);
 
         string device = context.DeployedDisks.FirstOrDefault() ?? context.LocalDisks()[0];
         context.Log.Write($"fixup: {device} for {settings.Target}, {settings.Vcpus} vCPU(s){(patches is null ? ", no patch library" : "")}");

@@ -29,8 +29,8 @@ internal sealed class JobContext(AgentJob job, ControllerClient controller, stri
     /// <summary>The block devices the deploy step wrote, in disk order (the fix-up works on the first).</summary>
     public List<string> DeployedDisks { get; } = [];
 
-    /// <summary>How often a transfer is started again after the store or the network failed under it.</summary>
-    public int TransferAttempts { get; init; } = 6;
+    /// <summary>How long a transfer keeps being started again after the store or the network failed under it: as long as the controller's own requests (the store lives in the controller, so its restart is a pause, not a failure).</summary>
+    public TimeSpan TransferPatience { get; init; } = ControllerClient.DefaultPatience;
 
     /// <summary>
     /// Runs a transfer again when the network or the server failed under it (a restart of the controller or store):
@@ -39,15 +39,16 @@ internal sealed class JobContext(AgentJob job, ControllerClient controller, stri
     public async Task<T> RetryAsync<T>(string what, Func<Task<T>> transfer, CancellationToken cancel)
     {
         var wait = TimeSpan.FromSeconds(2);
+        var giveUp = DateTime.UtcNow + TransferPatience;
         for (int attempt = 1; ; attempt++)
         {
             try
             {
                 return await transfer();
             }
-            catch (Exception e) when (attempt < TransferAttempts && !cancel.IsCancellationRequested && IsTransient(e))
+            catch (Exception e) when (DateTime.UtcNow + wait < giveUp && !cancel.IsCancellationRequested && IsTransient(e))
             {
-                log.Write($"{what}: {e.Message}; starting again in {wait.TotalSeconds:0} s (attempt {attempt + 1} of {TransferAttempts})");
+                log.Write($"{what}: {e.Message}; starting again in {wait.TotalSeconds:0} s (attempt {attempt + 1})");
                 await Task.Delay(wait, cancel);
                 wait = TimeSpan.FromSeconds(Math.Min(wait.TotalSeconds * 2, 30));
             }

@@ -13,6 +13,13 @@ public static class DiskImageNames
         _ => throw new ArgumentOutOfRangeException(nameof(diskNumber), diskNumber, "disks are numbered from 1"),
     };
 
+    /// <summary>True when <paramref name="name"/> ends in ".diskN" (N ≥ 2): the name of a further disk, never a job's image.</summary>
+    public static bool IsFurtherDisk(string name)
+    {
+        int dot = name.LastIndexOf(".disk", StringComparison.Ordinal);
+        return dot > 0 && BelongsTo(name, name[..dot]) && name != name[..dot];
+    }
+
     /// <summary>True when <paramref name="name"/> is the image of one of the disks of <paramref name="image"/>.</summary>
     public static bool BelongsTo(string name, string image) =>
         name == image || name.StartsWith(image + ".disk", StringComparison.Ordinal)

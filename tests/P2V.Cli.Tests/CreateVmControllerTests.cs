@@ -56,7 +56,7 @@ public sealed class CreateVmControllerTests : IDisposable
             (fixup.GetProperty("target").GetString(), fixup.GetProperty("vcpus").GetInt32(), fixup.GetProperty("patches").GetString()));
 
         // Again with --force: the device is updated, the queued deploy job is not doubled.
-        r = CreateVm(plan, token, "--force", "--json", "--image", "web01-capture");
+        r = CreateVm(plan, token, "--force", "--json", "--image", "web01-capture", "--patches", "http://10.0.0.1:8080/patches.tar");
         Assert.True(r.ExitCode == 0, r.StdErr);
         Assert.Equal(jobId, JsonDocument.Parse(r.StdOut).RootElement.GetProperty("deployJob").GetInt64());
         Assert.Equal(1, Curl(url, token, $"/api/jobs?device={BootMac}").GetArrayLength());
@@ -81,6 +81,44 @@ public sealed class CreateVmControllerTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(plan)!, "vm")));
 
         Assert.Equal(0, Curl(url, token, "/api/devices").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task The_generated_capture_script_takes_the_server_under_control_queues_its_capture_and_waits_for_it()
+    {
+        Requires.Tool("curl");
+        var (url, token) = Serve();
+        var planFile = WritePlan("scripts", url);
+        string folder = Directory.CreateDirectory(_tmp.File("scripts-folder")).FullName;
+        foreach (var (name, text) in MigrationScripts.Write(MigrationPlan.Load(planFile))) File.WriteAllText(Path.Combine(folder, name), text);
+
+        // The script as an operator runs it, with p2v on PATH; the job it queues is cancelled here (no machine boots).
+        string bin = Directory.CreateDirectory(_tmp.File("bin")).FullName;
+        File.WriteAllText(Path.Combine(bin, "p2v"), $"#!/bin/sh\nexec dotnet {P2vProcess.Dll} \"$@\"\n");
+        ExternalTool.Run("chmod", "755", Path.Combine(bin, "p2v"));
+        var psi = new ProcessStartInfo("sh") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(folder, "WEB01_Capture.sh"));
+        psi.Environment["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH");
+        psi.Environment["P2V_TOKEN"] = token;
+        psi.Environment.Remove("P2V_CONTROLLER");
+        using var script = Process.Start(psi)!;
+        var stderr = script.StandardError.ReadToEndAsync();
+        var stdout = script.StandardOutput.ReadToEndAsync();
+        for (int i = 0; i < 300 && Curl(url, token, $"/api/jobs?device={BootMac}") is var jobs && jobs.GetArrayLength() == 0; i++) Thread.Sleep(200);
+        var job = Assert.Single(Curl(url, token, $"/api/jobs?device={BootMac}").EnumerateArray());
+        Assert.Equal(("capture", "queued", "WEB01"), (job.GetProperty("kind").GetString(), job.GetProperty("state").GetString(), job.GetProperty("image").GetString()));
+        var device = Curl(url, token, $"/api/devices/{BootMac}");
+        Assert.Equal(("WEB01", true), (device.GetProperty("name").GetString(), device.GetProperty("controlled").GetBoolean()));
+
+        ExternalTool.Run("curl", "-sfS", "-X", "POST", "-H", $"Authorization: Bearer {token}", $"{url}/api/jobs/{job.GetProperty("id").GetInt64()}/cancel");
+        await script.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(1)).Token);
+        Assert.NotEqual(0, script.ExitCode);
+        Assert.Contains("cancelled", await stderr + await stdout);
+
+        foreach (var sh in Directory.GetFiles(folder, "*.sh")) Assert.Equal(0, ExternalTool.Try("sh", "-n", sh).ExitCode);
+        var deploy = File.ReadAllText(Path.Combine(folder, "WEB01_DeployVM.sh"));
+        Assert.Contains($"p2v job wait {BootMac}", deploy);
+        Assert.Contains($"p2v job create {BootMac} --kind reset", deploy);
     }
 
     private ExternalTool.Result CreateVm(string plan, string token, params string[] more) =>

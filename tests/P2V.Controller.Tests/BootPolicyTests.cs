@@ -66,7 +66,7 @@ public abstract partial class BootPolicyTests(ITestDatabase database)
         await using var c = await StartAsync();
         using var client = c.Client();
         await client.AddDeviceAsync(new DeviceRequest(Mac, Controlled: true));
-        await client.CreateJobAsync(new JobRequest(Mac, JobKind.Deploy, "web01"));
+        await client.CreateJobAsync(new JobRequest(Mac, JobKind.Deploy, "web01", Fixup: System.Text.Json.JsonDocument.Parse("{\"target\": \"qemu\"}").RootElement));
         Assert.Contains("p2v.role=deploy", Script(c, Mac));
     }
 

@@ -111,6 +111,15 @@ public abstract class ControllerApiTests(ITestDatabase database)
         await client.ControlAsync(Mac);
         var noImage = await Assert.ThrowsAsync<ControllerException>(() => client.CreateJobAsync(new JobRequest(Mac, JobKind.Deploy)));
         Assert.Equal(HttpStatusCode.BadRequest, noImage.Status);
+        // Refused before any disk is written: a fix-up with no target, an unknown target; a name reserved for further disks.
+        var noFixup = await Assert.ThrowsAsync<ControllerException>(() => client.CreateJobAsync(new JobRequest(Mac, JobKind.Deploy, "web01-c")));
+        Assert.Equal(HttpStatusCode.BadRequest, noFixup.Status);
+        Assert.Contains("fixup settings with a target", noFixup.Message);
+        var badTarget = await Assert.ThrowsAsync<ControllerException>(() => client.CreateJobAsync(new JobRequest(Mac, JobKind.Deploy, "web01-c",
+            Fixup: JsonDocument.Parse("{\"target\": \"bochs\"}").RootElement)));
+        Assert.Equal(HttpStatusCode.BadRequest, badTarget.Status);
+        var diskName = await Assert.ThrowsAsync<ControllerException>(() => client.CreateJobAsync(new JobRequest(Mac, JobKind.Capture, "web01-c.disk2")));
+        Assert.Equal(HttpStatusCode.BadRequest, diskName.Status);
         var created = await client.CreateJobAsync(new JobRequest(Mac, JobKind.Capture, "web01-c"));
         Assert.Equal(JobState.Queued, created.Job.State);
         Assert.Equal(["gather", "capture"], created.Job.Steps);
@@ -214,7 +223,7 @@ public abstract class ControllerApiTests(ITestDatabase database)
         using var client = c.Client();
         await client.AddDeviceAsync(new DeviceRequest(Mac));
         await client.ControlAsync(Mac);
-        var deploy = await client.CreateJobAsync(new JobRequest(Mac, JobKind.Deploy, "img"));
+        var deploy = await client.CreateJobAsync(new JobRequest(Mac, JobKind.Deploy, "img", Fixup: JsonDocument.Parse("{\"target\": \"qemu\"}").RootElement));
         using var agent = c.Http(deploy.Token);
         (await agent.GetAsync("api/agent/job")).EnsureSuccessStatusCode();
         (await agent.PostAsJsonAsync($"api/agent/jobs/{deploy.Job.Id}/complete", new { succeeded = true })).EnsureSuccessStatusCode();

@@ -43,8 +43,13 @@ public static class VmRegistration
         if (plan.Disks.Count == 0) throw new ArgumentException($"plan {plan.Name} has no disk to deploy");
         var device = await controller.AddDeviceAsync(new DeviceRequest(mac, plan.Name, inventoryXml, Controlled: true,
             DefaultTemplate: JobTemplate.None), cancel);
-        var queued = (await controller.ListJobsAsync(mac, JobState.Queued, cancel: cancel)).FirstOrDefault(j => j.Kind == JobKind.Deploy && j.Image == image);
-        return new RegisteredVm(device, queued ?? (await controller.CreateJobAsync(new JobRequest(mac, JobKind.Deploy, image, null, Fixup(plan, patches)), cancel)).Job);
+        // A queued job is reused only when it would do the same: same image, same fix-up (a re-plan may change the target or vCPUs).
+        var fixup = Fixup(plan, patches);
+        var deploys = (await controller.ListJobsAsync(mac, JobState.Queued, cancel: cancel)).Where(j => j.Kind == JobKind.Deploy).ToList();
+        var queued = deploys.FirstOrDefault(j => j.Image == image && j.Fixup is { } f && f.GetRawText() == fixup.GetRawText());
+        // Any other queued deploy of this VM is stale (an earlier plan): the VM must not boot into it.
+        foreach (var stale in deploys.Where(j => j != queued)) await controller.CancelJobAsync(stale.Id, cancel);
+        return new RegisteredVm(device, queued ?? (await controller.CreateJobAsync(new JobRequest(mac, JobKind.Deploy, image, null, fixup), cancel)).Job);
     }
 
     /// <summary>The fix-up settings the agent's fixup step reads (docs/agent-protocol.md): the hypervisor and the vCPU count.</summary>

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text.Json;
+using P2V.Store;
 using P2V.Controller.Api;
 using P2V.Controller.Data;
 using P2V.Controller.Devices;
@@ -25,6 +26,16 @@ public sealed class JobRepository(ControllerDatabase db, JobEvents events)
             throw new ArgumentException($"a {JobWords.Of(kind)} job needs the image it {(kind == JobKind.Capture ? "creates" : "deploys")}");
         if (kind == JobKind.Custom && (steps == null || steps.Count == 0))
             throw new ArgumentException("a custom job needs at least one step");
+        if (image is not null && DiskImageNames.IsFurtherDisk(image))
+            throw new ArgumentException($"image '{image}': a name ending in .diskN names a further disk of another image; choose another name");
+        // A fix-up without its settings would fail only after the whole disk was written: refuse it now.
+        if ((steps is { Count: > 0 } ? steps : JobWords.DefaultSteps(kind)).Contains("fixup"))
+        {
+            string? target = fixup is { ValueKind: JsonValueKind.Object } f && f.TryGetProperty("target", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (target is null) throw new ArgumentException("the job's fixup step needs fixup settings with a target (p2v job create --fixup-target)");
+            try { P2V.Windows.TargetHypervisor.Parse(target); }
+            catch (ArgumentException e) { throw new ArgumentException("fixup settings: " + e.Message); }
+        }
         await using var c = await db.ConnectAsync(cancel);
         if (await c.ScalarAsync("SELECT 1 FROM devices WHERE mac = @mac", cancel, ("@mac", mac)) == null)
             throw new KeyNotFoundException($"no device {mac}");

@@ -23,10 +23,25 @@ public static class MigrationScripts
     private const string ShHeader = "#!/bin/sh\nset -eu\nhere=$(cd \"$(dirname \"$0\")\" && pwd)\n";
     private const string Ps1Header = "$ErrorActionPreference = 'Stop'\r\n$here = Split-Path -Parent $MyInvocation.MyCommand.Path\r\n";
 
-    /// <summary>Runs on the source, booted into P2V's capture environment: each migrated disk into an image in P2V_IMAGES.</summary>
+    /// <summary>
+    /// With a controller (the source document's ADS): run on the admin host; the source is taken under control with a
+    /// capture job and network-boots into the capture image, whose agent captures every disk into the store as the
+    /// image named after the plan (docs/controller.md). Without one: run on the source, booted into P2V's capture
+    /// environment, each migrated disk into an image file in P2V_IMAGES.
+    /// </summary>
     private static string CaptureSh(MigrationPlan plan)
     {
         var s = new StringBuilder(ShHeader);
+        if (plan.Controller is { } controller)
+        {
+            s.Append($"# Step 3 for '{plan.Name}': capture through the controller. Run where p2v reaches it (P2V_TOKEN: its admin token).\n");
+            s.Append($"export P2V_CONTROLLER=\"${{P2V_CONTROLLER:-{controller}}}\"\n");
+            s.Append($"p2v device add {SourceMac(plan)} --name {QemuCommandLine.Sh(plan.Name)} --control\n");
+            s.Append($"job=$(p2v job create {SourceMac(plan)} --kind capture --image {QemuCommandLine.Sh(plan.Name)})\n");
+            s.Append($"echo \"now network-boot {plan.Name} ({SourceMac(plan)}): it captures its disks into the store as image {plan.Name}\"\n");
+            s.Append("p2v job wait \"$job\"\n");
+            return s.ToString();
+        }
         s.Append($"# Step 3 for '{plan.Name}': capture the source disks. Run on the source in the P2V capture environment.\n");
         s.Append("images=${P2V_IMAGES:-$here/images}\nmkdir -p \"$images\"\n");
         foreach (var d in plan.Disks)
@@ -37,6 +52,16 @@ public static class MigrationScripts
     private static string CapturePs1(MigrationPlan plan)
     {
         var s = new StringBuilder(Ps1Header);
+        if (plan.Controller is { } controller)
+        {
+            s.Append($"# Step 3 for '{plan.Name}': capture through the controller. Run where p2v reaches it ($env:P2V_TOKEN: its admin token).\r\n");
+            s.Append($"if (-not $env:P2V_CONTROLLER) {{ $env:P2V_CONTROLLER = {HyperVScript.Q(controller)} }}\r\n");
+            s.Append($"& p2v device add {SourceMac(plan)} --name {HyperVScript.Q(plan.Name)} --control\r\nif ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}\r\n");
+            s.Append($"$job = & p2v job create {SourceMac(plan)} --kind capture --image {HyperVScript.Q(plan.Name)}\r\nif ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}\r\n");
+            s.Append($"Write-Host 'now network-boot {plan.Name} ({SourceMac(plan)}): it captures its disks into the store as image {plan.Name}'\r\n");
+            s.Append("& p2v job wait $job\r\nexit $LASTEXITCODE\r\n");
+            return s.ToString();
+        }
         s.Append($"# Step 3 for '{plan.Name}': capture the source disks from their files or devices. Set P2V_DISK_<name> to a disk's path.\r\n");
         s.Append("$images = if ($env:P2V_IMAGES) { $env:P2V_IMAGES } else { Join-Path $here 'images' }\r\n");
         s.Append("New-Item -ItemType Directory -Force -Path $images | Out-Null\r\n");
@@ -88,6 +113,10 @@ public static class MigrationScripts
         return s.ToString();
     }
 
+    /// <summary>The MAC the source (and then its VM) network-boots with: the plan's first NIC, which keeps the source's.</summary>
+    private static string SourceMac(MigrationPlan plan) => plan.Nics.Count > 0 ? plan.Nics[0].Mac
+        : throw new ArgumentException($"plan {plan.Name} has no network adapter: with a controller the machine must network-boot");
+
     private static string DeployVmSh(MigrationPlan plan)
     {
         var s = new StringBuilder(ShHeader);
@@ -95,11 +124,18 @@ public static class MigrationScripts
         s.Append(plan.Target switch
         {
             TargetKind.Libvirt => "virsh -c \"${P2V_LIBVIRT_URI:-qemu:///system}\" start " + QemuCommandLine.Sh(plan.Name) + "\n",
-            TargetKind.Qemu => $"exec sh {QemuCommandLine.Sh(plan.ConfigFile)} -daemonize -display none \"$@\"\n",
+            TargetKind.Qemu => $"sh {QemuCommandLine.Sh(plan.ConfigFile)} -daemonize -display none \"$@\"\n",
             TargetKind.Vmware => $"vmrun -T ws start {QemuCommandLine.Sh(plan.ConfigFile)} nogui\n",
             TargetKind.HyperV => $"echo \"run {plan.Name}_DeployVM.ps1 on {plan.DestHost}\"\n",
             _ => $"echo \"run {plan.Name}_DeployVM.ps1 on {plan.DestHost}, or start {plan.Name} in the Virtual Server Administration Website\"\n",
         });
+        if (plan.Controller is { } controller)
+        {
+            // The deploy job createvm queued; then the source document's ResetVM: the VM boots from its disk.
+            s.Append($"export P2V_CONTROLLER=\"${{P2V_CONTROLLER:-{controller}}}\"\n");
+            s.Append($"p2v job wait {SourceMac(plan)}\n");
+            s.Append($"p2v job wait \"$(p2v job create {SourceMac(plan)} --kind reset)\"\n");
+        }
         return s.ToString();
     }
 
@@ -115,6 +151,13 @@ public static class MigrationScripts
             TargetKind.Libvirt => $"& virsh -c \"qemu+ssh://{plan.DestHost}/system\" start {HyperVScript.Q(plan.Name)}\r\n",
             _ => $"& ssh {HyperVScript.Q(plan.DestHost)} sh {HyperVScript.Q(plan.ConfigFile)} -daemonize -display none\r\n",
         });
+        if (plan.Controller is { } controller)
+        {
+            s.Append($"if (-not $env:P2V_CONTROLLER) {{ $env:P2V_CONTROLLER = {HyperVScript.Q(controller)} }}\r\n");
+            s.Append($"& p2v job wait {SourceMac(plan)}\r\nif ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}\r\n");
+            s.Append($"$reset = & p2v job create {SourceMac(plan)} --kind reset\r\nif ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}\r\n");
+            s.Append("& p2v job wait $reset\r\nexit $LASTEXITCODE\r\n");
+        }
         return s.ToString();
     }
 }
