@@ -48,14 +48,44 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
             return await WaitForResetAsync(controller, long.TryParse(boot.JobId, out long id) ? id : 0, cancel);
     }
 
-    private ControllerClient? Connect()
+    /// <summary>
+    /// `p2v agent --report-crash STATUS`: the agent process ended (an abort, a signal) before it could report; the
+    /// job named on the kernel command line is completed as failed, unless it has ended already (then 4xx, ignored).
+    /// </summary>
+    public async Task<int> ReportCrashAsync(int status, CancellationToken cancel)
+    {
+        if (!long.TryParse(boot.JobId, out long id))
+        {
+            _log.Write("the kernel command line names no job (p2v.job=); nothing to report");
+            return 1;
+        }
+        if (Connect(TimeSpan.FromMinutes(2)) is not { } controller) return 1;
+        using (controller)
+        {
+            string why = status > 128 ? $"the agent was killed by signal {status - 128}{(status == 134 ? " (it aborted)" : "")}" : $"the agent ended with status {status}";
+            try
+            {
+                await controller.CompleteAsync(id, false, why + "; its last lines are on the machine's console", cancel);
+                _log.Write($"job {id}: failed: {why}");
+            }
+            catch (ControllerRefusedException e) { _log.Write($"job {id}: {e.Message}"); }
+            catch (IOException e)
+            {
+                _log.Write($"job {id}: the crash could not be reported: {e.Message}");
+                return 1;
+            }
+            return 0;
+        }
+    }
+
+    private ControllerClient? Connect(TimeSpan? patience = null)
     {
         if (boot.Controller is null || boot.Token is null)
         {
             _log.Write("the kernel command line names no controller (p2v.controller= and p2v.token=); nothing to do");
             return null;
         }
-        return new ControllerClient(boot.Controller, boot.Token, _log.Write);
+        return new ControllerClient(boot.Controller, boot.Token, _log.Write) { Patience = patience ?? ControllerClient.DefaultPatience };
     }
 
     /// <summary>Runs one job's steps and tells the controller how it ended; false when it failed.</summary>
@@ -72,9 +102,11 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
                 switch (step)
                 {
                     case "gather": await new InventoryStep(context).RunAsync(cancel); break;
+                    case "capture": await new CaptureStep(context).RunAsync(cancel); break;
+                    case "deploy": await new DeployStep(context).RunAsync(cancel); break;
                     case "fixup": await new FixupStep(context).RunAsync(cancel); break;
                     case "boot-local-disk": _log.Write("reset: the machine boots from its own disk next"); break;
-                    default: throw new NotSupportedException($"step '{step}' is not one this agent runs (gather, fixup, boot-local-disk)");
+                    default: throw new NotSupportedException($"step '{step}' is not one this agent runs (gather, capture, deploy, fixup, boot-local-disk)");
                 }
             }
             await _log.FlushAsync(controller, job.Id, cancel);

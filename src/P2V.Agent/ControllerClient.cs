@@ -32,7 +32,9 @@ public sealed class ControllerClient : IDisposable
     }
 
     /// <summary>How long one request keeps being retried.</summary>
-    public TimeSpan Patience { get; init; } = TimeSpan.FromMinutes(30);
+    public TimeSpan Patience { get; init; } = DefaultPatience;
+
+    public static readonly TimeSpan DefaultPatience = TimeSpan.FromMinutes(30);
 
     public Uri BaseAddress => _http.BaseAddress!;
 

@@ -1,7 +1,6 @@
 using System.Formats.Tar;
 using System.Text.Json;
 using P2V.Imaging.VirtualDisks;
-using P2V.Migration.Inventory;
 using P2V.Windows;
 using P2V.Windows.Fixups;
 
@@ -17,21 +16,16 @@ internal sealed class FixupStep(JobContext context)
 {
     public async Task RunAsync(CancellationToken cancel)
     {
-        var settings = context.Job.Fixup is { ValueKind: JsonValueKind.Object } f ? f
-            : throw new InvalidDataException("the job has a fixup step but no fixup settings (target, vcpus, patches)");
-        string targetName = settings.TryGetProperty("target", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
-            : throw new InvalidDataException("fixup settings: no \"target\" (virtualserver, hyperv, qemu …)");
-        int vcpus = settings.TryGetProperty("vcpus", out var v) && v.TryGetInt32(out int n) ? n : 1;
+        var settings = Settings(context.Job.Fixup);
         TargetHypervisor target;
-        try { target = TargetHypervisor.Parse(targetName); }
+        try { target = TargetHypervisor.Parse(settings.Target); }
         catch (ArgumentException e) { throw new InvalidDataException("fixup settings: " + e.Message); }
-        string? patches = settings.TryGetProperty("patches", out var p) && p.ValueKind == JsonValueKind.String
-            ? await FetchPatchesAsync(p.GetString()!, cancel) : null;
+        string? patches = settings.Patches is { } url ? await FetchPatchesAsync(url, cancel) : null;
 
-        string device = context.DeployedDisks.FirstOrDefault() ?? FirstDisk();
-        context.Log.Write($"fixup: {device} for {targetName}, {vcpus} vCPU(s){(patches is null ? ", no patch library" : "")}");
+        string device = context.DeployedDisks.FirstOrDefault() ?? context.LocalDisks()[0];
+        context.Log.Write($"fixup: {device} for {settings.Target}, {settings.Vcpus} vCPU(s){(patches is null ? ", no patch library" : "")}");
         using var disk = VirtualDisk.Open(device, writable: true);
-        var plan = FixupPlanner.Plan(disk, device, new FixupOptions { Target = target, Vcpus = vcpus, PatchDirectory = patches });
+        var plan = FixupPlanner.Plan(disk, device, new FixupOptions { Target = target, Vcpus = settings.Vcpus, PatchDirectory = patches });
         if (plan.Report.Errors.Count > 0)
         {
             await context.Controller.ReportAsync(context.Job.Id, "fixup", plan.Report.ToJson(), cancel);
@@ -44,11 +38,20 @@ internal sealed class FixupStep(JobContext context)
         if (done.Errors.Count > 0) throw new InvalidDataException($"fix-up: {done.Errors[0]}");
     }
 
-    private string FirstDisk()
+    /// <summary>The job's fixup settings, each field checked with a one-line reason.</summary>
+    internal static FixupSettings Settings(JsonElement? fixup)
     {
-        var first = new HardwareGatherer(new SysfsTree(context.Root)).Disks().Where(d => !d.Removable).OrderBy(d => d.Name, StringComparer.Ordinal).FirstOrDefault()
-            ?? throw new IOException("the machine shows no disk to fix up (no driver for its disk controller?)");
-        return Path.Combine(context.DeviceFolder, first.Name);
+        var f = fixup is { ValueKind: JsonValueKind.Object } o ? o
+            : throw new InvalidDataException("the job has a fixup step but no fixup settings (target, vcpus, patches)");
+        string target = f.TryGetProperty("target", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
+            : throw new InvalidDataException("fixup settings: no \"target\" (virtualserver, hyperv, qemu …)");
+        int vcpus = 1;
+        if (f.TryGetProperty("vcpus", out var v) && !(v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out vcpus) && vcpus is >= 1 and <= 255))
+            throw new InvalidDataException($"fixup settings: \"vcpus\" is {v.GetRawText()}, not a number from 1 to 255");
+        string? patches = null;
+        if (f.TryGetProperty("patches", out var p) && p.ValueKind != JsonValueKind.Null)
+            patches = p.ValueKind == JsonValueKind.String ? p.GetString() : throw new InvalidDataException($"fixup settings: \"patches\" is {p.GetRawText()}, not a URL");
+        return new FixupSettings(target, vcpus, patches);
     }
 
     private async Task<string> FetchPatchesAsync(string url, CancellationToken cancel)

@@ -16,6 +16,16 @@ internal sealed class JobContext(AgentJob job, ControllerClient controller, stri
     public SourceInventory? Inventory { get; set; }
     public string InventoryXml { get; set; } = "";
 
+    /// <summary>The machine's local disks in the kernel's order (sda, sdb …), removable ones (USB sticks, CD-ROMs) left out.</summary>
+    public IReadOnlyList<string> LocalDisks()
+    {
+        var disks = new HardwareGatherer(new SysfsTree(root)).Disks()
+            .Where(d => !d.Removable && d.SizeBytes > 0)
+            .OrderBy(d => d.Name.Length).ThenBy(d => d.Name, StringComparer.Ordinal)
+            .Select(d => Path.Combine(DeviceFolder, d.Name)).ToList();
+        return disks.Count > 0 ? disks : throw new IOException("the machine shows no local disk (no driver for its disk controller?)");
+    }
+
     /// <summary>The block devices the deploy step wrote, in disk order (the fix-up works on the first).</summary>
     public List<string> DeployedDisks { get; } = [];
 
@@ -44,6 +54,6 @@ internal sealed class JobContext(AgentJob job, ControllerClient controller, stri
         }
     }
 
-    private static bool IsTransient(Exception e) => e is HttpRequestException { StatusCode: null or >= System.Net.HttpStatusCode.InternalServerError } or TaskCanceledException
+    private static bool IsTransient(Exception e) => e is P2V.Store.StoreConnectionException or HttpRequestException { StatusCode: null or >= System.Net.HttpStatusCode.InternalServerError } or TaskCanceledException
         || e.InnerException is not null && IsTransient(e.InnerException);
 }

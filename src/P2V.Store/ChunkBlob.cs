@@ -53,8 +53,11 @@ public readonly record struct ChunkBlob(ChunkCodec Codec, int UncompressedLength
 /// <summary>Something in the store, or said to it, is wrong: a one-line reason naming the object.</summary>
 public class StoreException(string message) : IOException(message);
 
-/// <summary>The store could not be reached, or the connection broke: worth trying again.</summary>
-public sealed class StoreConnectionException(string message, Exception inner) : StoreException($"{message}: {inner.Message}");
+/// <summary>The store could not be reached, the connection broke or the server failed (5xx): worth trying again.</summary>
+public sealed class StoreConnectionException(string message) : StoreException(message)
+{
+    public StoreConnectionException(string message, Exception inner) : this($"{message}: {inner.Message}") { }
+}
 
 /// <summary>The image named does not exist (or is not committed).</summary>
 public sealed class ImageNotFoundException(string name) : StoreException($"image '{name}' is not in the store");

@@ -74,7 +74,7 @@ public sealed class StoreClient : IImageStore, IDisposable
 
     public async Task<ImageManifest> GetManifestAsync(string image, CancellationToken cancel)
     {
-        using var response = await SendAsync(HttpMethod.Get, Image(image) + "/manifest", null, cancel).ConfigureAwait(false);
+        using var response = await SendAsync(HttpMethod.Get, Image(image) + "/manifest", null, cancel, notFound: () => new ImageNotFoundException(image)).ConfigureAwait(false);
         var bytes = await response.Content.ReadAsByteArrayAsync(cancel).ConfigureAwait(false);
         try { return ImageManifest.Parse(bytes); }
         catch (ImageFormatException e) { throw new StoreException($"manifest of '{image}' from {BaseAddress} is corrupt: {e.Message}"); }
@@ -145,7 +145,8 @@ public sealed class StoreClient : IImageStore, IDisposable
     }
 
     /// <summary>Sends a request; a non-success answer becomes the store's one-line reason as an exception.</summary>
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancel, bool streamResponse = false)
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken cancel, bool streamResponse = false,
+        Func<StoreException>? notFound = null)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         HttpResponseMessage response;
@@ -171,6 +172,9 @@ public sealed class StoreClient : IImageStore, IDisposable
             throw response.StatusCode switch
             {
                 HttpStatusCode.Conflict => new StoreConflictException(what),
+                HttpStatusCode.NotFound when notFound is not null => notFound(),
+                // A server that failed (or a proxy in front of one that is restarting) may answer the same request later.
+                >= HttpStatusCode.InternalServerError => new StoreConnectionException(what),
                 HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new StoreAccessException(what),
                 _ => new StoreException(what),
             };

@@ -22,7 +22,7 @@ public sealed class SelfTestBootTests(ITestOutputHelper output)
         await using var vm = new QemuVm("selftest", [
             "-m", "512", "-no-reboot",
             "-kernel", Path.Combine(images, "vmlinuz"), "-initrd", Path.Combine(images, "initrd.img"),
-            "-append", "console=ttyS0 quiet p2v.selftest=1",
+            "-append", "console=ttyS0 quiet no_timer_check p2v.selftest=1",
             "-drive", $"file={disk},format=raw,if=ide",
             "-netdev", "user,id=n0,restrict=on", "-device", "e1000,netdev=n0,mac=52:54:00:4a:17:01",
         ], output);

@@ -85,6 +85,15 @@ public sealed class StoreCommandTests : IDisposable
         p.WaitForExit();
     }
 
+    /// <summary>Until the store holds this many ingest leases (docs/store-protocol.md, "Ingest"): the capture is under way, not still starting.</summary>
+    private static void WaitForIngestSessions(string store, int count)
+    {
+        string locks = Path.Combine(store, "locks");
+        for (var until = DateTime.UtcNow.AddMinutes(2); DateTime.UtcNow < until; Thread.Sleep(100))
+            if (Directory.Exists(locks) && Directory.GetFiles(locks, "ingest-*").Length >= count) return;
+        Assert.Fail($"no {count} ingest session(s) in {locks} after 2 minutes");
+    }
+
     [Fact]
     public void KillingEitherSideLeavesNoHalfImageAndLosesNothingCommitted()
     {
@@ -99,7 +108,7 @@ public sealed class StoreCommandTests : IDisposable
 
         // The sender dies mid-capture: nothing of "b" is visible.
         var sender = Start("capture", b, "--store", url, "--name", "b", "--workers", "1");
-        Thread.Sleep(1500);
+        WaitForIngestSessions(store, 1);
         Kill9(sender);
         var list = P2v("image", "list", "--store", url, "--json");
         Assert.Equal(0, list.ExitCode);
@@ -108,7 +117,7 @@ public sealed class StoreCommandTests : IDisposable
 
         // The server dies mid-capture: after a restart, "a" is whole and "b" is nowhere.
         var doomed = Start("capture", b, "--store", url, "--name", "b", "--workers", "1");
-        Thread.Sleep(1500);
+        WaitForIngestSessions(store, 2);
         Kill9(server);
         doomed.WaitForExit(120_000);
         Assert.NotEqual(0, doomed.ExitCode);

@@ -41,12 +41,17 @@ public static class ControllerCommands
         var noNetboot = new Option<bool>("--no-netboot") { Description = "Serve no TFTP/HTTP boot files" };
         var bootRoot = new Option<string>("--boot-root") { Description = "The folder of boot files (default: DATA/boot)", HelpName = "DIR" };
         var proxyDhcp = new Option<bool>("--proxy-dhcp") { Description = "Answer PXE clients beside the network's own DHCP server" };
+        var dhcpRange = NetbootCommands.DhcpRange();
         var bootHttpPort = CliOptions.Int("--boot-http-port", "Port of the boot files' HTTP service (default: 8080)", 1, 65535, "PORT");
         bootHttpPort.DefaultValueFactory = _ => 8080;
         var tftpPort = CliOptions.Int("--tftp-port", "TFTP port (default: 69)", 1, 65535, "PORT");
         tftpPort.DefaultValueFactory = _ => 69;
         var command = new Command("server", "Run the controller: REST API, agent API, web console and netboot services, until Ctrl-C")
-            { data, listen, db, store, s3Endpoint, url, noNetboot, bootRoot, proxyDhcp, bootHttpPort, tftpPort };
+            { data, listen, db, store, s3Endpoint, url, noNetboot, bootRoot, proxyDhcp, dhcpRange, bootHttpPort, tftpPort };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(proxyDhcp) && r.GetResult(dhcpRange) is not null) r.AddError("--proxy-dhcp and --dhcp-range exclude each other");
+        });
         command.SetAction((r, ct) =>
         {
             var folder = Path.GetFullPath(r.GetValue(data) ?? "/var/lib/p2v");
@@ -65,7 +70,10 @@ public static class ControllerCommands
                 {
                     Root = Directory.CreateDirectory(root).FullName,
                     Listen = netbootAddress,
-                    Dhcp = r.GetValue(proxyDhcp) ? DhcpMode.Proxy : DhcpMode.None,
+                    Dhcp = r.GetValue(proxyDhcp) ? DhcpMode.Proxy : r.GetValue(dhcpRange) is not null ? DhcpMode.Full : DhcpMode.None,
+                    RangeStart = r.GetValue(dhcpRange)?.Item1,
+                    RangeEnd = r.GetValue(dhcpRange)?.Item2,
+                    LeaseFile = Path.Combine(folder, "dhcp-leases.json"),
                     HttpPort = r.GetValue(bootHttpPort),
                     TftpPort = r.GetValue(tftpPort),
                     Policy = policy,
@@ -191,14 +199,23 @@ public static class ControllerCommands
         var image = new Option<string>("--image") { Description = "The image a capture creates or a deploy writes", HelpName = "NAME" };
         var steps = new Option<string[]>("--step") { Description = "A step of the task sequence (repeat for several; default: the kind's)", HelpName = "STEP", AllowMultipleArgumentsPerToken = false };
         var fixupTarget = new Option<string>("--fixup-target") { Description = "Deploy: the hypervisor the fix-ups prepare Windows for", HelpName = "TARGET" };
-        var hal = new Option<string>("--hal") { Description = "Deploy: keep|swap-to-uniprocessor", HelpName = "ACTION" };
+        var vcpus = CliOptions.Int("--vcpus", "Deploy: the VM's virtual processors (decides the HAL; default 1)", 1, 255, "N");
+        var patches = new Option<string>("--patches") { Description = "Deploy: the URL of a tar of the patch library (HALs, kernels, service-pack cabinets)", HelpName = "URL" };
         var json = CliOptions.Json();
-        var command = new Command("create", "Queue a job for a controlled device; prints its id") { mac, kind, image, steps, fixupTarget, hal, json };
+        var command = new Command("create", "Queue a job for a controlled device; prints its id") { mac, kind, image, steps, fixupTarget, vcpus, patches, json };
+        command.Validators.Add(r =>
+        {
+            if (r.GetResult(fixupTarget) is null && (r.GetResult(vcpus) is not null || r.GetResult(patches) is not null))
+                r.AddError("--vcpus and --patches belong to the fix-up: give --fixup-target too");
+            if (r.GetValue(patches) is { } p && !(Uri.TryCreate(p, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"))
+                r.AddError($"--patches '{p}' is not an http URL (the agent fetches the tar from it)");
+        });
         var (url, token) = ClientOptions(command);
         command.SetAction(async (r, ct) =>
         {
+            // The agent's fix-up settings (docs/agent-protocol.md, "Steps the agent runs").
             JsonElement? fixup = r.GetValue(fixupTarget) is { } t
-                ? JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["target"] = t, ["hal"] = r.GetValue(hal) ?? "keep" }, CliJsonContext.Default.DictionaryStringString)
+                ? JsonSerializer.SerializeToElement(new P2V.Agent.FixupSettings(t, r.GetValue(vcpus) is > 0 and var n ? n : 1, r.GetValue(patches)), CliJsonContext.Default.FixupSettings)
                 : null;
             using var client = ControllerClient.FromOptions(r.GetValue(url), r.GetValue(token));
             var created = await client.CreateJobAsync(new JobRequest(r.GetValue(mac)!, r.GetValue(kind)!.Value, r.GetValue(image), r.GetValue(steps) is { Length: > 0 } s ? s : null, fixup), ct);

@@ -13,7 +13,7 @@ public static class NetbootCommands
         var listen = Address("--listen", "The IPv4 address to serve on");
         listen.Required = true;
         var proxy = new Option<bool>("--proxy-dhcp") { Description = "Answer PXE clients only, beside the network's own DHCP server" };
-        var range = CliOptions.ParsedRef("--dhcp-range", "Be the DHCP server, leasing these addresses", ParseRange, "FROM-TO");
+        var range = DhcpRange();
         var router = Address("--router", "The router a full DHCP server hands out");
         var dns = CliOptions.ParsedRef("--dns", "DNS servers a full DHCP server hands out", ParseDns, "D[,D]");
         var leases = new Option<string>("--leases") { Description = "The file that keeps leases across restarts", HelpName = "FILE" };
@@ -70,6 +70,10 @@ public static class NetbootCommands
 
     private static Option<IPAddress> Address(string name, string description) =>
         CliOptions.ParsedRef(name, description, s => ParseAddress(s, name), "ADDRESS");
+
+    /// <summary>--dhcp-range FROM-TO: be the network's DHCP server (a boot network of our own), leasing these addresses.</summary>
+    internal static Option<Tuple<IPAddress, IPAddress>> DhcpRange() =>
+        CliOptions.ParsedRef("--dhcp-range", "Be the DHCP server, leasing these addresses", ParseRange, "FROM-TO");
 
     private static Tuple<IPAddress, IPAddress> ParseRange(string text)
     {

@@ -1,12 +1,14 @@
 using Microsoft.AspNetCore.Http;
 using P2V.Controller.Jobs;
+using P2V.Store;
 using P2V.Store.Http;
 
 namespace P2V.Controller.Api;
 
 /// <summary>
 /// The store's authorization seam as the controller fills it: the admin token may do everything; a job's token may
-/// read the image its deploy job names, or write the image its capture job creates, while the job is claimed or
+/// read the images its deploy job names, or write the images its capture job creates (the job's image and
+/// IMAGE.diskN for further disks, <see cref="DiskImageNames"/>), while the job is claimed or
 /// running, and nothing else (docs/agent-protocol.md).
 /// </summary>
 public sealed class ControllerStoreAccess : IStoreAccess
@@ -20,7 +22,7 @@ public sealed class ControllerStoreAccess : IStoreAccess
         });
 
     public static bool Allows(Job job, StoreOperation operation, string? image) =>
-        job.State is JobState.Claimed or JobState.Running && image != null && image == job.Image && operation switch
+        job.State is JobState.Claimed or JobState.Running && image != null && job.Image != null && DiskImageNames.BelongsTo(image, job.Image) && operation switch
         {
             StoreOperation.Read => job.Kind == JobKind.Deploy,
             StoreOperation.Write => job.Kind == JobKind.Capture,

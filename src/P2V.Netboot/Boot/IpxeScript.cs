@@ -6,14 +6,16 @@ namespace P2V.Netboot.Boot;
 /// The iPXE script a client runs for its <see cref="BootAction"/>. Templates come from ROOT/ipxe/ACTION.ipxe when
 /// present (boot/ipxe/ in the repository holds the defaults), else the built-in text below, which matches them.
 /// Placeholders: @BASE@ (http://address:port), @SERVER@ (address), @MAC@ (aa:bb:cc:dd:ee:ff), @ROLE@,
-/// @ARGS@ (the policy's extra kernel arguments).
+/// @ARGS@ (the policy's extra kernel arguments). <c>no_timer_check</c>: a slow or emulated CPU (QEMU under TCG on a
+/// busy host) can miss the kernel's IO-APIC timer check, which then panics; the check guards against broken
+/// chipsets of long ago, which the agent does not run on.
 /// </summary>
 public static class IpxeScript
 {
     private const string Image = """
         #!ipxe
         echo P2V: @ROLE@ image for @MAC@
-        kernel @BASE@/@ROLE@/vmlinuz initrd=initrd.img console=tty0 console=ttyS0,115200 quiet p2v.role=@ROLE@ p2v.server=@SERVER@ p2v.mac=@MAC@ @ARGS@ || goto failed
+        kernel @BASE@/@ROLE@/vmlinuz initrd=initrd.img console=tty0 console=ttyS0,115200 quiet no_timer_check p2v.role=@ROLE@ p2v.server=@SERVER@ p2v.mac=@MAC@ @ARGS@ || goto failed
         initrd @BASE@/@ROLE@/initrd.img || goto failed
         boot
         :failed

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace P2V.Netboot.Tests;
+namespace P2V.Tests;
 
 /// <summary>
 /// A network namespace p2vtest-XXXX joined to the test process by a veth pair that this object creates and
