@@ -11,7 +11,8 @@ public sealed record AgentJob(long Id, string Kind, string DeviceMac, string? Im
     IReadOnlyList<string>? Steps, string? Token = null);
 
 /// <summary>A deploy job's "fixup": the hypervisor Windows is fixed up for, the VM's vCPUs, the URL of the patch library's tar.</summary>
-public sealed record FixupSettings(string Target, int Vcpus = 1, string? Patches = null);
+public sealed record FixupSettings(string Target, int Vcpus = 1,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Patches = null);
 
 /// <summary>POST /api/agent/jobs/{id}/progress.</summary>
 public sealed record AgentProgress(string Phase, long BytesDone, long BytesTotal, double BytesPerSecond, double? EtaSeconds, string? Message);
