@@ -35,6 +35,8 @@ public sealed class MigrationEndToEndTests(ITestOutputHelper output)
         for (int phase = 1; phase <= 7; phase++) Assert.Contains($"\n== {phase}. ", run.StdOut);
         Assert.Matches(@"\n   [1-9]\d* files byte-identical to the source's", run.StdOut);
         Assert.Matches(@"hal\.dll: .*\(sha256 checked, a patch library file\)", run.StdOut);
+        Assert.Matches(@"ntoskrnl\.exe: .*\(sha256 checked, a patch library file\)", run.StdOut);
+        Assert.Contains("every NTFS and FAT volume of the VM is clean", run.StdOut);
         Assert.Matches(@"\n   [1-9]\d* registry values the fix-up set read back the same with hivexget", run.StdOut);
         Assert.Contains("sfdisk: the same partition table as the source's", run.StdOut);
         Assert.True(File.Exists(Path.Combine(outDir, "migration", "plan.json")), "the migration folder is left in OUT");
