@@ -49,15 +49,20 @@ public sealed class RouterAdvertiserTests(ITestOutputHelper output)
     }
 
     /// <summary>The advertisement's source must be a link-local address that has finished duplicate detection.</summary>
+    /// <summary>
+    /// Both ends need a link-local address past duplicate address detection: ours to answer from, the namespace's for
+    /// rdisc6 to send from (a tentative one fails its send with "Cannot assign requested address").
+    /// </summary>
     private static void WaitForLinkLocal(TestNetwork net)
     {
         var until = DateTime.UtcNow.AddSeconds(20);
         while (DateTime.UtcNow < until)
         {
-            var addr = ExternalTool.Run("ip", "-6", "addr", "show", "dev", net.HostInterface);
-            if (addr.Contains("fe80::") && !addr.Contains("tentative")) return;
+            var host = ExternalTool.Run("ip", "-6", "addr", "show", "dev", net.HostInterface);
+            var client = ExternalTool.Run("ip", "-n", net.Namespace, "-6", "addr", "show", "dev", net.ClientInterface);
+            if (host.Contains("fe80::") && !host.Contains("tentative") && client.Contains("fe80::") && !client.Contains("tentative")) return;
             Thread.Sleep(100);
         }
-        throw new TimeoutException($"{net.HostInterface} got no usable link-local address");
+        throw new TimeoutException($"{net.HostInterface} or {net.ClientInterface} got no usable link-local address");
     }
 }
