@@ -35,8 +35,8 @@ public sealed class ManifestCacheTests : IDisposable
 
         // Removed, then another disk committed under the same name: the server serves the new manifest's chunks.
         await client.DeleteAsync("web01", CancellationToken.None);
-        var gone = await Assert.ThrowsAnyAsync<StoreException>(() => RestoreAsync(client, "web01", _tmp.File("gone.img")));
-        Assert.Contains("404", gone.Message);
+        var gone = await Assert.ThrowsAsync<ImageNotFoundException>(() => RestoreAsync(client, "web01", _tmp.File("gone.img")));
+        Assert.Contains("'web01' is not in the store", gone.Message);
         await CaptureAsync(second, client, "web01");
         var again = _tmp.File("b.img");
         await RestoreAsync(client, "web01", again);

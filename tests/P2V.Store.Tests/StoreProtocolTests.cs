@@ -62,7 +62,7 @@ public sealed class StoreProtocolTests : IDisposable
             }.RunAsync(source, plan, sink, cancel.Token);
         });
         Assert.Empty(await client.ListAsync(CancellationToken.None));
-        await Assert.ThrowsAsync<StoreException>(() => client.GetManifestAsync("half", CancellationToken.None));
+        await Assert.ThrowsAsync<ImageNotFoundException>(() => client.GetManifestAsync("half", CancellationToken.None));
 
         // A manifest that names a chunk the store lacks is refused, and nothing becomes visible.
         var session = await client.BeginIngestAsync("liar", CancellationToken.None);
