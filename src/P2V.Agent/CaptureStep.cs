@@ -15,7 +15,7 @@ internal sealed class CaptureStep(JobContext context)
 {
     public async Task RunAsync(CancellationToken cancel)
     {
-        using var store = StoreImages.Open(context);
+        using var store = context.OpenStore();
         var disks = context.LocalDisks();
         // The last disk first and the job's own image last: when IMAGE exists, so do all its IMAGE.diskN, so a capture
         // that failed half-way never leaves a deployable image behind.

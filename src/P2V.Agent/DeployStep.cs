@@ -15,7 +15,7 @@ internal sealed class DeployStep(JobContext context)
 {
     public async Task RunAsync(CancellationToken cancel)
     {
-        using var store = StoreImages.Open(context);
+        using var store = context.OpenStore();
         var disks = context.LocalDisks();
         // Every image of the machine, and a disk for each, before anything is written. The capture commits IMAGE
         // last, so IMAGE present means IMAGE.disk2 … are too; the first missing name ends the list.

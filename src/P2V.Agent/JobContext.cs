@@ -26,6 +26,15 @@ internal sealed class JobContext(AgentJob job, ControllerClient controller, stri
         return disks.Count > 0 ? disks : throw new IOException("the machine shows no local disk (no driver for its disk controller?)");
     }
 
+    /// <summary>The job's image store, reached with the job's token (its images: <see cref="P2V.Store.DiskImageNames"/>).</summary>
+    public P2V.Store.StoreClient OpenStore()
+    {
+        if (job.Image is null) throw new InvalidDataException($"the {job.Kind} job names no image");
+        if (!Uri.TryCreate(job.Store, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            throw new InvalidDataException($"the job's image store '{job.Store}' is not an http URL");
+        return new P2V.Store.StoreClient(url, token);
+    }
+
     /// <summary>The block devices the deploy step wrote, in disk order (the fix-up works on the first).</summary>
     public List<string> DeployedDisks { get; } = [];
 
