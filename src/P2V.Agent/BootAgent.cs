@@ -33,9 +33,10 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
             catch (Exception e) when (e is IOException or ControllerRefusedException or HttpRequestException or System.Text.Json.JsonException)
             {
                 _log.Write($"cannot get the job: {e.Message}");
-                return 1;
+                // A claim whose answer was lost leaves the job claimed: /init's --report-crash fails it.
+                return FailedUnreported;
             }
-            if (!await RunJobAsync(controller, boot.Token!, job, cancel)) return 1;
+            if (await RunJobAsync(controller, boot.Token!, job, cancel) is var failed and not 0) return failed;
             return job.Kind == "deploy" ? await WaitForResetAsync(controller, job.Id, cancel) : 0;
         }
     }
@@ -88,8 +89,14 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
         return new ControllerClient(boot.Controller, boot.Token, _log.Write) { Patience = patience ?? ControllerClient.DefaultPatience };
     }
 
-    /// <summary>Runs one job's steps and tells the controller how it ended; false when it failed.</summary>
-    private async Task<bool> RunJobAsync(ControllerClient controller, string token, AgentJob job, CancellationToken cancel)
+    /// <summary>
+    /// Exit codes /init acts on: 0 the job is done; <see cref="Failed"/> it failed and the controller knows;
+    /// <see cref="FailedUnreported"/> it failed and the controller could not be told (/init then runs --report-crash).
+    /// </summary>
+    public const int Failed = 1, FailedUnreported = 3;
+
+    /// <summary>Runs one job's steps and tells the controller how it ended: 0, <see cref="Failed"/> or <see cref="FailedUnreported"/>.</summary>
+    private async Task<int> RunJobAsync(ControllerClient controller, string token, AgentJob job, CancellationToken cancel)
     {
         _log.Write($"job {job.Id}: {job.Kind} for {job.DeviceMac}{(job.Image is null ? "" : ", image " + job.Image)}");
         try
@@ -114,7 +121,7 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
             await _log.FlushAsync(controller, job.Id, cancel);
             await controller.CompleteAsync(job.Id, true, null, cancel);
             _log.Write($"job {job.Id}: done");
-            return true;
+            return 0;
         }
         catch (Exception e) when (!cancel.IsCancellationRequested)
         {
@@ -130,8 +137,9 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
             catch (Exception report) when (report is IOException or ControllerRefusedException or HttpRequestException)
             {
                 _log.Write($"the failure could not be reported: {report.Message}");
+                return FailedUnreported;
             }
-            return false;
+            return Failed;
         }
     }
 
@@ -177,7 +185,7 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
                 _log.Write($"job {next.Id}: {e.Message}");
                 continue;
             }
-            if (await RunJobAsync(own, token, next, cancel) && next.Kind == "reset") return 0;
+            if (await RunJobAsync(own, token, next, cancel) == 0 && next.Kind == "reset") return 0;
         }
     }
 }
