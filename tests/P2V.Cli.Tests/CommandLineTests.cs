@@ -102,4 +102,14 @@ public sealed class CommandLineTests
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("exclude each other", P2vProcess.OneLine(r));
     }
+
+    [Theory]
+    [InlineData("job", "create", "52:54:00:00:00:01", "--kind", "deploy", "--image", "x", "--fixup-target", "qemu", "--patches", "ftp://h/p.tar")]
+    [InlineData("createvm", "/nonexistent/plan.json", "--patches", "patches.tar")]
+    public void APatchLibraryThatIsNoHttpUrlIsRefusedBeforeAnythingElse(params string[] args)
+    {
+        var r = P2v(args);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("is not an http URL (the agent fetches the tar from it)", P2vProcess.OneLine(r));
+    }
 }

@@ -200,15 +200,13 @@ public static class ControllerCommands
         var steps = new Option<string[]>("--step") { Description = "A step of the task sequence (repeat for several; default: the kind's)", HelpName = "STEP", AllowMultipleArgumentsPerToken = false };
         var fixupTarget = new Option<string>("--fixup-target") { Description = "Deploy: the hypervisor the fix-ups prepare Windows for", HelpName = "TARGET" };
         var vcpus = CliOptions.Int("--vcpus", "Deploy: the VM's virtual processors (decides the HAL; default 1)", 1, 255, "N");
-        var patches = new Option<string>("--patches") { Description = "Deploy: the URL of a tar of the patch library (HALs, kernels, service-pack cabinets)", HelpName = "URL" };
+        var patches = CliOptions.PatchesUrl("Deploy: the URL of a tar of the patch library (HALs, kernels, service-pack cabinets)");
         var json = CliOptions.Json();
         var command = new Command("create", "Queue a job for a controlled device; prints its id") { mac, kind, image, steps, fixupTarget, vcpus, patches, json };
         command.Validators.Add(r =>
         {
             if (r.GetResult(fixupTarget) is null && (r.GetResult(vcpus) is not null || r.GetResult(patches) is not null))
                 r.AddError("--vcpus and --patches belong to the fix-up: give --fixup-target too");
-            if (r.GetValue(patches) is { } p && !(Uri.TryCreate(p, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"))
-                r.AddError($"--patches '{p}' is not an http URL (the agent fetches the tar from it)");
         });
         var (url, token) = ClientOptions(command);
         command.SetAction(async (r, ct) =>

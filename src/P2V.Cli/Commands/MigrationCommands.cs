@@ -98,14 +98,9 @@ public static class MigrationCommands
             { Description = $"Register the VM with this controller (default: the plan's, else ${ControllerClient.UrlVariable})", HelpName = "URL" };
         var token = new Option<string>("--token") { Description = $"The controller's admin token (default: ${ControllerClient.TokenVariable})", HelpName = "TOKEN" };
         var image = new Option<string>("--image") { Description = "With a controller: the captured image in its store to deploy (default: the plan's name)", HelpName = "NAME" };
-        var patches = new Option<string>("--patches") { Description = "With a controller: the URL of the patch library's tar for the fix-ups", HelpName = "URL" };
+        var patches = CliOptions.PatchesUrl("With a controller: the URL of the patch library's tar for the fix-ups");
         var command = new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration; register it with the controller")
             { plan, floppy, zero, force, json, controller, token, image, patches };
-        command.Validators.Add(r =>
-        {
-            if (r.GetValue(patches) is { } p && !(Uri.TryCreate(p, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"))
-                r.AddError($"--patches '{p}' is not an http URL (the agent fetches the tar from it)");
-        });
         command.SetAction((r, ct) => CreateVmAsync(r.GetValue(plan)!,
             new CreateVmOptions { FloppySource = r.GetValue(floppy), ZeroFill = r.GetValue(zero), Overwrite = r.GetValue(force) }, r.GetValue(json),
             r.GetValue(controller), r.GetValue(token), r.GetValue(image), r.GetValue(patches), ct));
