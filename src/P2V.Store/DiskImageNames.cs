@@ -17,7 +17,7 @@ public static class DiskImageNames
     public static bool IsFurtherDisk(string name)
     {
         int dot = name.LastIndexOf(".disk", StringComparison.Ordinal);
-        return dot > 0 && BelongsTo(name, name[..dot]) && name != name[..dot];
+        return dot > 0 && BelongsTo(name, name[..dot]);
     }
 
     /// <summary>True when <paramref name="name"/> is the image of one of the disks of <paramref name="image"/>.</summary>

@@ -36,5 +36,8 @@ public sealed class FixupSettingsTests
         Assert.True(DiskImageNames.BelongsTo("srv", "srv"));
         foreach (var other in new[] { "srv.disk1", "srv.disk02", "srv.disk", "srv.diskX", "srv2", "srv.disk2x", "sr" })
             Assert.False(DiskImageNames.BelongsTo(other, "srv"), other);
+        Assert.True(DiskImageNames.IsFurtherDisk("srv.disk2"));
+        foreach (var name in new[] { "srv", "srv.disk1", "srv.disk02", ".disk2", "srv.disk", "srv.disk2.x" })
+            Assert.False(DiskImageNames.IsFurtherDisk(name), name);
     }
 }
