@@ -11,6 +11,7 @@ NetbootCommands.AddTo(root);
 MigrationCommands.AddTo(root);
 FixupCommands.AddTo(root);
 ControllerCommands.AddTo(root);
+CleanupCommands.AddTo(root);
 AgentCommands.AddTo(root);
 
 return await CliHost.RunAsync(root, args);
