@@ -148,10 +148,11 @@ public static partial class BootFloppyDetacher
         return changed ? Encoding.UTF8.GetBytes(string.Join("\n", lines)) : null;
     }
 
-    [GeneratedRegex(@"^\s*-drive\s+""?[^\n]*\bif=floppy\b")]
+    // QemuCommandLine quotes every word: "-drive" "file=…,if=floppy,index=0" \
+    [GeneratedRegex(@"^\s*""?-drive""?\s+[^\n]*\bif=floppy\b")]
     private static partial Regex FloppyDrive();
 
-    [GeneratedRegex(@"^\s*-boot\s+""?(?:[^""\s]*,)?order=(?<order>[a-z]+)")]
+    [GeneratedRegex(@"^\s*""?-boot""?\s+""?(?:[^""\s]*,)?order=(?<order>[a-z]+)")]
     private static partial Regex BootOrder();
 
     [GeneratedRegex(@"-Path (?<path>'(?:[^']|'')*'|\$null)\s*$")]
