@@ -30,8 +30,8 @@ public static class CleanupCommands
         {
             string dir = r.GetValue(folder)!;
             string? html = r.GetValue(output) ?? (r.GetValue(json) ? null : Path.Combine(dir, "report.html"));
-            if (html != null) P2V.Imaging.AtomicFile.CheckTarget(html, overwrite: true);
             var report = P2V.Migration.Reporting.ReportFolder.Read(dir);
+            if (html != null) P2V.Imaging.AtomicFile.CheckTarget(html, overwrite: true);
             if (r.GetValue(url) is { } controllerUrl)
             {
                 var plan = P2V.Migration.Planning.MigrationPlan.Load(Path.Combine(dir, "plan.json"));
