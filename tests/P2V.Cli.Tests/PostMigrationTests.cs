@@ -159,6 +159,43 @@ public sealed partial class PostMigrationTests : IDisposable
         Assert.Contains("no such migration folder", P2vProcess.OneLine(r));
     }
 
+    [SkippableFact]
+    public void Cleanup_refuses_while_a_job_of_the_vm_runs()
+    {
+        Requires.Tool("curl");
+        var (url, token, _) = Serve(netboot: false);
+        var folder = Plan(url);
+        Ok(P2v(token, "device", "add", BootMac, "--control"));
+        var job = JsonDocument.Parse(Ok(P2v(token, "job", "create", BootMac, "--kind", "capture", "--image", "WEB01", "--json"))).RootElement;
+        Curl(url, job.GetProperty("token").GetString()!, "/api/agent/job");
+        var r = P2v(token, "cleanup", folder, "--controller", url, "--drop-images");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains($"job {job.GetProperty("job").GetProperty("id").GetInt64()} (capture) is claimed", P2vProcess.OneLine(r));
+        Assert.Contains("if=floppy", File.ReadAllText(Path.Combine(folder, "WEB01.qemu.sh")));
+        Assert.True(JsonDocument.Parse(Curl(url, token, $"/api/devices/{BootMac}")).RootElement.GetProperty("controlled").GetBoolean());
+    }
+
+    [SkippableFact]
+    public void Report_from_the_folder_alone_reads_its_fixup_report_and_the_files_times()
+    {
+        var folder = Plan("http://127.0.0.1:9");
+        var undo = Path.Combine(folder, "WEB01.fixup.json");
+        File.WriteAllText(undo, FixupReportJson());
+        var html = Path.Combine(folder, "report.html");
+        var report = JsonSerializer.Deserialize(Ok(P2v(null, "report", folder, "--json", "-o", html)), ReportJson.Default.MigrationReport)!;
+        Assert.Null(report.Controller);
+        Assert.Empty(report.Volumes);
+        var fixup = Assert.Single(report.Fixups);
+        Assert.Equal((undo, $"p2v fixup /dev/sda --undo {undo}"), (fixup.UndoFile, fixup.UndoCommand));
+        Assert.Single(report.Installed);
+        Assert.Equal(["gather", "plan"], report.Phases.Select(p => p.Name));
+        var page = File.ReadAllText(html);
+        Assert.DoesNotContain("<script", page);
+        Assert.Contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;C&quot;", page);
+        Assert.Contains("Windows Server 2003 &lt;b&gt;SP2&lt;/b&gt;", page);
+        Assert.Equal(0, ExternalTool.Try("xmllint", "--html", "--noout", html).ExitCode);
+    }
+
     /// <summary>The page in chromium, offline: it must ask for nothing but itself, run no script from the source, show each section.</summary>
     private static async Task OpenInChromiumAsync(string html)
     {
