@@ -91,7 +91,8 @@ public sealed partial class PostMigrationTests : IDisposable
         var fixup = Assert.Single(report.Fixups);
         Assert.Equal($"deploy job {deployJob} (controller)", fixup.Origin);
         Assert.Contains("--undo", fixup.UndoCommand);
-        Assert.Equal(("driver", "viostor.sys: storage, boot start"), (report.Installed.Single().Kind, report.Installed.Single().Detail));
+        Assert.Equal([("driver", "viostor.inf"), ("driver skipped", "netkvm.inf"), ("first-boot", "C:\\P2V\\firstboot\\01-additions.cmd")],
+            report.Installed.Select(i => (i.Kind, i.Name)));
         Assert.Equal(["gather", "plan", "create VM", "capture WEB01", "deploy WEB01", "reset"], report.Phases.Select(p => p.Name));
         Assert.All(report.Phases.Where(p => p.Origin.StartsWith("controller", StringComparison.Ordinal)), p => Assert.True(p.Finished >= p.Started, p.Name));
         Assert.Contains(report.Findings, f => f.Fix.Length > 0);
@@ -187,7 +188,7 @@ public sealed partial class PostMigrationTests : IDisposable
         Assert.Empty(report.Volumes);
         var fixup = Assert.Single(report.Fixups);
         Assert.Equal((undo, $"p2v fixup /dev/sda --undo {undo}"), (fixup.UndoFile, fixup.UndoCommand));
-        Assert.Single(report.Installed);
+        Assert.Equal(3, report.Installed.Count);
         Assert.Equal(["gather", "plan"], report.Phases.Select(p => p.Name));
         var page = File.ReadAllText(html);
         Assert.DoesNotContain("<script", page);
@@ -215,26 +216,38 @@ public sealed partial class PostMigrationTests : IDisposable
         Assert.Equal(2, await page.Locator("#images tr").CountAsync() - 1);
         Assert.True(await page.Locator("#volumes tr.ok").CountAsync() >= 2);
         Assert.Equal(0, await page.Locator("#volumes tr.error").CountAsync());
-        Assert.Contains("viostor.sys", await page.Locator("#installed").InnerTextAsync());
+        Assert.Contains("viostor.inf: storage, boot start", await page.Locator("#installed").InnerTextAsync());
         Assert.Contains("reset", await page.Locator("#phase-times").InnerTextAsync());
         var undo = page.Locator("a.undo");
         Assert.StartsWith("data:application/json;base64,", await undo.GetAttributeAsync("href"));
         var download = await page.RunAndWaitForDownloadAsync(() => undo.ClickAsync());
         var saved = html + ".undo.json";
         await download.SaveAsAsync(saved);
+        // The undo file is the agent's report as it came, fields this build does not know included.
         Assert.Equal("qemu", FixupReport.FromJson(File.ReadAllText(saved), saved).Target);
+        Assert.Contains("firstBootScripts", File.ReadAllText(saved));
         var shot = Environment.GetEnvironmentVariable("P2V_REPORT_SCREENSHOT") is { Length: > 0 } s ? s : html + ".png";
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot, FullPage = true });
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(shot)[..4]);
     }
 
-    /// <summary>The fix-up report the deploy agent sends (the agent's fixup step writes it; here it is the report's input), with a drivers step.</summary>
-    private static string FixupReportJson() => new FixupReport
+    /// <summary>
+    /// The fix-up report the deploy agent sends (the agent's fixup step writes it; here it is the report's input), with
+    /// the lists `p2v fixup --drivers/--firstboot` add to it (driversInstalled, driversSkipped, firstBootScripts).
+    /// </summary>
+    private static string FixupReportJson()
     {
-        Disk = "/dev/sda", Target = "qemu", Vcpus = 2, Complete = true, StartedUtc = DateTime.UtcNow.AddMinutes(-1), FinishedUtc = DateTime.UtcNow,
-        Windows = "Windows Server 2003 <b>SP2</b>", InstalledHal = "halmacpi.dll", InstalledKernel = "ntkrnlmp.exe",
-        Plan = [new FixupStepSummary("hal", "HAL and kernel", ["keep halmacpi.dll"]), new FixupStepSummary("drivers", "virtio storage", ["viostor.sys: storage, boot start"])],
-    }.ToJson();
+        var json = System.Text.Json.Nodes.JsonNode.Parse(new FixupReport
+        {
+            Disk = "/dev/sda", Target = "qemu", Vcpus = 2, Complete = true, StartedUtc = DateTime.UtcNow.AddMinutes(-1), FinishedUtc = DateTime.UtcNow,
+            Windows = "Windows Server 2003 <b>SP2</b>", InstalledHal = "halmacpi.dll", InstalledKernel = "ntkrnlmp.exe",
+            Plan = [new FixupStepSummary("hal", "HAL and kernel", ["keep halmacpi.dll"]), new FixupStepSummary("drivers", "virtio storage", ["viostor.inf"])],
+        }.ToJson())!.AsObject();
+        json["driversInstalled"] = new System.Text.Json.Nodes.JsonArray("viostor.inf: storage, boot start");
+        json["driversSkipped"] = new System.Text.Json.Nodes.JsonArray("netkvm.inf: no model for 5.2 x86");
+        json["firstBootScripts"] = new System.Text.Json.Nodes.JsonArray("C:\\P2V\\firstboot\\01-additions.cmd");
+        return json.ToJsonString();
+    }
 
     private static string Ok(ExternalTool.Result r)
     {

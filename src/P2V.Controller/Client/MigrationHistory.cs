@@ -1,7 +1,6 @@
 using P2V.Controller.Jobs;
 using P2V.Migration.Reporting;
 using P2V.Store;
-using P2V.Windows.Fixups;
 
 namespace P2V.Controller.Client;
 
@@ -28,7 +27,7 @@ public static class MigrationHistory
         foreach (var j in jobs.Where(j => j.Kind == JobKind.Deploy))
             foreach (var r in (await controller.ReportsAsync(j.Id, cancel)).Where(r => r.Name == "fixup"))
             {
-                try { fixups.Add(ReportFolder.Fixup(FixupReport.FromJson(r.Content, $"job {j.Id} report 'fixup'"), $"deploy job {j.Id} (controller)", $"{report.Name}-job{j.Id}-fixup.json")); }
+                try { fixups.Add(ReportFolder.Fixup(r.Content, $"deploy job {j.Id} (controller)", $"{report.Name}-job{j.Id}-fixup.json")); }
                 catch (InvalidDataException e) { notes.Add(e.Message); }
             }
 

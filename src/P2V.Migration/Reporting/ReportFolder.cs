@@ -1,3 +1,4 @@
+using System.Text.Json;
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
 using P2V.Migration.Validation;
@@ -41,7 +42,7 @@ public static class ReportFolder
         var fixups = new List<ReportFixup>();
         foreach (var file in Directory.GetFiles(folder, "*fixup*.json").Order(StringComparer.Ordinal))
         {
-            try { fixups.Add(Fixup(FixupReport.FromJson(File.ReadAllText(file), file), file, file)); }
+            try { fixups.Add(Fixup(File.ReadAllText(file), file, file)); }
             catch (InvalidDataException e) { notes.Add(e.Message); }
         }
 
@@ -61,33 +62,57 @@ public static class ReportFolder
         };
     }
 
-    /// <summary>A fix-up report as the page shows it; <paramref name="undoFile"/> is the file `p2v fixup --undo` takes.</summary>
-    public static ReportFixup Fixup(FixupReport r, string origin, string undoFile) => new(origin, r.Target, r.Vcpus, r.Windows, r.InstalledHal, r.InstalledKernel,
-        r.Complete, r.DryRun, r.StartedUtc, r.FinishedUtc,
-        [.. r.Plan.Select(s => $"[{s.Name}] {s.Title}")],
-        [.. r.Changes.Select(c => $"[{c.Step}] {c.Description}")],
-        r.Warnings, r.Errors, undoFile,
-        r.DryRun ? "nothing to undo (dry run)" : r.UndoneUtc is { } u ? $"undone {u:yyyy-MM-dd HH:mm:ss}Z"
-            : $"p2v fixup {Quote(r.Disk)} --undo {Quote(undoFile)}",
-        r.ToJson());
+    /// <summary>
+    /// A fix-up report as the page shows it; <paramref name="json"/> is the report as written (kept whole: it is the
+    /// undo file), <paramref name="undoFile"/> the name `p2v fixup --undo` takes it by.
+    /// </summary>
+    public static ReportFixup Fixup(string json, string origin, string undoFile)
+    {
+        var r = FixupReport.FromJson(json, origin);
+        return new(origin, r.Target, r.Vcpus, r.Windows, r.InstalledHal, r.InstalledKernel, r.Complete, r.DryRun, r.StartedUtc, r.FinishedUtc,
+            [.. r.Plan.Select(s => $"[{s.Name}] {s.Title}")],
+            [.. r.Changes.Select(c => $"[{c.Step}] {c.Description}")],
+            r.Warnings, r.Errors, undoFile,
+            r.DryRun ? "nothing to undo (dry run)" : r.UndoneUtc is { } u ? $"undone {u:yyyy-MM-dd HH:mm:ss}Z"
+                : $"p2v fixup {Quote(r.Disk)} --undo {Quote(undoFile)}",
+            json);
+    }
 
     /// <summary>
-    /// The drivers and first-boot actions a fix-up installed: its plan's steps named "driver…"/"firstboot…"/"first-boot…"
-    /// with their details. Those steps come with `p2v fixup --drivers`/`--firstboot`; a report without them lists none.
+    /// The hook for what `p2v fixup --drivers`/`--firstboot` installed: the report's "driversInstalled",
+    /// "driversSkipped" and "firstBootScripts" lists where it has them (read from the JSON, so a report of either
+    /// format is read); in a report without them, its plan's steps named "driver…" or "first boot…" with their details.
     /// </summary>
     public static IEnumerable<ReportInstalled> Installed(ReportFixup fixup)
     {
+        using var doc = JsonDocument.Parse(fixup.ReportJson);
+        var root = doc.RootElement;
+        var lists = new[] { ("driversInstalled", "driver"), ("driversSkipped", "driver skipped"), ("firstBootScripts", "first-boot") };
+        var found = new List<ReportInstalled>();
+        bool any = false;
+        foreach (var (property, kind) in lists)
+        {
+            if (!root.TryGetProperty(property, out var list) || list.ValueKind != JsonValueKind.Array) continue;
+            any = true;
+            foreach (var item in list.EnumerateArray())
+                if (item.GetString() is { } text) found.Add(new ReportInstalled(kind, kind == "first-boot" ? text : Origin(text), text));
+        }
+        if (any) return found;
         var report = FixupReport.FromJson(fixup.ReportJson, fixup.Origin);
         foreach (var step in report.Plan)
         {
-            string? kind = step.Name.StartsWith("driver", StringComparison.OrdinalIgnoreCase) ? "driver"
-                : step.Name.StartsWith("firstboot", StringComparison.OrdinalIgnoreCase) || step.Name.StartsWith("first-boot", StringComparison.OrdinalIgnoreCase) ? "first-boot"
-                : null;
+            string name = step.Name.Replace("-", " ", StringComparison.Ordinal).ToLowerInvariant();
+            string? kind = name.StartsWith("driver", StringComparison.Ordinal) ? "driver"
+                : name.StartsWith("first boot", StringComparison.Ordinal) || name.StartsWith("firstboot", StringComparison.Ordinal) ? "first-boot" : null;
             if (kind is null) continue;
-            if (step.Details.Count == 0) yield return new ReportInstalled(kind, step.Title, "");
-            foreach (var d in step.Details) yield return new ReportInstalled(kind, step.Title, d);
+            if (step.Details.Count == 0) found.Add(new ReportInstalled(kind, step.Title, ""));
+            found.AddRange(step.Details.Select(d => new ReportInstalled(kind, step.Title, d)));
         }
+        return found;
     }
+
+    /// <summary>The package of a line such as "viostor.inf: Red Hat VirtIO SCSI controller …".</summary>
+    private static string Origin(string line) => line.Split([':', ' '], 2)[0];
 
     private static ReportSource Source(SourceInventory inv)
     {
