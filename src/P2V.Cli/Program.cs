@@ -12,6 +12,7 @@ NetbootCommands.AddTo(root);
 MigrationCommands.AddTo(root);
 FixupCommands.AddTo(root);
 ControllerCommands.AddTo(root);
+CleanupCommands.AddTo(root);
 #endif
 AgentCommands.AddTo(root);
 
