@@ -13,8 +13,11 @@ public sealed record PlanOptions
     public required string DestHost { get; init; }
     public DiskFileFormat? DiskFormat { get; init; }
     public long? MemoryMB { get; init; }
-    /// <summary>The virtual network / switch / bridge the NICs join; the seed created "VM0".</summary>
-    public string? Network { get; init; }
+    /// <summary>
+    /// Virtual networks: "NIC=NAME" puts a NIC on NAME, a bare "NAME" every other NIC; the rest join one network per
+    /// source subnet, else "VM0" (<see cref="NetworkPlanning"/>).
+    /// </summary>
+    public IReadOnlyList<string> Networks { get; init; } = [];
     public string? Controller { get; init; }
 }
 
@@ -42,9 +45,9 @@ public static class MigrationPlanner
         var windows = inv.Windows?.Facts;
         var guest = new PlannedGuest(windows?.ProductName, windows?.Version, windows?.ServicePack,
             Acpi: windows?.HalName is null || windows.HalType.IsAcpi());
-        var network = o.Network ?? (o.Target is TargetKind.Libvirt ? "default" : o.Target is TargetKind.Qemu ? "br0" : "VM0");
-        var nics = inv.NetworkAdapters.Take(ValidationRules.NicLimit(context))
-            .Select(n => new PlannedNic(n.Name, n.Mac, limits.NicModel(guest.IsBefore), network)).ToList();
+        var sourceNics = inv.NetworkAdapters.Take(ValidationRules.NicLimit(context)).ToList();
+        var names = NetworkPlanning.Assign(inv.NetworkAdapters, o.Networks).Take(sourceNics.Count).ToList();
+        var nics = sourceNics.Select((n, i) => new PlannedNic(n.Name, n.Mac, limits.NicModel(guest.IsBefore), names[i])).ToList();
 
         var (slots, _) = DiskPlacement.Place(DiskPlacement.MigratedDisks(inv), limits);
         var disks = slots.Select((s, i) => new PlannedDisk(s.Disk.Name, s.Disk.SizeBytes,
@@ -64,6 +67,7 @@ public static class MigrationPlanner
             Guest = guest,
             Disks = disks,
             Nics = nics,
+            Networks = NetworkPlanning.Networks(sourceNics, names, o.Target, o.VmConfigPath),
             Floppy = HostPath.Join(o.VmConfigPath, $"{o.Name}_boot.vfd"),
             ConfigFile = HostPath.Join(o.VmConfigPath, o.Name + ConfigExtension(o.Target)),
             Controller = o.Controller,
