@@ -12,6 +12,8 @@ public sealed record PlanOptions
     public required string VirtualDiskPath { get; init; }
     public required string DestHost { get; init; }
     public DiskFileFormat? DiskFormat { get; init; }
+    /// <summary>The controller every disk goes on; null: IDE, then SCSI when IDE is full (<see cref="DiskPlacement"/>).</summary>
+    public VmDiskBus? DiskBus { get; init; }
     public long? MemoryMB { get; init; }
     /// <summary>
     /// Virtual networks: "NIC=NAME" puts a NIC on NAME, a bare "NAME" every other NIC; the rest join one network per
@@ -35,7 +37,8 @@ public static class MigrationPlanner
         var format = o.DiskFormat ?? limits.DefaultDiskFormat;
         if (!limits.DiskFormats.Contains(format))
             throw new ArgumentException($"{limits.DisplayName} cannot use {TargetHypervisor.DiskFormatName(format)} disks ({string.Join(", ", limits.DiskFormats.Select(TargetHypervisor.DiskFormatName))})");
-        var context = ValidationContext.For(inv, o.Target, format);
+        if (o.DiskBus is { } bus) DiskBusSupport.CheckTarget(limits, bus);
+        var context = ValidationContext.For(inv, o.Target, format, o.DiskBus);
         var findings = InventoryValidator.Validate(context);
 
         // MemTotal is what the kernel manages, a little below what is installed: round up to 32 MB.
@@ -49,7 +52,7 @@ public static class MigrationPlanner
         var names = NetworkPlanning.Assign(inv.NetworkAdapters, o.Networks).Take(sourceNics.Count).ToList();
         var nics = sourceNics.Select((n, i) => new PlannedNic(n.Name, n.Mac, limits.NicModel(guest.IsBefore), names[i])).ToList();
 
-        var (slots, _) = DiskPlacement.Place(DiskPlacement.MigratedDisks(inv), limits);
+        var (slots, _) = DiskPlacement.Place(DiskPlacement.MigratedDisks(inv), limits, o.DiskBus);
         var disks = slots.Select((s, i) => new PlannedDisk(s.Disk.Name, s.Disk.SizeBytes,
             s.Disk.LogicalSectorSize == 4096 && format is DiskFileFormat.Vhdx or DiskFileFormat.VhdxFixed ? 4096 : 512,
             HostPath.Join(o.VirtualDiskPath, $"{o.Name}_{s.Disk.Name}{TargetHypervisor.Extension(format)}"), format, s.Bus, s.Controller, s.Unit)).ToList();
@@ -74,6 +77,23 @@ public static class MigrationPlanner
             Findings = findings.Select(f => new PlannedFinding(f.RuleId, f.Severity, f.Subject, f.Message)).ToList(),
         };
         return (plan, findings);
+    }
+
+    /// <summary>
+    /// The plan with every disk moved onto <paramref name="bus"/> (createvm --disk-bus), with the guest's findings for it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The target has no such controller, the disks do not fit on it, or the guest has no driver for it.</exception>
+    public static (MigrationPlan Plan, IReadOnlyList<Finding> Findings) WithDiskBus(MigrationPlan plan, VmDiskBus bus)
+    {
+        var limits = TargetHypervisor.For(plan.Target);
+        DiskBusSupport.CheckTarget(limits, bus);
+        var slots = DiskPlacement.Slots([.. plan.Disks.Select(d => d.SizeBytes)], limits, bus);
+        if (slots.Any(s => s is null))
+            throw new ArgumentException($"--disk-bus {bus.ToString().ToLowerInvariant()}: {plan.Disks.Count} disk(s) do not all fit on {limits.DisplayName}'s {bus.ToString().ToLowerInvariant()} controllers");
+        var findings = DiskBusSupport.Check(limits, plan.Guest.Version, bus).ToList();
+        if (findings.FirstOrDefault(f => f.Severity == Severity.Error) is { } error)
+            throw new ArgumentException($"--disk-bus {bus.ToString().ToLowerInvariant()}: {error.Message}; {error.Fix}");
+        return (plan with { Disks = [.. plan.Disks.Select((d, i) => d with { Bus = slots[i]!.Value.Bus, Controller = slots[i]!.Value.Controller, Unit = slots[i]!.Value.Unit })] }, findings);
     }
 
     public static string ConfigExtension(TargetKind target) => target switch

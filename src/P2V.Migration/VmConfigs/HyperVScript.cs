@@ -12,6 +12,7 @@ public static class HyperVScript
 {
     public static string Write(MigrationPlan plan)
     {
+        VmConfigGuard.NoVirtio(plan);
         var s = new StringBuilder();
         void L(string line) => s.Append(line).Append("\r\n");
         L($"# Hyper-V VM '{plan.Name}' for a migrated {plan.Guest.Product ?? "machine"}: written by p2v plan; run by {plan.Name}_CreateVM.ps1 after p2v createvm made the disks.");

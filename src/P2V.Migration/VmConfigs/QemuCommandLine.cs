@@ -41,6 +41,8 @@ public static class QemuCommandLine
             var file = "file=" + d.File.Replace(",", ",,", StringComparison.Ordinal) + ",format=" + QemuFormat(d.Format);
             if (d.Bus == VmDiskBus.Ide)
                 a.AddRange(["-drive", $"{file},if=ide,bus={d.Controller},unit={d.Unit},media=disk"]);
+            else if (d.Bus == VmDiskBus.Virtio)
+                a.AddRange(["-drive", $"{file},if=virtio"]);   // a virtio-blk-pci device each; SeaBIOS boots from it
             else
                 a.AddRange(["-drive", $"{file},if=none,id=disk{i}", "-device", $"scsi-hd,bus=scsi{d.Controller}.0,scsi-id={d.Unit},drive=disk{i}"]);
         }

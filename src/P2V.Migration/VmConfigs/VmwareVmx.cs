@@ -13,6 +13,7 @@ public static class VmwareVmx
 {
     public static string Write(MigrationPlan plan)
     {
+        VmConfigGuard.NoVirtio(plan);
         var lines = new List<(string Key, string Value)>
         {
             (".encoding", "UTF-8"),
