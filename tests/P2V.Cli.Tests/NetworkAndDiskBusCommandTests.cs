@@ -47,6 +47,20 @@ public sealed class NetworkAndDiskBusCommandTests : IDisposable
     }
 
     [Fact]
+    public void Validate_DiskBus_SaysWhichTargetAndGuestAllowIt()
+    {
+        var r = P2vProcess.Run("validate", Inventory(), "--target", "vmware", "--disk-bus", "virtio");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--disk-bus virtio: VMware Workstation has no virtio disks", P2vProcess.OneLine(r));
+        r = P2vProcess.Run("validate", Inventory(), "--disk-bus", "virtio");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--disk-bus needs --target", P2vProcess.OneLine(r));
+        // no Windows in this inventory: the guest's version is unknown, so a warning to install the driver
+        r = P2vProcess.Run("validate", Inventory(), "--target", "qemu", "--disk-bus", "virtio", "--json");
+        Assert.Contains("\"target-disk-bus\"", r.StdOut);
+    }
+
+    [Fact]
     public void CreateVm_DiskBusTheTargetLacks_IsRefusedBeforeAnyFile_ElseApplied()
     {
         var floppy = _tmp.File("floppy.img");

@@ -53,9 +53,10 @@ public static class MigrationCommands
         var inventory = new Argument<string>("inventory.xml") { Description = "The inventory from p2v gather" };
         var target = Target("The hypervisor to check against (default: the rules common to all)");
         var format = DiskFormat();
+        var bus = DiskBus();
         var json = CliOptions.Json();
-        var command = new Command("validate", "Check an inventory against the migration rules; exits 1 when a rule reports an error") { inventory, target, format, json };
-        command.SetAction(r => ValidateAsync(r.GetValue(inventory)!, r.GetValue(target), r.GetValue(format), r.GetValue(json)));
+        var command = new Command("validate", "Check an inventory against the migration rules; exits 1 when a rule reports an error") { inventory, target, format, bus, json };
+        command.SetAction(r => ValidateAsync(r.GetValue(inventory)!, r.GetValue(target), r.GetValue(format), r.GetValue(bus), r.GetValue(json)));
         return command;
     }
 
@@ -133,11 +134,16 @@ public static class MigrationCommands
         return 0;
     }
 
-    private static int ValidateAsync(string path, TargetKind? target, DiskFileFormat? format, bool json)
+    private static int ValidateAsync(string path, TargetKind? target, DiskFileFormat? format, VmDiskBus? bus, bool json)
     {
-
+        if (bus is { } b)
+        {
+            // A disk bus is a question about one target's controllers.
+            if (target is not { } t) throw new UsageException("--disk-bus needs --target (which hypervisor's controller)");
+            Parse(() => { DiskBusSupport.CheckTarget(TargetHypervisor.For(t), b); return 0; });
+        }
         var inv = InventoryXml.Load(path);
-        var findings = InventoryValidator.Validate(ValidationContext.For(inv, target, format));
+        var findings = InventoryValidator.Validate(ValidationContext.For(inv, target, format, bus));
         bool errors = InventoryValidator.HasErrors(findings);
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(new ValidationSummary(path, target is { } k ? TargetHypervisor.For(k).Name : null,
