@@ -193,6 +193,16 @@ public sealed class NetworkPlanTests(WindowsDisks disks) : IClassFixture<Windows
         Assert.Contains($": {network.Bridge}: <", r.StdOut);
         Assert.Contains(" bridge ", r.StdOut);   // ip -d: the link's kind
         Assert.Equal($"allow {network.Bridge}\n", File.ReadAllText(acl));
+
+        // with an uplink (one end of a veth pair standing for the host's adapter on the source subnet): enslaved to the bridge;
+        // a missing one is a clear failure
+        r = ExternalTool.RunWith("unshare", ["-n", "sh", "-c",
+            $"ip link add up0 type veth peer name up1 && P2V_QEMU_BRIDGE_ACL={acl} P2V_BRIDGE_UPLINK=up0 sh {dir.File("bridge.sh")} && ip -o link show dev up0"], stdin: null, check: false);
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        Assert.Contains($"master {network.Bridge}", r.StdOut);
+        r = ExternalTool.RunWith("unshare", ["-n", "sh", "-c", $"P2V_QEMU_BRIDGE_ACL={acl} P2V_BRIDGE_UPLINK=nosuch0 sh {dir.File("bridge.sh")}"], stdin: null, check: false);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("no host interface nosuch0", r.StdErr);
     }
 
     [Fact]
