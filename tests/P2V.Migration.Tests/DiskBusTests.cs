@@ -47,6 +47,12 @@ public sealed class DiskBusTests(WindowsDisks disks) : IClassFixture<WindowsDisk
         doc.Load(dir.File("SMALL.xml"));
         Assert.Equal("vda", doc.SelectSingleNode("/domain/devices/disk[@device='disk']/target[@bus='virtio']/@dev")!.Value);
         Assert.Null(doc.SelectSingleNode("/domain/devices/disk[@device='disk']/address"));
+
+        // libvirt's own parser (the test driver, no daemon) takes it and lists the disk as vda
+        File.WriteAllText(dir.File("test.xml"), LibvirtDomain.Write(plan, domainType: "test"));
+        r = ExternalTool.Try("virsh", "-c", "test:///default", $"define {dir.File("test.xml")}; domblklist SMALL");
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        Assert.Matches(@"vda\s+/srv/vm/SMALL_sda\.img", r.StdOut);
     }
 
     [Fact]

@@ -95,6 +95,26 @@ public sealed class NetworkPlanTests(WindowsDisks disks) : IClassFixture<Windows
         AssertShellSyntax(dir, "create.sh", create);
     }
 
+    /// <summary>
+    /// libvirt itself (its test driver, which needs no daemon and keeps state for one connection) defines and starts
+    /// the network, defines the domain and attaches its interface to it.
+    /// </summary>
+    [Fact]
+    public void Libvirt_TestDriverDefinesTheNetworkAndAttachesTheDomain()
+    {
+        using var dir = new TempDirectory();
+        var plan = Plan(TargetKind.Libvirt, dir.Path);
+        var (network, bytes) = Assert.Single(MigrationFolder.NetworkDefinitions(plan));
+        File.WriteAllBytes(dir.File("net.xml"), bytes);
+        File.WriteAllText(dir.File("SMALL.xml"), LibvirtDomain.Write(plan, domainType: "test"));
+        var r = ExternalTool.Try("virsh", "-c", "test:///default",
+            $"net-define {dir.File("net.xml")}; net-start {network.Name}; net-info {network.Name}; define {dir.File("SMALL.xml")}; domiflist SMALL");
+        Assert.True(r.ExitCode == 0, r.StdErr + r.StdOut);
+        Assert.Matches(@"Active:\s+yes", r.StdOut);
+        Assert.Matches(@"Bridge:\s+brc0a80a00-24", r.StdOut);
+        Assert.Matches(@"network\s+net-192\.168\.10\.0-24\s+rtl8139\s+00:1e:0b:aa:bb:cc", r.StdOut);
+    }
+
     [Fact]
     public void VirtualServer_VncAndRegistrationStep()
     {
