@@ -101,6 +101,8 @@ public sealed record WindowsFacts
     /// <summary>The kernel NTLDR loads (ntoskrnl.exe, or boot.ini's /KERNEL=); null when the file is missing.</summary>
     public SystemFile? Kernel { get; init; }
     public IReadOnlyList<WindowsService> Services { get; init; } = [];
+    /// <summary>The network adapters' TCP/IP settings (<see cref="TcpipBindings"/>).</summary>
+    public IReadOnlyList<TcpipBinding> Tcpip { get; init; } = [];
     public BootIni? BootIni { get; init; }
     public IReadOnlyList<BcdEntry> BcdEntries { get; init; } = [];
     /// <summary>Hives that were dirty and brought up to date from their logs (in memory only).</summary>

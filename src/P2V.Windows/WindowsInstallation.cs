@@ -151,6 +151,7 @@ public static class WindowsInstallation
             Hal = hal,
             Kernel = kernel,
             Services = services,
+            Tcpip = currentSet is null ? [] : TcpipBindings.Read(currentSet),
             BootIni = bootIni,
             BcdEntries = ReadBcd(volume, hives)?.Entries ?? [],
             RecoveredHives = hives.Recovered,

@@ -32,7 +32,7 @@ public sealed class PlanTests(WindowsDisks disks) : IClassFixture<WindowsDisks>
         var (vs, _) = SmallServerPlan(disks, TargetKind.VirtualServer, "D:\\VMs\\SMALL", "D:\\VMs\\SMALL");
         Assert.Equal(512, vs.MemoryMB);   // MemTotal 508000 kB rounded up to 32 MB
         var nic = Assert.Single(vs.Nics);
-        Assert.Equal(("eth0", "00:1e:0b:aa:bb:cc", "VM0"), (nic.Source, nic.Mac, nic.Network));
+        Assert.Equal(("eth0", "00:1e:0b:aa:bb:cc", "net-192.168.10.0-24"), (nic.Source, nic.Mac, nic.Network));   // its subnet, from the SYSTEM hive
         var disk = Assert.Single(vs.Disks);
         Assert.Equal(("sda", 156301488L * 512, "D:\\VMs\\SMALL\\SMALL_sda.vhd", DiskFileFormat.Vhd, VmDiskBus.Ide, 0, 0),
             (disk.Source, disk.SizeBytes, disk.File, disk.Format, disk.Bus, disk.Controller, disk.Unit));

@@ -78,6 +78,7 @@ public sealed class ValidationRuleTests
         { "target-disk-size", "hyperv", i => i with { Disks = [.. i.Disks, DataDisk("sdb", 70L << 40)] } },
         { "target-disk-on-scsi", "virtualserver", i => i with { Disks = [.. i.Disks, DataDisk("sdb", 200_000_000_000L)] } },
         { "target-vcpus", "qemu", i => i with { Processors = new ProcessorInfo(1, 2, 4, "Core") } },
+        { "target-disk-bus", "qemu+virtio", i => Os(i, "5.0", "Service Pack 4") },
     };
 
     /// <summary>rule id, target, a change that comes close to the rule but must not make it fire.</summary>
@@ -106,10 +107,13 @@ public sealed class ValidationRuleTests
         { "target-disk-size", "hyperv", i => i with { Disks = [.. i.Disks, DataDisk("sdb", 64L << 40)] } },
         { "target-disk-on-scsi", "virtualserver", i => i with { Disks = [.. i.Disks, DataDisk("sdb", 127_000_000_000L)] } },
         { "target-vcpus", "qemu", i => Os(i, "5.2", "Service Pack 2", "halmacpi.dll") with { Processors = new ProcessorInfo(1, 2, 4, "Core") } },
+        { "target-disk-bus", "qemu+ide", i => Os(i, "4.0", "Service Pack 6a") },
     };
 
+    /// <summary>"qemu+virtio": the target, and the disk bus asked for.</summary>
     private static IReadOnlyList<Finding> Run(SourceInventory inv, string? target) =>
-        InventoryValidator.Validate(ValidationContext.For(inv, target is null ? null : TargetHypervisor.ParseKind(target)));
+        InventoryValidator.Validate(ValidationContext.For(inv, target is null ? null : TargetHypervisor.ParseKind(target.Split('+')[0]),
+            diskBus: target?.Split('+') is [_, var bus] ? DiskBusSupport.Parse(bus) : null));
 
     [Theory]
     [InlineData(null)]

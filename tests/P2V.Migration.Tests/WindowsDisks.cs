@@ -70,7 +70,8 @@ public sealed class WindowsDisks : IDisposable
             "[\\Select]\n\"Current\"=dword:00000001\n\n[\\ControlSet001]\n\n[\\ControlSet001\\Control]\n\n"
             + "[\\ControlSet001\\Control\\ComputerName]\n\n[\\ControlSet001\\Control\\ComputerName\\ComputerName]\n\"ComputerName\"=\"SRV-OLD\"\n\n"
             + "[\\ControlSet001\\Services]\n\n[\\ControlSet001\\Services\\atapi]\n\"Start\"=dword:00000000\n\"Type\"=dword:00000001\n\n"
-            + "[\\ControlSet001\\Services\\W32Time]\n\"Start\"=dword:00000002\n\"Type\"=dword:00000020\n\n");
+            + "[\\ControlSet001\\Services\\W32Time]\n\"Start\"=dword:00000002\n\"Type\"=dword:00000020\n\n"
+            + SmallServerTcpip);
         Put("WINDOWS/repair/setup.log", [.. Encoding.Unicode.GetPreamble(), .. Encoding.Unicode.GetBytes(
             "[Paths]\r\nTargetDirectory = \"\\WINDOWS\"\r\n[Files.WinNt]\r\n\\WINDOWS\\system32\\ntoskrnl.exe = \"ntkrnlmp.exe\",\"23d4c7\"\r\n"
             + "\\WINDOWS\\system32\\hal.dll = \"halmacpi.dll\",\"1c6d0\"\r\n")]);
@@ -89,6 +90,36 @@ public sealed class WindowsDisks : IDisposable
         ExternalTool.Run("ntfscp", "-f", volume, hiberFile, "hiberfil.sys");
         return volume;
     }
+
+    /// <summary>
+    /// The server's Broadcom adapter (PCI 02:00.0, 14e4:1677) as Windows Server 2003 records it: the Enum\PCI instance
+    /// whose Driver names the network class entry 0007, whose NetCfgInstanceId keys the static TCP/IP settings
+    /// 192.168.10.20/24; and a WAN miniport (software, "ms_ndiswanip") whose Tcpip interface must be left out.
+    /// </summary>
+    internal const string NicGuid = "{5B9D1C1E-7A43-4F0B-9F6A-2C1D3E4F5A60}", WanGuid = "{0E1A2B3C-4D5E-4F60-8172-93A4B5C6D7E8}";
+
+    private const string NetClass = "[\\ControlSet001\\Control\\Class\\{4D36E972-E325-11CE-BFC1-08002BE10318}";
+
+    private static readonly string SmallServerTcpip =
+        "[\\ControlSet001\\Control\\Class]\n\n" + NetClass + "]\n\n"
+        + NetClass + "\\0007]\n\"NetCfgInstanceId\"=\"" + NicGuid + "\"\n\"MatchingDeviceId\"=\"pci\\\\ven_14e4&dev_1677\"\n"
+        + "\"DriverDesc\"=\"Broadcom NetXtreme Gigabit Ethernet\"\n\n"
+        + NetClass + "\\0003]\n\"NetCfgInstanceId\"=\"" + WanGuid + "\"\n\"MatchingDeviceId\"=\"ms_ndiswanip\"\n\n"
+        + "[\\ControlSet001\\Enum]\n\n[\\ControlSet001\\Enum\\PCI]\n\n"
+        + "[\\ControlSet001\\Enum\\PCI\\VEN_14E4&DEV_1677&SUBSYS_01AD1028&REV_01]\n\n"
+        + "[\\ControlSet001\\Enum\\PCI\\VEN_14E4&DEV_1677&SUBSYS_01AD1028&REV_01\\4&2b8f1b0b&0&00E1]\n"
+        + "\"Driver\"=\"{4D36E972-E325-11CE-BFC1-08002BE10318}\\\\0007\"\n\"LocationInformation\"=\"PCI bus 2, device 0, function 0\"\n\n"
+        + "[\\ControlSet001\\Services\\Tcpip]\n\n[\\ControlSet001\\Services\\Tcpip\\Parameters]\n\n"
+        + "[\\ControlSet001\\Services\\Tcpip\\Parameters\\Interfaces]\n\n"
+        + "[\\ControlSet001\\Services\\Tcpip\\Parameters\\Interfaces\\" + NicGuid + "]\n\"EnableDHCP\"=dword:00000000\n"
+        // REG_MULTI_SZ "192.168.10.20" and "255.255.255.0", UTF-16LE with their terminating NULs (hex(7) in .reg syntax)
+        + "\"IPAddress\"=" + RegMultiSz("192.168.10.20") + "\n\"SubnetMask\"=" + RegMultiSz("255.255.255.0") + "\n\n"
+        + "[\\ControlSet001\\Services\\Tcpip\\Parameters\\Interfaces\\" + WanGuid + "]\n\"EnableDHCP\"=dword:00000000\n"
+        + "\"IPAddress\"=" + RegMultiSz("0.0.0.0") + "\n\"SubnetMask\"=" + RegMultiSz("0.0.0.0") + "\n\n";
+
+    /// <summary>A REG_MULTI_SZ in .reg syntax: hex(7): the UTF-16LE strings, each NUL-terminated, then a final NUL.</summary>
+    internal static string RegMultiSz(params string[] values) =>
+        "hex(7):" + string.Join(",", Encoding.Unicode.GetBytes(string.Concat(values.Select(v => v + "\0")) + "\0").Select(b => b.ToString("x2")));
 
     /// <summary>An empty hive from P2V.Windows's writer, filled by hivexregedit --merge from .reg text.</summary>
     private void Hive(string path, string name, string reg)

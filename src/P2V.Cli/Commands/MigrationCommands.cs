@@ -30,6 +30,10 @@ public static class MigrationCommands
         CliOptions.Parsed("--disk-format", "Format of the VM's disk files", TargetHypervisor.ParseDiskFormat, "vhd|vhd-fixed|vhdx|vhdx-fixed|raw|vmdk",
             "vhd", "vhd-fixed", "vhdx", "vhdx-fixed", "raw", "vmdk");
 
+    private static Option<VmDiskBus?> DiskBus() =>
+        CliOptions.Parsed("--disk-bus", "The controller every VM disk goes on (default: IDE, then SCSI when IDE is full); virtio on qemu and libvirt only",
+            DiskBusSupport.Parse, "ide|scsi|virtio", "ide", "scsi", "virtio");
+
     private static Command Gather()
     {
         var root = new Option<string>("--root") { Description = "The machine's root folder holding sys/, proc/ (default: /)", HelpName = "DIR", DefaultValueFactory = _ => "/" };
@@ -49,9 +53,10 @@ public static class MigrationCommands
         var inventory = new Argument<string>("inventory.xml") { Description = "The inventory from p2v gather" };
         var target = Target("The hypervisor to check against (default: the rules common to all)");
         var format = DiskFormat();
+        var bus = DiskBus();
         var json = CliOptions.Json();
-        var command = new Command("validate", "Check an inventory against the migration rules; exits 1 when a rule reports an error") { inventory, target, format, json };
-        command.SetAction(r => ValidateAsync(r.GetValue(inventory)!, r.GetValue(target), r.GetValue(format), r.GetValue(json)));
+        var command = new Command("validate", "Check an inventory against the migration rules; exits 1 when a rule reports an error") { inventory, target, format, bus, json };
+        command.SetAction(r => ValidateAsync(r.GetValue(inventory)!, r.GetValue(target), r.GetValue(format), r.GetValue(bus), r.GetValue(json)));
         return command;
     }
 
@@ -66,12 +71,17 @@ public static class MigrationCommands
         var destHost = new Option<string>("--dest-host") { Description = "The host that runs the VM", Required = true, HelpName = "HOST" };
         var output = CliOptions.Output("The migration folder to write", required: true, helpName: "DIR");
         var format = DiskFormat();
+        var bus = DiskBus();
         var memory = CliOptions.Int("--memory", "The VM's memory in MB (default: the source's)", min: 1, helpName: "MB");
-        var network = new Option<string>("--network") { Description = "The virtual network the NICs join", HelpName = "NAME" };
+        var network = new Option<string[]>("--network")
+        {
+            Description = "Put a NIC on a virtual network (NIC=NAME, repeatable), or every other NIC (NAME); default: one network per source subnet, else VM0",
+            HelpName = "[NIC=]NAME",
+        };
         var controller = new Option<string>("--controller") { Description = "The controller that deploys the VM", HelpName = "URL" };
         var force = new Option<bool>("--force") { Description = "Write the plan even when validation finds errors" };
         var command = new Command("plan", "Write a migration folder: plan.json, Capture/CreateVM/DeployVM scripts and the VM configuration")
-            { inventory, name, target, vmConfigPath, diskPath, destHost, output, format, memory, network, controller, force };
+            { inventory, name, target, vmConfigPath, diskPath, destHost, output, format, bus, memory, network, controller, force };
         command.SetAction(r => PlanAsync(r.GetValue(inventory)!, new PlanOptions
         {
             Name = r.GetValue(name)!,
@@ -80,8 +90,9 @@ public static class MigrationCommands
             VirtualDiskPath = r.GetValue(diskPath)!,
             DestHost = r.GetValue(destHost)!,
             DiskFormat = r.GetValue(format),
+            DiskBus = r.GetValue(bus),
             MemoryMB = r.GetResult(memory) is null ? null : r.GetValue(memory),
-            Network = r.GetValue(network),
+            Networks = r.GetValue(network) ?? [],
             Controller = r.GetValue(controller),
         }, r.GetValue(output)!, r.GetValue(force)));
         return command;
@@ -99,9 +110,10 @@ public static class MigrationCommands
         var token = new Option<string>("--token") { Description = $"The controller's admin token (default: ${ControllerClient.TokenVariable})", HelpName = "TOKEN" };
         var image = new Option<string>("--image") { Description = "With a controller: the captured image in its store to deploy (default: the plan's name)", HelpName = "NAME" };
         var patches = CliOptions.PatchesUrl("With a controller: the URL of the patch library's tar for the fix-ups");
-        var command = new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration; register it with the controller")
-            { plan, floppy, zero, force, json, controller, token, image, patches };
-        command.SetAction((r, ct) => CreateVmAsync(r.GetValue(plan)!,
+        var bus = DiskBus();
+        var command = new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration, its networks' definitions; register it with the controller")
+            { plan, floppy, zero, force, json, controller, token, image, patches, bus };
+        command.SetAction((r, ct) => CreateVmAsync(r.GetValue(plan)!, r.GetValue(bus),
             new CreateVmOptions { FloppySource = r.GetValue(floppy), ZeroFill = r.GetValue(zero), Overwrite = r.GetValue(force) }, r.GetValue(json),
             r.GetValue(controller), r.GetValue(token), r.GetValue(image), r.GetValue(patches), ct));
         return command;
@@ -122,11 +134,16 @@ public static class MigrationCommands
         return 0;
     }
 
-    private static int ValidateAsync(string path, TargetKind? target, DiskFileFormat? format, bool json)
+    private static int ValidateAsync(string path, TargetKind? target, DiskFileFormat? format, VmDiskBus? bus, bool json)
     {
-
+        if (bus is { } b)
+        {
+            // A disk bus is a question about one target's controllers.
+            if (target is not { } t) throw new UsageException("--disk-bus needs --target (which hypervisor's controller)");
+            Parse(() => { DiskBusSupport.CheckTarget(TargetHypervisor.For(t), b); return 0; });
+        }
         var inv = InventoryXml.Load(path);
-        var findings = InventoryValidator.Validate(ValidationContext.For(inv, target, format));
+        var findings = InventoryValidator.Validate(ValidationContext.For(inv, target, format, bus));
         bool errors = InventoryValidator.HasErrors(findings);
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(new ValidationSummary(path, target is { } k ? TargetHypervisor.For(k).Name : null,
@@ -157,14 +174,21 @@ public static class MigrationCommands
         }
         var written = MigrationFolder.Write(plan, inv, folder);
         Console.Error.WriteLine($"plan: {plan.Name} for {TargetHypervisor.For(plan.Target).DisplayName}: {plan.MemoryMB} MB, {plan.Vcpus} vCPU(s) ({plan.Hal.Reason}), "
-            + $"{plan.Disks.Count} disk(s), {plan.Nics.Count} NIC(s); {written.Count} files in {folder}");
+            + $"{plan.Disks.Count} disk(s), {plan.Nics.Count} NIC(s) on {string.Join(", ", plan.Networks.Select(n => n.Name))}; {written.Count} files in {folder}");
         return 0;
     }
 
-    private static async Task<int> CreateVmAsync(string path, CreateVmOptions options, bool json, string? controllerUrl, string? token, string? imageName,
+    private static async Task<int> CreateVmAsync(string path, VmDiskBus? bus, CreateVmOptions options, bool json, string? controllerUrl, string? token, string? imageName,
         string? patches, CancellationToken cancel)
     {
         var plan = MigrationPlan.Load(path);
+        if (bus is { } b)
+        {
+            // The plan's disks move onto that controller; what the target or the guest cannot do is refused before any file is made.
+            (plan, var findings) = Parse(() => MigrationPlanner.WithDiskBus(plan, b));
+            foreach (var x in findings)
+                Console.Error.WriteLine($"createvm: {x.Severity.ToString().ToLowerInvariant()} {x.RuleId}: {x.Subject}: {x.Message}; fix: {x.Fix}");
+        }
         string image = imageName ?? plan.Name;
         // The controller, its token and the VM's boot MAC are checked before any file is made.
         string? url = controllerUrl ?? plan.Controller ?? Environment.GetEnvironmentVariable(ControllerClient.UrlVariable);
@@ -187,6 +211,7 @@ public static class MigrationCommands
                 CliJsonContext.Default.CreateVmSummary));
         else
             Console.Error.WriteLine($"createvm: {plan.Name}: {created.Disks.Count} disk(s), floppy {created.Floppy}, configuration {created.Config}"
+                + (created.Networks.Count > 0 ? $", network definition(s) {string.Join(", ", created.Networks)}" : "")
                 + (registered is { } reg
                     ? $"; device {reg.Device.Mac} controlled by {url}, deploy job {reg.Job.Id} (image {reg.Job.Image})"
                     : $", device record {created.DeviceFile}"));

@@ -19,11 +19,12 @@ public sealed record CreateVmOptions
     public string? MakeFloppyScript { get; init; }
 }
 
-public sealed record CreatedVm(IReadOnlyList<string> Disks, string Floppy, string Config, string DeviceFile);
+/// <param name="Networks">The network definitions written; one that existed already is left as it is (it may describe a live network).</param>
+public sealed record CreatedVm(IReadOnlyList<string> Disks, string Floppy, string Config, string DeviceFile, IReadOnlyList<string> Networks);
 
 /// <summary>
 /// Step 5 (the seed's CreateVM.cmd): the VM's disk files sized like the source disks, the deploy boot floppy,
-/// the configuration, and the target device's record (a file). Registering it with a controller is the controller
+/// the configuration, the definitions of its virtual networks not there yet, and the target device's record (a file). Registering it with a controller is the controller
 /// client's part (P2V.Controller's VmRegistration, `p2v createvm --controller`): this layer knows no network.
 /// </summary>
 public static class VmCreator
@@ -55,10 +56,23 @@ public static class VmCreator
         if (plan.Target == TargetKind.Qemu && !OperatingSystem.IsWindows())
             File.SetUnixFileMode(plan.ConfigFile, File.GetUnixFileMode(plan.ConfigFile) | UnixFileMode.UserExecute);
 
+        var networks = new List<string>();
+        foreach (var (network, bytes) in MigrationFolder.NetworkDefinitions(plan))
+        {
+            var path = network.Definition!;
+            if (File.Exists(path)) continue;
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            await File.WriteAllBytesAsync(path + ".partial", bytes, cancel);
+            File.Move(path + ".partial", path);
+            if (plan.Target == TargetKind.Qemu && !OperatingSystem.IsWindows())
+                File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.UserExecute);
+            networks.Add(path);
+        }
+
         var device = DeviceRecord(plan);
         var deviceFile = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(plan.ConfigFile))!, plan.Name + "_device.json");
         await File.WriteAllTextAsync(deviceFile, JsonSerializer.Serialize(device, MigrationJson.Default.TargetDeviceRecord) + "\n", cancel);
-        return new CreatedVm(disks, plan.Floppy, plan.ConfigFile, deviceFile);
+        return new CreatedVm(disks, plan.Floppy, plan.ConfigFile, deviceFile, networks);
     }
 
     private static void CreateDisk(PlannedDisk d, bool zeroFill)

@@ -138,7 +138,8 @@ public sealed partial class HardwareGatherer(SysfsTree tree)
             // speed reads as -1 or fails with EINVAL when the link is down.
             int? speed = tree.ReadLong(n + "/speed") is { } s and > 0 ? (int)s : null;
             nics.Add(new NetworkAdapterInfo(name, (tree.Read(n + "/address") ?? "").ToLowerInvariant(), tree.LinkName(n + "/device/driver") ?? "",
-                HexId(tree.Read(n + "/device/vendor")), HexId(tree.Read(n + "/device/device")), speed));
+                HexId(tree.Read(n + "/device/vendor")), HexId(tree.Read(n + "/device/device")), speed,
+                PciAddress().IsMatch(Path.GetFileName(tree.Resolve(n + "/device"))) ? Path.GetFileName(tree.Resolve(n + "/device")) : ""));
         }
         return nics;
     }

@@ -73,8 +73,10 @@ public sealed class InventoryGatherer
             }
         }
 
+        var nics = hw.NetworkAdapters();
+        if (windows is not null) nics = NicMatcher.Match(nics, windows.Facts.Tcpip, Notes);
         return new SourceInventory(DateTimeOffset.UtcNow, Tool, hw.System(), hw.Processors(), hw.MemoryBytes(), disks,
-            hw.NetworkAdapters(), hw.PciDevices(), hw.UsbDevices(), hw.Ports(), windows);
+            nics, hw.PciDevices(), hw.UsbDevices(), hw.Ports(), windows);
     }
 }
 

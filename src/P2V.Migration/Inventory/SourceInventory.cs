@@ -73,7 +73,12 @@ public sealed record VolumeInfo(VolumeFileSystem FileSystem, string Label, long 
     public long? FreeBytes => UsedBytes is { } u ? TotalBytes - u : null;
 }
 
-public sealed record NetworkAdapterInfo(string Name, string Mac, string Driver, string VendorId, string DeviceId, int? SpeedMbps);
+/// <summary>
+/// A network adapter: what sysfs says of it, its PCI address ("0000:02:00.0", "" when not on PCI), and the IPv4
+/// configuration the Windows installation holds for it (<see cref="NicMatcher"/>); null when none was found.
+/// </summary>
+public sealed record NetworkAdapterInfo(string Name, string Mac, string Driver, string VendorId, string DeviceId, int? SpeedMbps,
+    string PciAddress = "", IpConfiguration? Ip = null);
 
 /// <summary>What a PCI function is, from its class code: the storage and network controllers migration must reason about.</summary>
 public enum PciDeviceKind { Other, Ide, Sata, Scsi, Sas, Raid, Nvme, FibreChannel, Ethernet, Usb, Display, Serial, Parallel, Encryption, Bridge }

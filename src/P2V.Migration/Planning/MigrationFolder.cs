@@ -19,6 +19,16 @@ public static class MigrationFolder
         _ => throw new ArgumentOutOfRangeException(nameof(plan)),
     };
 
+    /// <summary>Each network's definition (<see cref="PlannedNetwork.Definition"/>) as bytes; Hyper-V and VMware have none.</summary>
+    public static IReadOnlyList<(PlannedNetwork Network, byte[] Bytes)> NetworkDefinitions(MigrationPlan plan) =>
+        [.. plan.Networks.Where(n => n.Definition is not null).Select(n => (n, plan.Target switch
+        {
+            TargetKind.VirtualServer => VirtualServerVnc.Write(n),
+            TargetKind.Libvirt => Encoding.UTF8.GetBytes(LibvirtNetwork.Write(n)),
+            TargetKind.Qemu => Encoding.UTF8.GetBytes(QemuBridgeScript.Write(n)),
+            _ => throw new ArgumentOutOfRangeException(nameof(plan), $"{plan.Target} keeps no network definition files"),
+        }))];
+
     public static IReadOnlyList<string> Write(MigrationPlan plan, SourceInventory inventory, string folder)
     {
         Directory.CreateDirectory(folder);
@@ -37,6 +47,8 @@ public static class MigrationFolder
         foreach (var (name, text) in MigrationScripts.Write(plan))
             Put(name, Encoding.UTF8.GetBytes(text), executable: name.EndsWith(".sh", StringComparison.Ordinal));
         Put(HostPath.FileName(plan.ConfigFile), Configuration(plan), executable: plan.Target == TargetKind.Qemu);
+        foreach (var (network, bytes) in NetworkDefinitions(plan))
+            Put(HostPath.FileName(network.Definition!), bytes, executable: plan.Target == TargetKind.Qemu);
         return written;
     }
 }

@@ -23,6 +23,8 @@ public sealed record MigrationPlan
     public required PlannedGuest Guest { get; init; }
     public required IReadOnlyList<PlannedDisk> Disks { get; init; }
     public required IReadOnlyList<PlannedNic> Nics { get; init; }
+    /// <summary>The virtual networks the NICs join, each once (<see cref="NetworkPlanning"/>).</summary>
+    public IReadOnlyList<PlannedNetwork> Networks { get; init; } = [];
     /// <summary>The deploy boot floppy as the VM sees it (a 1.44 MB FAT12 image: syslinux + iPXE).</summary>
     public required string Floppy { get; init; }
     /// <summary>The VM configuration file: .vmc, .ps1, .xml, .sh or .vmx by target.</summary>
@@ -65,5 +67,13 @@ public sealed record PlannedDisk(string Source, long SizeBytes, int SectorSize, 
 
 /// <summary>One VM network adapter with the source adapter's MAC address.</summary>
 public sealed record PlannedNic(string Source, string Mac, string Model, string Network);
+
+/// <summary>
+/// A virtual network on the host: its name, the source subnet it stands for ("192.168.10.0/24"; null when named by
+/// hand or from no address), the Linux bridge that carries it (QEMU, libvirt: at most 15 characters, IFNAMSIZ), and
+/// its definition file beside the VM configuration — .vnc (Virtual Server), .network.xml (libvirt), .bridge.sh (QEMU);
+/// null where the target keeps none (Hyper-V makes its switch in the VM script; VMware's networks are host settings).
+/// </summary>
+public sealed record PlannedNetwork(string Name, string? Subnet, string Bridge, string? Definition);
 
 public sealed record PlannedFinding(string Rule, Validation.Severity Severity, string Subject, string Message);

@@ -12,9 +12,14 @@ public sealed record PlanOptions
     public required string VirtualDiskPath { get; init; }
     public required string DestHost { get; init; }
     public DiskFileFormat? DiskFormat { get; init; }
+    /// <summary>The controller every disk goes on; null: IDE, then SCSI when IDE is full (<see cref="DiskPlacement"/>).</summary>
+    public VmDiskBus? DiskBus { get; init; }
     public long? MemoryMB { get; init; }
-    /// <summary>The virtual network / switch / bridge the NICs join; the seed created "VM0".</summary>
-    public string? Network { get; init; }
+    /// <summary>
+    /// Virtual networks: "NIC=NAME" puts a NIC on NAME, a bare "NAME" every other NIC; the rest join one network per
+    /// source subnet, else "VM0" (<see cref="NetworkPlanning"/>).
+    /// </summary>
+    public IReadOnlyList<string> Networks { get; init; } = [];
     public string? Controller { get; init; }
 }
 
@@ -32,7 +37,8 @@ public static class MigrationPlanner
         var format = o.DiskFormat ?? limits.DefaultDiskFormat;
         if (!limits.DiskFormats.Contains(format))
             throw new ArgumentException($"{limits.DisplayName} cannot use {TargetHypervisor.DiskFormatName(format)} disks ({string.Join(", ", limits.DiskFormats.Select(TargetHypervisor.DiskFormatName))})");
-        var context = ValidationContext.For(inv, o.Target, format);
+        if (o.DiskBus is { } bus) DiskBusSupport.CheckTarget(limits, bus);
+        var context = ValidationContext.For(inv, o.Target, format, o.DiskBus);
         var findings = InventoryValidator.Validate(context);
 
         // MemTotal is what the kernel manages, a little below what is installed: round up to 32 MB.
@@ -42,11 +48,11 @@ public static class MigrationPlanner
         var windows = inv.Windows?.Facts;
         var guest = new PlannedGuest(windows?.ProductName, windows?.Version, windows?.ServicePack,
             Acpi: windows?.HalName is null || windows.HalType.IsAcpi());
-        var network = o.Network ?? (o.Target is TargetKind.Libvirt ? "default" : o.Target is TargetKind.Qemu ? "br0" : "VM0");
-        var nics = inv.NetworkAdapters.Take(ValidationRules.NicLimit(context))
-            .Select(n => new PlannedNic(n.Name, n.Mac, limits.NicModel(guest.IsBefore), network)).ToList();
+        var sourceNics = inv.NetworkAdapters.Take(ValidationRules.NicLimit(context)).ToList();
+        var names = NetworkPlanning.Assign(inv.NetworkAdapters, o.Networks).Take(sourceNics.Count).ToList();
+        var nics = sourceNics.Select((n, i) => new PlannedNic(n.Name, n.Mac, limits.NicModel(guest.IsBefore), names[i])).ToList();
 
-        var (slots, _) = DiskPlacement.Place(DiskPlacement.MigratedDisks(inv), limits);
+        var (slots, _) = DiskPlacement.Place(DiskPlacement.MigratedDisks(inv), limits, o.DiskBus);
         var disks = slots.Select((s, i) => new PlannedDisk(s.Disk.Name, s.Disk.SizeBytes,
             s.Disk.LogicalSectorSize == 4096 && format is DiskFileFormat.Vhdx or DiskFileFormat.VhdxFixed ? 4096 : 512,
             HostPath.Join(o.VirtualDiskPath, $"{o.Name}_{s.Disk.Name}{TargetHypervisor.Extension(format)}"), format, s.Bus, s.Controller, s.Unit)).ToList();
@@ -64,12 +70,30 @@ public static class MigrationPlanner
             Guest = guest,
             Disks = disks,
             Nics = nics,
+            Networks = NetworkPlanning.Networks(sourceNics, names, o.Target, o.VmConfigPath),
             Floppy = HostPath.Join(o.VmConfigPath, $"{o.Name}_boot.vfd"),
             ConfigFile = HostPath.Join(o.VmConfigPath, o.Name + ConfigExtension(o.Target)),
             Controller = o.Controller,
             Findings = findings.Select(f => new PlannedFinding(f.RuleId, f.Severity, f.Subject, f.Message)).ToList(),
         };
         return (plan, findings);
+    }
+
+    /// <summary>
+    /// The plan with every disk moved onto <paramref name="bus"/> (createvm --disk-bus), with the guest's findings for it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The target has no such controller, the disks do not fit on it, or the guest has no driver for it.</exception>
+    public static (MigrationPlan Plan, IReadOnlyList<Finding> Findings) WithDiskBus(MigrationPlan plan, VmDiskBus bus)
+    {
+        var limits = TargetHypervisor.For(plan.Target);
+        DiskBusSupport.CheckTarget(limits, bus);
+        var slots = DiskPlacement.Slots([.. plan.Disks.Select(d => d.SizeBytes)], limits, bus);
+        if (slots.Any(s => s is null))
+            throw new ArgumentException($"--disk-bus {bus.ToString().ToLowerInvariant()}: {plan.Disks.Count} disk(s) do not all fit on {limits.DisplayName}'s {bus.ToString().ToLowerInvariant()} controllers");
+        var findings = DiskBusSupport.Check(limits, plan.Guest.Version, bus).ToList();
+        if (findings.FirstOrDefault(f => f.Severity == Severity.Error) is { } error)
+            throw new ArgumentException($"--disk-bus {bus.ToString().ToLowerInvariant()}: {error.Message}; {error.Fix}");
+        return (plan with { Disks = [.. plan.Disks.Select((d, i) => d with { Bus = slots[i]!.Value.Bus, Controller = slots[i]!.Value.Controller, Unit = slots[i]!.Value.Unit })] }, findings);
     }
 
     public static string ConfigExtension(TargetKind target) => target switch

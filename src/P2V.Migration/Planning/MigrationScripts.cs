@@ -82,7 +82,20 @@ public static class MigrationScripts
         switch (plan.Target)
         {
             case TargetKind.Libvirt:
-                s.Append($"virsh -c \"${{P2V_LIBVIRT_URI:-qemu:///system}}\" define \"{plan.ConfigFile}\"\n");
+                // The seed's "creates virtual networks": each one libvirt lacks is defined from its file, then started.
+                s.Append("uri=\"${P2V_LIBVIRT_URI:-qemu:///system}\"\n");
+                foreach (var n in plan.Networks)
+                {
+                    var name = QemuCommandLine.Sh(n.Name);
+                    s.Append($"if ! virsh -c \"$uri\" net-info {name} >/dev/null 2>&1; then\n");
+                    s.Append($"  virsh -c \"$uri\" net-define {QemuCommandLine.Sh(n.Definition!)}\n  virsh -c \"$uri\" net-autostart {name}\nfi\n");
+                    s.Append($"virsh -c \"$uri\" net-info {name} | grep -Eq '^Active: +yes' || virsh -c \"$uri\" net-start {name}\n");
+                }
+                s.Append($"virsh -c \"$uri\" define {QemuCommandLine.Sh(plan.ConfigFile)}\n");
+                break;
+            case TargetKind.Qemu:
+                foreach (var n in plan.Networks)
+                    s.Append($"sh {QemuCommandLine.Sh(n.Definition!)}   # the bridge of network {n.Name} (as root)\n");
                 break;
             case TargetKind.HyperV:
                 s.Append($"echo \"now run {HostPath.FileName(plan.ConfigFile)} on {plan.DestHost} (PowerShell, Hyper-V module)\"\n");
@@ -107,6 +120,9 @@ public static class MigrationScripts
             case TargetKind.VirtualServer:
                 // Virtual Server's COM API: register the .vmc with the server (the seed's VMClient.exe did this).
                 s.Append("$vs = New-Object -ComObject VirtualServer.Application\r\n");
+                // The seed's Createvirtualnetwork.vbs: a network the server lacks is registered from the .vnc createvm wrote.
+                foreach (var n in plan.Networks)
+                    s.Append($"if (-not $vs.FindVirtualNetwork({HyperVScript.Q(n.Name)})) {{ $vs.RegisterVirtualNetwork({HyperVScript.Q(HostPath.FileName(n.Definition!))}, {HyperVScript.Q(plan.VmConfigPath)}) | Out-Null }}\r\n");
                 s.Append($"$vs.RegisterVirtualMachine({HyperVScript.Q(plan.Name)}, {HyperVScript.Q(plan.VmConfigPath)}) | Out-Null\r\n");
                 break;
         }

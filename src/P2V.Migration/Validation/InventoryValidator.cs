@@ -4,14 +4,17 @@ using P2V.Windows;
 
 namespace P2V.Migration.Validation;
 
-/// <summary>What a rule looks at: the inventory, and the target with its limits, disk format and HAL decision when one is named.</summary>
-public sealed record ValidationContext(SourceInventory Inventory, TargetHypervisor? Target, DiskFileFormat DiskFormat, HalDecision Hal)
+/// <summary>
+/// What a rule looks at: the inventory, and the target with its limits, disk format, disk bus (null: IDE, then SCSI
+/// when IDE is full) and HAL decision when one is named.
+/// </summary>
+public sealed record ValidationContext(SourceInventory Inventory, TargetHypervisor? Target, DiskFileFormat DiskFormat, HalDecision Hal, VmDiskBus? DiskBus = null)
 {
-    public static ValidationContext For(SourceInventory inv, TargetKind? target, DiskFileFormat? diskFormat = null)
+    public static ValidationContext For(SourceInventory inv, TargetKind? target, DiskFileFormat? diskFormat = null, VmDiskBus? diskBus = null)
     {
         var limits = target is { } t ? TargetHypervisor.For(t) : null;
         // With no target, the seed's: a Virtual Server VHD.
-        return new(inv, limits, diskFormat ?? limits?.DefaultDiskFormat ?? DiskFileFormat.Vhd, HalPolicy.Decide(inv, limits));
+        return new(inv, limits, diskFormat ?? limits?.DefaultDiskFormat ?? DiskFileFormat.Vhd, HalPolicy.Decide(inv, limits), diskBus);
     }
 }
 

@@ -129,8 +129,14 @@ public static class ValidationRules
                 : []),
 
         new("target-disks", Severity.Error, "more disks than the target can attach", c =>
-            c.Target is { } t && DiskPlacement.Place(DiskPlacement.MigratedDisks(c.Inventory), t).Unplaced is { Count: > 0 } left
-                ? [new("target-disks", Severity.Error, string.Join(' ', left.Select(d => d.Name)), $"{t.DisplayName} attaches at most {t.IdeSlots} IDE and {t.ScsiAdapters}×{t.DisksPerScsiAdapter} SCSI disks; {left.Count} do not fit",
+            c.Target is { } t && DiskPlacement.Place(DiskPlacement.MigratedDisks(c.Inventory), t, c.DiskBus).Unplaced is { Count: > 0 } left
+                ? [new("target-disks", Severity.Error, string.Join(' ', left.Select(d => d.Name)), c.DiskBus switch
+                    {
+                        VmDiskBus.Ide => $"{t.DisplayName} attaches at most {t.IdeSlots} IDE disks{(t.MaxIdeDiskBytes is { } m ? $" of up to {m / 1_000_000_000} GB" : "")}; {left.Count} do not fit",
+                        VmDiskBus.Scsi => $"{t.DisplayName} attaches at most {t.ScsiAdapters}×{t.DisksPerScsiAdapter} SCSI disks; {left.Count} do not fit",
+                        VmDiskBus.Virtio => $"a VM takes at most {DiskPlacement.MaxVirtioDisks} virtio disks; {left.Count} do not fit",
+                        _ => $"{t.DisplayName} attaches at most {t.IdeSlots} IDE and {t.ScsiAdapters}×{t.DisksPerScsiAdapter} SCSI disks; {left.Count} do not fit",
+                    },
                     "merge volumes onto fewer disks before capture, or choose another target")]
                 : []),
 
@@ -142,7 +148,7 @@ public static class ValidationRules
                 : []),
 
         new("target-disk-on-scsi", Severity.Warning, "disk placed on the target's SCSI adapter", c =>
-            c.Target is { } t
+            c.Target is { } t && c.DiskBus is null
                 ? DiskPlacement.Place(DiskPlacement.MigratedDisks(c.Inventory), t).Placed.Where(s => s.Bus == VmDiskBus.Scsi)
                     .Select(s => new Finding("target-disk-on-scsi", Severity.Warning, s.Disk.Name,
                         t.MaxIdeDiskBytes is { } max && s.Disk.SizeBytes > max
@@ -152,6 +158,9 @@ public static class ValidationRules
                             ? "the system disk on SCSI needs the emulated adapter's driver in Windows before capture"
                             : "Windows finds the data disk once the SCSI adapter's driver is installed"))
                 : []),
+
+        new(DiskBusSupport.RuleId, Severity.Error, "disk bus the guest has no driver for", c =>
+            c.Target is { } t && c.DiskBus is { } bus ? DiskBusSupport.Check(t, c.Inventory.Windows?.Facts.Version, bus) : []),
 
         new("target-vcpus", Severity.Info, "fewer virtual CPUs than the source has", c =>
             c.Target != null && c.Hal.Vcpus < c.Inventory.Processors.Threads

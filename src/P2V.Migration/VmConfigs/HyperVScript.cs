@@ -12,11 +12,16 @@ public static class HyperVScript
 {
     public static string Write(MigrationPlan plan)
     {
+        VmConfigGuard.NoVirtio(plan);
         var s = new StringBuilder();
         void L(string line) => s.Append(line).Append("\r\n");
         L($"# Hyper-V VM '{plan.Name}' for a migrated {plan.Guest.Product ?? "machine"}: written by p2v plan; run by {plan.Name}_CreateVM.ps1 after p2v createvm made the disks.");
         L("#Requires -Modules Hyper-V");
         L("$ErrorActionPreference = 'Stop'");
+        // The seed's step 2, "creates virtual networks": a switch the host lacks is made internal (host and guests);
+        // binding it to a physical adapter (-NetAdapterName) is the administrator's choice.
+        foreach (var net in plan.Networks)
+            L($"if (-not (Get-VMSwitch -Name {Q(net.Name)} -ComputerName {Q(plan.DestHost)} -ErrorAction SilentlyContinue)) {{ New-VMSwitch -Name {Q(net.Name)} -ComputerName {Q(plan.DestHost)} -SwitchType Internal | Out-Null }}");
         L($"$vm = New-VM -Name {Q(plan.Name)} -ComputerName {Q(plan.DestHost)} -Generation 1 -MemoryStartupBytes {plan.MemoryMB}MB -Path {Q(plan.VmConfigPath)} -NoVHD");
         L("Set-VMMemory -VM $vm -DynamicMemoryEnabled $false");
         L($"Set-VMProcessor -VM $vm -Count {plan.Vcpus.ToString(CultureInfo.InvariantCulture)}");

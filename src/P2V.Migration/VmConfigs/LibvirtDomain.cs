@@ -6,7 +6,7 @@ namespace P2V.Migration.VmConfigs;
 
 /// <summary>
 /// A libvirt domain (https://libvirt.org/formatdomain.html) on QEMU's i440FX "pc" machine: BIOS boot from the
-/// floppy, then the first IDE disk; IDE disks and an LSI 53C895A ("lsilogic") SCSI controller; NICs of a model
+/// floppy, then the first hard disk; IDE disks, an LSI 53C895A ("lsilogic") SCSI controller or virtio disks; NICs of a model
 /// the guest has an inbox driver for, with the source MACs; local-time RTC as Windows expects.
 /// </summary>
 public static class LibvirtDomain
@@ -19,10 +19,14 @@ public static class LibvirtDomain
             devices.Add(new XElement("disk", new XAttribute("type", "file"), new XAttribute("device", "disk"),
                 new XElement("driver", new XAttribute("name", "qemu"), new XAttribute("type", QemuCommandLine.QemuFormat(d.Format))),
                 new XElement("source", new XAttribute("file", d.File)),
-                new XElement("target", new XAttribute("dev", DeviceName(d)), new XAttribute("bus", d.Bus == VmDiskBus.Ide ? "ide" : "scsi")),
-                d.Bus == VmDiskBus.Ide
-                    ? Address(0, d.Controller, 0, d.Unit)
-                    : Address(d.Controller, 0, d.Unit, 0)));
+                new XElement("target", new XAttribute("dev", DeviceName(d)), new XAttribute("bus", d.Bus.ToString().ToLowerInvariant())),
+                // a virtio disk is a PCI device of its own: libvirt gives it a slot
+                d.Bus switch
+                {
+                    VmDiskBus.Ide => Address(0, d.Controller, 0, d.Unit),
+                    VmDiskBus.Scsi => Address(d.Controller, 0, d.Unit, 0),
+                    _ => null,
+                }));
         }
         devices.Add(new XElement("disk", new XAttribute("type", "file"), new XAttribute("device", "floppy"),
             new XElement("driver", new XAttribute("name", "qemu"), new XAttribute("type", "raw")),
@@ -64,8 +68,11 @@ public static class LibvirtDomain
         new XAttribute("type", "drive"), new XAttribute("controller", controller), new XAttribute("bus", bus),
         new XAttribute("target", target), new XAttribute("unit", unit));
 
-    /// <summary>hda–hdd by IDE channel and unit; sda, sdb, … for SCSI disks in order.</summary>
-    private static string DeviceName(PlannedDisk d) => d.Bus == VmDiskBus.Ide
-        ? "hd" + (char)('a' + d.Controller * 2 + d.Unit)
-        : "sd" + (char)('a' + d.Controller * 7 + d.Unit);
+    /// <summary>hda–hdd by IDE channel and unit; sda, sdb, … for SCSI disks in order; vda, vdb, … for virtio.</summary>
+    private static string DeviceName(PlannedDisk d) => d.Bus switch
+    {
+        VmDiskBus.Ide => "hd" + (char)('a' + d.Controller * 2 + d.Unit),
+        VmDiskBus.Scsi => "sd" + (char)('a' + d.Controller * 7 + d.Unit),
+        _ => "vd" + (char)('a' + d.Controller),
+    };
 }

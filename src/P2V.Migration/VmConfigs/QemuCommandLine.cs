@@ -8,7 +8,7 @@ namespace P2V.Migration.VmConfigs;
 /// <summary>
 /// A POSIX sh script that starts the VM with qemu-system-x86_64 on the "pc" machine. Environment variables
 /// choose what differs between hosts: P2V_QEMU (the binary), P2V_QEMU_ACCEL (default kvm:tcg),
-/// P2V_QEMU_NETDEV (default a bridge to the plan's network); arguments are passed on to QEMU
+/// P2V_QEMU_NETDEV (default the bridge of the NIC's network, made by its .bridge.sh); arguments are passed on to QEMU
 /// (e.g. "-display none -serial stdio").
 /// </summary>
 public static class QemuCommandLine
@@ -41,14 +41,17 @@ public static class QemuCommandLine
             var file = "file=" + d.File.Replace(",", ",,", StringComparison.Ordinal) + ",format=" + QemuFormat(d.Format);
             if (d.Bus == VmDiskBus.Ide)
                 a.AddRange(["-drive", $"{file},if=ide,bus={d.Controller},unit={d.Unit},media=disk"]);
+            else if (d.Bus == VmDiskBus.Virtio)
+                a.AddRange(["-drive", $"{file},if=virtio"]);   // a virtio-blk-pci device each; SeaBIOS boots from it
             else
                 a.AddRange(["-drive", $"{file},if=none,id=disk{i}", "-device", $"scsi-hd,bus=scsi{d.Controller}.0,scsi-id={d.Unit},drive=disk{i}"]);
         }
         a.AddRange(["-drive", "file=" + plan.Floppy.Replace(",", ",,", StringComparison.Ordinal) + ",format=raw,if=floppy,index=0"]);
         // a = floppy first: its iPXE starts the deploy; c = the first hard disk once deployed.
         a.AddRange(["-boot", "order=ac"]);
+        // -nic: a backend and its NIC in one option (QEMU 2.12+, docs/system/invocation "-nic").
         for (int i = 0; i < plan.Nics.Count; i++)
-            a.AddRange(["-netdev", $"$NETDEV{i},id=net{i}", "-device", $"{plan.Nics[i].Model},netdev=net{i},mac={plan.Nics[i].Mac}"]);
+            a.AddRange(["-nic", $"$NETDEV{i},model={plan.Nics[i].Model},mac={plan.Nics[i].Mac}"]);
         return a;
     }
 
@@ -61,7 +64,7 @@ public static class QemuCommandLine
         s.Append("set -eu\n");
         s.Append("ACCEL=${P2V_QEMU_ACCEL:-kvm:tcg}\n");
         for (int i = 0; i < plan.Nics.Count; i++)
-            s.Append($"NETDEV{i}=${{P2V_QEMU_NETDEV:-bridge,br={plan.Nics[i].Network}}}\n");
+            s.Append($"NETDEV{i}=${{P2V_QEMU_NETDEV:-bridge,br={Bridge(plan, plan.Nics[i].Network)}}}\n");
         s.Append("exec \"${P2V_QEMU:-qemu-system-x86_64}\"");
         // One option and its value per line.
         var args = Arguments(plan);
@@ -74,6 +77,9 @@ public static class QemuCommandLine
         s.Append(" \\\n  \"$@\"\n");
         return s.ToString();
     }
+
+    /// <summary>The bridge that carries a network (its .bridge.sh makes it); a plan without networks names bridges by network.</summary>
+    private static string Bridge(MigrationPlan plan, string network) => plan.Networks.FirstOrDefault(n => n.Name == network)?.Bridge ?? network;
 
     /// <summary>
     /// A word for sh: double-quoted so "$ACCEL"/"$NETDEVn" expand, with every other $, `, " and \ escaped.

@@ -17,6 +17,7 @@ public static class VirtualServerVmc
 {
     public static byte[] Write(MigrationPlan plan)
     {
+        VmConfigGuard.NoVirtio(plan);
         var text = new StringBuilder();
         var settings = new XmlWriterSettings { Indent = true, IndentChars = "\t", NewLineChars = "\r\n", OmitXmlDeclaration = true };
         using (var w = XmlWriter.Create(text, settings))

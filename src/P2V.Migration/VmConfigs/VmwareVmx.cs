@@ -13,6 +13,7 @@ public static class VmwareVmx
 {
     public static string Write(MigrationPlan plan)
     {
+        VmConfigGuard.NoVirtio(plan);
         var lines = new List<(string Key, string Value)>
         {
             (".encoding", "UTF-8"),
@@ -44,8 +45,13 @@ public static class VmwareVmx
             var n = plan.Nics[i];
             lines.Add(($"ethernet{i}.present", "TRUE"));
             lines.Add(($"ethernet{i}.virtualDev", n.Model));
-            lines.Add(($"ethernet{i}.connectionType", "custom"));
-            lines.Add(($"ethernet{i}.vnet", n.Network));
+            // networkName: the port group on ESXi; Workstation attaches by vnet, which must be one of its vmnetN switches.
+            lines.Add(($"ethernet{i}.networkName", n.Network));
+            if (IsWorkstationSwitch(n.Network))
+            {
+                lines.Add(($"ethernet{i}.connectionType", "custom"));
+                lines.Add(($"ethernet{i}.vnet", n.Network));
+            }
             lines.Add(($"ethernet{i}.addressType", "static"));
             lines.Add(($"ethernet{i}.address", n.Mac.ToUpperInvariant()));
             lines.Add(($"ethernet{i}.checkMACAddress", "FALSE"));
@@ -60,6 +66,10 @@ public static class VmwareVmx
             s.Append(k).Append(" = \"").Append(Escape(v)).Append("\"\n");
         return s.ToString();
     }
+
+    /// <summary>"vmnet0" … "vmnet19": VMware Workstation's virtual switches.</summary>
+    internal static bool IsWorkstationSwitch(string network) =>
+        network.StartsWith("vmnet", StringComparison.Ordinal) && int.TryParse(network.AsSpan(5), System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n <= 19;
 
     /// <summary>VMware guestOS identifiers by Windows version.</summary>
     internal static string GuestOs(PlannedGuest g) => g.Version switch
