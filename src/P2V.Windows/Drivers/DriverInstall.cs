@@ -38,6 +38,28 @@ public sealed record DriverInstall(
         reason = "";
         var section = package.InstallSectionFor(model.InstallSection, architecture)
             ?? throw new InfFormatException(package.InfPath, model.Line, $"the install section [{model.InstallSection}] is not in the file");
+        var services = new List<DriverService>();
+        foreach (var line in inf.Section(section + ".Services").Where(l => string.Equals(l.Key, "AddService", StringComparison.OrdinalIgnoreCase)))
+        {
+            var name = line.Value(0);
+            uint flags = line.Value(1).Length == 0 ? 0 : Number(package, line.Value(1), line.Line);
+            if (name.Length == 0) continue; // "AddService = ,2": a device with no function driver
+            var svc = line.Value(2);
+            if (!inf.HasSection(svc)) throw new InfFormatException(package.InfPath, line.Line, $"AddService names the service-install section [{svc}], which the file does not have");
+            uint Field(string key, bool required, uint fallback)
+            {
+                var entry = inf.Section(svc).FirstOrDefault(l => string.Equals(l.Key, key, StringComparison.OrdinalIgnoreCase));
+                if (entry is null)
+                    return required ? throw new InfFormatException(package.InfPath, line.Line, $"[{svc}] has no {key} (AddService needs ServiceType, StartType, ErrorControl, ServiceBinary)") : fallback;
+                return Number(package, entry.Value(0), entry.Line);
+            }
+            uint type = Field("ServiceType", true, 0), start = Field("StartType", true, 0), error = Field("ErrorControl", true, 0);
+            var binary = inf.Get(svc, "ServiceBinary") ?? throw new InfFormatException(package.InfPath, line.Line, $"[{svc}] has no ServiceBinary");
+            services.Add(new DriverService(name, flags, type, start, error, ImagePath(binary), NullIfEmpty(inf.Get(svc, "LoadOrderGroup")),
+                NullIfEmpty(inf.Get(svc, "DisplayName")), ServiceValues(package, svc)));
+        }
+        // The services first: an INF that contradicts itself is an error whether or not its files are there.
+        if (services.Count == 0) { reason = $"[{section}.Services] installs no service"; return null; }
         var files = new List<DriverFile>();
         foreach (var line in inf.Section(section).Where(l => string.Equals(l.Key, "CopyFiles", StringComparison.OrdinalIgnoreCase)))
         {
@@ -59,27 +81,6 @@ public sealed record DriverInstall(
             }
         }
 
-        var services = new List<DriverService>();
-        foreach (var line in inf.Section(section + ".Services").Where(l => string.Equals(l.Key, "AddService", StringComparison.OrdinalIgnoreCase)))
-        {
-            var name = line.Value(0);
-            uint flags = line.Value(1).Length == 0 ? 0 : Number(package, line.Value(1), line.Line);
-            if (name.Length == 0) continue; // "AddService = ,2": a device with no function driver
-            var svc = line.Value(2);
-            if (!inf.HasSection(svc)) throw new InfFormatException(package.InfPath, line.Line, $"AddService names the service-install section [{svc}], which the file does not have");
-            uint Field(string key, bool required, uint fallback)
-            {
-                var entry = inf.Section(svc).FirstOrDefault(l => string.Equals(l.Key, key, StringComparison.OrdinalIgnoreCase));
-                if (entry is null)
-                    return required ? throw new InfFormatException(package.InfPath, line.Line, $"[{svc}] has no {key} (AddService needs ServiceType, StartType, ErrorControl, ServiceBinary)") : fallback;
-                return Number(package, entry.Value(0), entry.Line);
-            }
-            uint type = Field("ServiceType", true, 0), start = Field("StartType", true, 0), error = Field("ErrorControl", true, 0);
-            var binary = inf.Get(svc, "ServiceBinary") ?? throw new InfFormatException(package.InfPath, line.Line, $"[{svc}] has no ServiceBinary");
-            services.Add(new DriverService(name, flags, type, start, error, ImagePath(binary), NullIfEmpty(inf.Get(svc, "LoadOrderGroup")),
-                NullIfEmpty(inf.Get(svc, "DisplayName")), ServiceValues(package, svc)));
-        }
-        if (services.Count == 0) { reason = $"[{section}.Services] installs no service"; return null; }
         return new DriverInstall(package, model, modelsSection, decoration, section, matches, files, services);
     }
 

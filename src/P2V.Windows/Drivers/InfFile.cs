@@ -7,7 +7,8 @@ namespace P2V.Windows.Drivers;
 /// (names compared case-insensitively; a section named twice is one section), entries <c>key = value, value</c>, ';'
 /// starting a comment outside quotes, '\' at the end of a line continuing it, double-quoted strings (<c>""</c> is a
 /// quote inside one), and %strkey% tokens replaced from [Strings] (<c>%%</c> is a percent sign; %dirid% tokens such as
-/// %12% are kept as they are, for the directive that reads them). A line that does not parse is an
+/// %12% are kept as they are, for the directive that reads them; quoted text is substituted too, so "%%SystemRoot%%" gives
+/// %SystemRoot%). A line that does not parse is an
 /// <see cref="InfFormatException"/> naming the file and the line.
 /// </summary>
 public sealed class InfFile
@@ -86,7 +87,7 @@ public sealed class InfFile
         foreach (var (section, entries) in raw)
             sections[section] = entries.Select(e => new InfLine(
                 e.Key is null ? null : Substitute(e.Key, strings, name, e.Line),
-                e.Values.Select(v => v.Quoted ? v.Text : Substitute(v.Text, strings, name, e.Line)).ToList(), e.Line)).ToList();
+                e.Values.Select(v => Substitute(v.Text, strings, name, e.Line)).ToList(), e.Line)).ToList();
         return new InfFile(name, sections);
     }
 
@@ -154,7 +155,11 @@ public sealed class InfFile
                 values.Add(Finish());
                 continue;
             }
-            if (closedQuote && !char.IsWhiteSpace(c)) throw new InfFormatException(name, number, $"text after a closing quote at column {i + 1}");
+            if (closedQuote)
+            {
+                if (!char.IsWhiteSpace(c)) throw new InfFormatException(name, number, $"text after a closing quote at column {i + 1}");
+                continue;
+            }
             sb.Append(c);
         }
         if (quoted) throw new InfFormatException(name, number, "a quoted string that is not closed");
