@@ -60,8 +60,8 @@ public sealed partial class NtfsVolume
     /// <summary>
     /// Why <see cref="Delete"/> would refuse <paramref name="path"/>, or null: no such file, a directory that is not
     /// empty, several names or an $ATTRIBUTE_LIST (not what the fix-ups create), or an index entry that is not in a
-    /// leaf of its directory's B+ tree or whose removal would empty an index block (those need the tree rebalanced,
-    /// which is not supported).
+    /// leaf of its directory's B+ tree, or is the last of a block below the root's first level (those need the tree
+    /// rebalanced, which is not supported).
     /// </summary>
     public string? CheckDelete(string path)
     {
@@ -117,8 +117,11 @@ public sealed partial class NtfsVolume
         return file;
     }
 
-    /// <summary>Finds the entry by the $I30 collation and takes it out of its leaf; refuses an entry in an inner node or the last entry of a block.</summary>
-    private void RemoveFromIndex(IndexWrite w, IndexNodeImage node, string name, int depth, bool write)
+    /// <summary>
+    /// Finds the entry by the $I30 collation and takes it out of its leaf; refuses an entry in an inner node, and the last
+    /// entry of a block unless the block is the root's only child (then the index becomes small again).
+    /// </summary>
+    private void RemoveFromIndex(IndexWrite w, IndexNodeImage node, string name, int depth, bool write, IndexNodeImage? parent = null)
     {
         if (depth > MaxIndexDepth) throw new NtfsException($"{w.What}: index deeper than {MaxIndexDepth} levels (a loop?)", w.Record.VolumeOffset);
         for (int i = 0; i < node.Entries.Count; i++)
@@ -129,7 +132,18 @@ public sealed partial class NtfsVolume
             if (order == 0)
             {
                 if (HasChild(e)) throw new NotSupportedException($"{w.What}: '{name}' sits in an inner node of the index; removing it needs the tree rebalanced, which is not supported");
-                if (!node.IsRoot && node.Entries.Count == 2) throw new NotSupportedException($"{w.What}: '{name}' is the only entry of its index block; removing it is not supported");
+                if (!node.IsRoot && node.Entries.Count == 2)
+                {
+                    // The last entry of a block: only when that block is the root's one child does the tree simply
+                    // become a small index again (the root keeps its end entry, now without a child; the block's
+                    // $I30 $BITMAP bit is cleared, $INDEX_ALLOCATION stays allocated for later growth).
+                    if (parent is not { IsRoot: true, Entries.Count: 1 })
+                        throw new NotSupportedException($"{w.What}: '{name}' is the only entry of its index block; removing it needs the tree rebalanced, which is not supported");
+                    if (!write) return;
+                    FreeBlock(w, node.Vcn);
+                    if (!SaveRoot(w, [EndEntry(null)])) throw new InvalidOperationException("an empty root always fits");
+                    return;
+                }
                 if (!write) return;
                 node.Entries.RemoveAt(i);
                 if (node.IsRoot) { if (!SaveRoot(w, node.Entries)) throw new InvalidOperationException("a smaller root always fits"); }
@@ -137,9 +151,20 @@ public sealed partial class NtfsVolume
                 return;
             }
             if (!HasChild(e)) break;
-            RemoveFromIndex(w, LoadBlock(w, ChildVcn(e)), name, depth + 1, write);
+            RemoveFromIndex(w, LoadBlock(w, ChildVcn(e)), name, depth + 1, write, node);
             return;
         }
         throw new FileNotFoundException($"{w.What}: no entry '{name}'");
+    }
+
+    /// <summary>Clears an INDX block's bit in the directory's resident $I30 $BITMAP (the record is written by the caller).</summary>
+    private static void FreeBlock(IndexWrite w, long vcn)
+    {
+        int at = w.Record.Find(AttributeType.Bitmap, "$I30");
+        if (at < 0 || w.Record.HeaderAt(at).IsNonResident) throw new NotSupportedException($"{w.What}: no resident $I30 $BITMAP to free the block in");
+        long block = (vcn << w.VcnShift) / w.BlockSize;
+        var bits = w.Record.ResidentValue(at);
+        if (block / 8 >= bits.Length) throw new NtfsException($"{w.What}: block {block} lies past its $BITMAP", w.Record.VolumeOffset + at);
+        bits[(int)(block / 8)] &= (byte)~(1 << (int)(block % 8));
     }
 }
