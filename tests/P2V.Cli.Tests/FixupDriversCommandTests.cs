@@ -114,6 +114,11 @@ public sealed class FixupDriversCommandTests(FixupFixture fx) : IClassFixture<Fi
         Assert.Contains("Drivers:", text);
         Assert.Contains("skipped: " + Path.Combine("viostor", "xp", "x86", "viostor.inf"), text);
 
+        // The same fix-up again changes nothing: the INF is found in the store, files and values are as wanted.
+        var again = P2v("fixup", disk, "--target", "qemu", "--patches", fx.PatchLibrary, "--drivers", drivers, "--firstboot", first, second, "-o", disk + ".again.json");
+        Assert.True(again.ExitCode == 0, again.StdOut + again.StdErr);
+        Assert.Empty(JsonDocument.Parse(File.ReadAllText(disk + ".again.json")).RootElement.GetProperty("changes").EnumerateArray());
+
         var windows = Ls(volume, "/WINDOWS").Split('\n').Select(l => l.Trim()).ToList();
         Assert.Contains("inf", windows);
         Assert.Contains("P2V", windows);
@@ -132,6 +137,34 @@ public sealed class FixupDriversCommandTests(FixupFixture fx) : IClassFixture<Fi
         var original = disk + ".orig.system";
         File.WriteAllBytes(original, fx.Files["/WINDOWS/system32/config/system"]);
         Assert.Equal(HiveFixtures.Export(original), HiveFixtures.Export(hive));
+    }
+
+    [Theory]
+    [InlineData("2")] // boot sector, drivers
+    [InlineData("3")] // … first boot
+    public void AnInterruptedFixupWithDriversIsUndone(string steps)
+    {
+        var drivers = DriverPackages.Build(_tmp.File("pkgs"));
+        var (first, _) = Scripts();
+        var disk = fx.CopyDisk("cut" + steps);
+        var report = disk + ".json";
+        var run = ExternalTool.RunWith("env", [$"P2V_FAULT_AFTER={steps}", "dotnet", Path.Combine(AppContext.BaseDirectory, "p2v.dll"),
+            "fixup", disk, "--target", "qemu", "--patches", fx.PatchLibrary, "--drivers", drivers, "--firstboot", first, "-o", report], stdin: null, check: false);
+        Assert.Equal(70, run.ExitCode);
+        var volume = fx.ExtractVolume(disk);
+        AssertNtfsHealthy(volume);
+        Assert.Contains("viostor.sys", Ls(volume, "/WINDOWS/system32/drivers"));
+        Assert.False(JsonDocument.Parse(File.ReadAllText(report)).RootElement.GetProperty("complete").GetBoolean());
+
+        var undo = P2v("fixup", disk, "--undo", report);
+        Assert.True(undo.ExitCode == 0, undo.StdOut + undo.StdErr);
+        volume = fx.ExtractVolume(disk);
+        AssertNtfsHealthy(volume);
+        foreach (var (path, bytes) in fx.Files) Assert.True(bytes.AsSpan().SequenceEqual(Cat(volume, path)), $"{path} differs from the original");
+        Assert.DoesNotContain("viostor.sys", Ls(volume, "/WINDOWS/system32/drivers"));
+        var windows = Ls(volume, "/WINDOWS").Split('\n').Select(l => l.Trim()).ToList();
+        Assert.DoesNotContain("inf", windows);
+        Assert.DoesNotContain("P2V", windows);
     }
 
     [Fact]
