@@ -18,7 +18,7 @@ public sealed class DriverSelection
     public static DriverSelection Choose(string folder, WindowsFacts facts, TargetHypervisor target)
     {
         var selection = new DriverSelection();
-        var infs = Directory.EnumerateFiles(folder, "*", new EnumerationOptions { RecurseSubdirectories = true, MatchCasing = MatchCasing.CaseInsensitive })
+        var infs = Directory.EnumerateFiles(folder, "*", new EnumerationOptions { RecurseSubdirectories = true, MatchCasing = MatchCasing.CaseInsensitive, AttributesToSkip = FileAttributes.ReparsePoint })
             .Where(f => f.EndsWith(".inf", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToList();
         string Shown(string path) => Path.GetRelativePath(folder, path);
         var architecture = TargetOsVersion.ArchitectureOf(facts.Architecture);

@@ -35,7 +35,15 @@ public sealed class InfFile
     public string? Get(string section, string key) =>
         Section(section).FirstOrDefault(l => string.Equals(l.Key, key, StringComparison.OrdinalIgnoreCase))?.Value(0);
 
-    public static InfFile Load(string path) => Parse(Decode(File.ReadAllBytes(path)), path);
+    /// <summary>Real INFs are kilobytes (the largest in Windows' own INF folder, a few MiB): more is not a driver package.</summary>
+    public const long MaxBytes = 16L << 20;
+
+    public static InfFile Load(string path)
+    {
+        long length = new FileInfo(path).Length;
+        if (length > MaxBytes) throw new InfFormatException(path, 0, $"{length} bytes: larger than an INF file can be ({MaxBytes >> 20} MiB)");
+        return Parse(Decode(File.ReadAllBytes(path)), path);
+    }
 
     /// <summary>INF files are ANSI (Windows-1252 read as Latin-1 here) or UTF-16LE with a byte-order mark; UTF-8 with a BOM is taken too.</summary>
     public static string Decode(byte[] bytes)
