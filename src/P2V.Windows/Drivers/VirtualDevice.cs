@@ -5,9 +5,10 @@ public enum DeviceRole { Storage, Network }
 /// <summary>
 /// A paravirtual device a target VM can present, with the hardware IDs Windows enumerates for it (most specific
 /// first): virtio's PCI IDs (vendor 1AF4; transitional devices 1000–103F with subsystem id = the virtio device
-/// type, modern ones 1040 + type with subsystem 1100 and revision 01 — "Virtual I/O Device (VIRTIO) Version 1.1",
-/// 4.1.2 "PCI Device Discovery"), VMware's (vendor 15AD: PVSCSI 07C0, VMXNET3 07B0) and Hyper-V's VMBus
-/// channels (their class GUIDs: storvsc ba6163d9-…, netvsc f8615163-…).
+/// type, modern ones 1040 + type with QEMU's subsystem 1100 and revision 01 — "Virtual I/O Device (VIRTIO) Version
+/// 1.1", 4.1.2 "PCI Device Discovery", and QEMU's docs/specs/pci-ids), VMware's (vendor 15AD: PVSCSI 07C0, VMXNET3
+/// 07B0) and Hyper-V's VMBus channels, whose class GUID is the hardware ID (Linux include/linux/hyperv.h
+/// HV_SCSI_GUID ba6163d9-…, HV_NIC_GUID f8615163-…).
 /// </summary>
 public sealed record VirtualDevice(string Name, DeviceRole Role, IReadOnlyList<string> HardwareIds)
 {
