@@ -36,7 +36,9 @@ internal sealed class CaptureStep(JobContext context)
         context.Log.Write($"capture: {device} ({disk.Length >> 20} MiB, {plan.Header.TableKind}) to {name}: {plan.BytesToRead >> 20} MiB to read in "
             + string.Join(", ", plan.Header.Volumes.Select(v => $"{v.Kind} {v.Length >> 20} MiB")));
         var progress = new ProgressReporter(context.Controller, context.Log, context.Job.Id, "capture " + name, cancel);
-        using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel);
+        long batch = context.TransferBatchBytes(StoreCaptureSink.DefaultBatchBytes);
+        context.Log.Write($"capture: {name}: chunks sent to the store in batches of {batch >> 20} MiB");
+        using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel, batch);
         var result = await new CapturePipeline { Progress = progress.Report }.RunAsync(disk, plan, sink, cancel);
         await progress.FinishAsync(result.BytesRead, plan.BytesToRead,
             $"{result.Chunks} chunks, {sink.ChunksSent} sent ({sink.BytesWritten >> 20} MiB), {sink.ChunksDeduplicated} already in the store");

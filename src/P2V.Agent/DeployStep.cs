@@ -20,10 +20,11 @@ internal sealed class DeployStep(JobContext context)
         // Every image of the machine, and a disk for each, before anything is written. The capture commits IMAGE
         // last, so IMAGE present means IMAGE.disk2 … are too; the first missing name ends the list.
         var images = new List<StoreImageSource>();
+        long batch = context.TransferBatchBytes(StoreImageSource.DefaultBatchBytes);
         for (int n = 1; n <= disks.Count + 1; n++)
         {
             string name = DiskImageNames.Of(context.Job.Image!, n);
-            try { images.Add(await context.RetryAsync($"image {name}", () => StoreImageSource.OpenAsync(store, name, cancel), cancel)); }
+            try { images.Add(await context.RetryAsync($"image {name}", () => StoreImageSource.OpenAsync(store, name, cancel, batch), cancel)); }
             catch (ImageNotFoundException) when (n > 1) { break; }
         }
         if (images.Count > disks.Count)

@@ -35,6 +35,17 @@ internal sealed class JobContext(AgentJob job, ControllerClient controller, stri
         return new P2V.Store.StoreClient(url, token);
     }
 
+    /// <summary>
+    /// The bytes a store transfer may hold per batch (two are in memory at once, each also decoded or compressed): an
+    /// eighth of the memory free, at most <paramref name="most"/>. A 128 MiB machine has about 45 MiB free after the
+    /// kernel and the initramfs (docs/boot-images.md, Footprint), where two 16 MiB batches do not fit.
+    /// </summary>
+    public long TransferBatchBytes(long most)
+    {
+        long free = new HardwareGatherer(new SysfsTree(root)).MemoryAvailableBytes();
+        return free <= 0 ? most : Math.Clamp(free / 8, Math.Min(1L << 20, most), most);
+    }
+
     /// <summary>The block devices the deploy step wrote, in disk order (the fix-up works on the first).</summary>
     public List<string> DeployedDisks { get; } = [];
 

@@ -40,5 +40,6 @@ public sealed record CreateVmSummary(string Name, string Config, string Floppy, 
 [JsonSerializable(typeof(DiskSummary))]
 [JsonSerializable(typeof(ValidationSummary))]
 [JsonSerializable(typeof(CreateVmSummary))]
+[JsonSerializable(typeof(P2V.Controller.Client.CleanupResult))]
 [JsonSerializable(typeof(P2V.Agent.FixupSettings))] // a deploy job's fix-up settings (`p2v job create --fixup-target`)
 public sealed partial class CliJsonContext : JsonSerializerContext;

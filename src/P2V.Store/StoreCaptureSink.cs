@@ -12,9 +12,9 @@ namespace P2V.Store;
 /// </summary>
 public sealed class StoreCaptureSink : CaptureSink
 {
-    // Two batches are held at once (one sent while the next fills): 2 × 16 MiB of chunks in flight.
+    // Two batches are held at once (one sent while the next fills): 2 × BatchBytes of chunks in flight.
     private const int BatchChunks = 256;
-    private const long BatchBytes = 16L << 20;
+    public const long DefaultBatchBytes = 16L << 20;
     private const int SendAttempts = 5;
 
     private readonly IImageStore _store;
@@ -39,13 +39,18 @@ public sealed class StoreCaptureSink : CaptureSink
         _framePosition = headerBytes.Length;
     }
 
-    public static async Task<StoreCaptureSink> OpenAsync(IImageStore store, string image, ImageHeader header, CancellationToken cancel)
+    public static async Task<StoreCaptureSink> OpenAsync(IImageStore store, string image, ImageHeader header, CancellationToken cancel,
+        long batchBytes = DefaultBatchBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchBytes, 1L << 20);
         var session = await store.BeginIngestAsync(image, cancel).ConfigureAwait(false);
-        return new StoreCaptureSink(store, session, header.ToBytes());
+        return new StoreCaptureSink(store, session, header.ToBytes()) { BatchBytes = batchBytes };
     }
 
     public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>The chunk bytes sent per request; two batches are in memory at once, each with its compressed form.</summary>
+    public long BatchBytes { get; private init; } = DefaultBatchBytes;
 
     public override bool WantsEveryChunkCompressed => false;
 

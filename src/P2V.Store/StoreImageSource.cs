@@ -10,18 +10,23 @@ namespace P2V.Store;
 public sealed class StoreImageSource : IImageSource
 {
     private const int BatchChunks = 64;
+    public const long DefaultBatchBytes = 32L << 20;
     private readonly IImageStore _store;
+    // A batch ends at 64 chunks or at this many stored bytes, whichever comes first: two batches are in memory at once.
+    private readonly long _batchBytes;
 
-    private StoreImageSource(IImageStore store, string image, ImageManifest manifest)
+    private StoreImageSource(IImageStore store, string image, ImageManifest manifest, long batchBytes)
     {
+        _batchBytes = batchBytes;
         _store = store;
         Image = image;
         Header = manifest.Header;
         Trailer = manifest.Trailer;
     }
 
-    public static async Task<StoreImageSource> OpenAsync(IImageStore store, string image, CancellationToken cancel) =>
-        new(store, image, await store.GetManifestAsync(image, cancel).ConfigureAwait(false));
+    public static async Task<StoreImageSource> OpenAsync(IImageStore store, string image, CancellationToken cancel,
+        long batchBytes = DefaultBatchBytes) =>
+        new(store, image, await store.GetManifestAsync(image, cancel).ConfigureAwait(false), batchBytes);
 
     public string Image { get; }
     public ImageHeader Header { get; }
@@ -30,13 +35,21 @@ public sealed class StoreImageSource : IImageSource
     public IEnumerable<ChunkFrame> ReadFrames(CancellationToken cancel = default)
     {
         var chunks = Trailer.Chunks;
-        Task<ChunkBlob[]> Fetch(int start) => _store.ReadChunksAsync(Image,
-            chunks.Skip(start).Take(BatchChunks).Select(c => ChunkHash.From(c.Hash)).ToList(), cancel);
-        var next = chunks.Count > 0 ? Fetch(0) : null;
-        for (int start = 0; start < chunks.Count; start += BatchChunks)
+        int BatchEnd(int start)
+        {
+            int end = start;
+            for (long bytes = 0; end < chunks.Count && end - start < BatchChunks && (end == start || bytes + chunks[end].StoredLength <= _batchBytes); end++)
+                bytes += chunks[end].StoredLength;
+            return end;
+        }
+        Task<ChunkBlob[]> Fetch(int start, int end) => _store.ReadChunksAsync(Image,
+            chunks.Skip(start).Take(end - start).Select(c => ChunkHash.From(c.Hash)).ToList(), cancel);
+        int end = BatchEnd(0);
+        var next = chunks.Count > 0 ? Fetch(0, end) : null;
+        for (int start = 0; start < chunks.Count; start = end, end = BatchEnd(end))
         {
             var blobs = next!.GetAwaiter().GetResult();
-            next = start + BatchChunks < chunks.Count ? Fetch(start + BatchChunks) : null;
+            next = end < chunks.Count ? Fetch(end, BatchEnd(end)) : null;
             for (int i = 0; i < blobs.Length; i++)
             {
                 var entry = chunks[start + i];

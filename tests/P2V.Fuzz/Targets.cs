@@ -59,7 +59,7 @@ internal static class Targets
         ["ntfs-boot"] = b => { if (b.Length >= 512) NtfsBootSector.Parse(b.AsSpan(0, 512)); },
         ["ntfs-record"] = b => { if (b.Length >= 1024) FileRecord.Parse(b.AsSpan(0, 1024), 0, 0); },
         ["ntfs-index"] = b => { if (b.Length >= 4096) IndexRecord.Parse(b.AsSpan(0, 4096), 0, 0, "fuzz"); },
-        ["ntfs-runlist"] = b => Runlist.Decode(b, 0, FuzzDiskLength / 4096, 0, "fuzz"),
+        ["ntfs-runlist"] = b => MappingPairs.Decode(b, 0, FuzzDiskLength / 4096, 0, "fuzz"),
         ["ntfs"] = b => WithFile(b, path =>
         {
             using var d = RawDisk.OpenRead(path);
@@ -102,14 +102,17 @@ internal static class Targets
         },
     };
 
-    /// <summary>Runs a target; the corrupt-data exceptions are the expected way to refuse bad input.</summary>
+    /// <summary>
+    /// Runs a target; the corrupt-data exceptions are the expected way to refuse bad input, and NotSupportedException
+    /// the way to refuse a valid structure the reader does not implement (an LZX cabinet, a multi-cabinet set).
+    /// </summary>
     public static void Run(Action<byte[]> target, byte[] input)
     {
         try
         {
             target(input);
         }
-        catch (Exception e) when (e is CorruptDataException or RegistryHiveException or CabinetException or PeFormatException or InfFormatException)
+        catch (Exception e) when (e is CorruptDataException or RegistryHiveException or CabinetException or PeFormatException or NotSupportedException or InfFormatException)
         {
         }
     }

@@ -63,6 +63,8 @@ public sealed class ControllerClient : IDisposable
         SendAsync(HttpMethod.Post, "api/jobs", JsonContent.Create(request, ControllerJson.Default.JobRequest), ControllerJson.Default.CreatedJob, cancel);
     public Task<Job> GetJobAsync(long id, CancellationToken cancel = default) => SendAsync(HttpMethod.Get, $"api/jobs/{id}", null, ControllerJson.Default.Job, cancel);
     public Task<Job> CancelJobAsync(long id, CancellationToken cancel = default) => SendAsync(HttpMethod.Post, $"api/jobs/{id}/cancel", null, ControllerJson.Default.Job, cancel);
+    public Task<List<JobReport>> ReportsAsync(long id, CancellationToken cancel = default) =>
+        SendAsync(HttpMethod.Get, $"api/jobs/{id}/reports", null, ControllerJson.Default.ListJobReport, cancel);
     public Task<List<JobLogLine>> LogAsync(long id, long after = 0, CancellationToken cancel = default) =>
         SendAsync(HttpMethod.Get, $"api/jobs/{id}/log?after={after}", null, ControllerJson.Default.ListJobLogLine, cancel);
 

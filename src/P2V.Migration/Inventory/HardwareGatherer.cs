@@ -52,13 +52,19 @@ public sealed partial class HardwareGatherer(SysfsTree tree)
         return new ProcessorInfo(sockets.Count, cores.Count, threads, model);
     }
 
-    /// <summary>MemTotal from /proc/meminfo, in bytes (the file counts kB = 1024 bytes).</summary>
-    public long MemoryBytes()
+    /// <summary>MemTotal from /proc/meminfo, in bytes.</summary>
+    public long MemoryBytes() => Meminfo("MemTotal");
+
+    /// <summary>MemAvailable from /proc/meminfo, in bytes: what can be had without swapping (0 where the kernel does not say).</summary>
+    public long MemoryAvailableBytes() => Meminfo("MemAvailable");
+
+    // proc(5): "Field:   value kB" lines; kB there means 1024 bytes.
+    private long Meminfo(string field)
     {
         foreach (var line in (tree.Read("/proc/meminfo") ?? "").Split('\n'))
         {
-            if (!line.StartsWith("MemTotal:", StringComparison.Ordinal)) continue;
-            var number = line["MemTotal:".Length..].Trim().Split(' ')[0];
+            if (!line.StartsWith(field + ":", StringComparison.Ordinal)) continue;
+            var number = line[(field.Length + 1)..].Trim().Split(' ')[0];
             if (long.TryParse(number, out var kb)) return kb * 1024;
         }
         return 0;
