@@ -67,6 +67,25 @@ public sealed class DriverSelectionTests : IDisposable
     }
 
     [Fact]
+    public void Windows2000ReadsOnlyUndecoratedModelsAndXpPrefersItsDecoration()
+    {
+        // viostor as a Windows 2000 package ships it: [Manufacturer] without a TargetOSVersion.
+        var folder = Directory.CreateDirectory(Path.Combine(_folder, "viostor", "2k", "x86")).FullName;
+        File.WriteAllText(Path.Combine(folder, "viostor.inf"), DriverPackages.Viostor("NTx86.5.1").Replace("RHEL,NTx86.5.1", "RHEL").Replace("[RHEL.NTx86.5.1]", "[RHEL]"));
+        File.Copy(Path.Combine(_folder, "viostor", "xp", "x86", "viostor.sys"), Path.Combine(folder, "viostor.sys"));
+        var w2k = DriverSelection.Choose(_folder, Windows("5.0", "x86") with { ProductName = "Microsoft Windows 2000" }, TargetHypervisor.For(TargetKind.Qemu));
+        var storage = w2k.Installs.Where(i => i.Package.IsStorage).ToList();
+        Assert.NotEmpty(storage);
+        Assert.All(storage, i => Assert.Equal(("RHEL", (TargetOsVersion?)null), (i.ModelsSection, i.Decoration)));
+        Assert.Contains(w2k.Skipped, k => k.Inf.Contains(Path.Combine("xp", "x86")) && k.Reason.Contains("no Models section for Windows 5.0 x86 (the INF offers NTx86.5.1)"));
+        Assert.Contains(w2k.Skipped, k => k.Inf.Contains("netkvm") && k.Reason.Contains("no Models section for Windows 5.0 x86"));
+
+        var xp = DriverSelection.Choose(_folder, Windows("5.1", "x86") with { ProductName = "Microsoft Windows XP" }, TargetHypervisor.For(TargetKind.Qemu));
+        Assert.All(xp.Installs.Where(i => i.Package.IsStorage), i => Assert.Equal("RHEL.NTx86.5.1", i.ModelsSection));
+        Assert.Contains(xp.Skipped, k => k.Inf.Contains(Path.Combine("2k", "x86")) && k.Reason.Contains("already driven by"));
+    }
+
+    [Fact]
     public void AMissingFileSkipsThePackageAndAMissingSectionIsAnErrorWithItsLine()
     {
         File.Delete(Path.Combine(_folder, "vmware", "pvscsi", "pvscsi.sys"));
