@@ -3,23 +3,6 @@ using P2V.Windows.Registry;
 
 namespace P2V.Windows.Drivers;
 
-/// <summary>A file an install section copies: from the package folder to a path under the system root ("system32\drivers\viostor.sys").</summary>
-public sealed record DriverFile(string SourcePath, string Destination);
-
-/// <summary>A value an AddReg line writes under the service key (HKR in a service-install section).</summary>
-public sealed record DriverServiceValue(string Subkey, string Name, RegistryValueKind Kind, byte[] Data, string Shown);
-
-/// <summary>
-/// A service an AddService directive installs (INF AddService directive): ServiceType, StartType, ErrorControl,
-/// ServiceBinary (→ ImagePath), LoadOrderGroup (→ Group), DisplayName, and the service section's AddReg HKR values.
-/// </summary>
-public sealed record DriverService(string Name, uint Flags, uint Type, uint Start, uint ErrorControl, string ImagePath, string? Group, string? DisplayName,
-    IReadOnlyList<DriverServiceValue> Values)
-{
-    /// <summary>SPSVCINST_ASSOCSERVICE (0x2): the device's function driver, the one its CriticalDeviceDatabase entry names.</summary>
-    public bool IsAssociated => (Flags & 0x2) != 0;
-}
-
 /// <summary>What one model of a package installs for the devices it matched: its files and services.</summary>
 public sealed record DriverInstall(
     DriverPackage Package, DriverModel Model, string ModelsSection, TargetOsVersion? Decoration, string InstallSection,

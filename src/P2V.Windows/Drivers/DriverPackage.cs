@@ -1,11 +1,5 @@
 namespace P2V.Windows.Drivers;
 
-/// <summary>One device a Models section installs: <c>device-description = install-section-name, hw-id[, compatible-id…]</c> (INF Models section).</summary>
-public sealed record DriverModel(string Description, string InstallSection, IReadOnlyList<string> HardwareIds, int Line);
-
-/// <summary>An entry of [Manufacturer]: <c>%strkey% = models-section-name[, TargetOSVersion…]</c> (INF Manufacturer section).</summary>
-public sealed record DriverManufacturer(string Name, string ModelsSection, IReadOnlyList<TargetOsVersion> Decorations, int Line);
-
 /// <summary>
 /// A Windows driver package: an INF file and the files beside it. Holds what the INF's [Version] says
 /// (Class, ClassGuid, Provider, DriverVer) and its [Manufacturer] entries; <see cref="ModelsFor"/> picks the
