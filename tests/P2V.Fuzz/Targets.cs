@@ -9,6 +9,7 @@ using P2V.Imaging.VirtualDisks.Vhd;
 using P2V.Imaging.VirtualDisks.Vhdx;
 using P2V.Windows.Boot;
 using P2V.Windows.Cabinet;
+using P2V.Windows.Drivers;
 using P2V.Windows.Pe;
 using P2V.Windows.Registry;
 
@@ -94,6 +95,11 @@ internal static class Targets
             using var cab = CabinetArchive.Open(new MemoryStream(b), "fuzz");
             foreach (var f in cab.Files.Take(16)) cab.Extract(f);
         },
+        ["inf"] = b =>
+        {
+            var inf = InfFile.Parse(InfFile.Decode(b), "fuzz");
+            foreach (var section in inf.SectionNames) _ = inf.Section(section).Sum(l => l.Values.Count);
+        },
     };
 
     /// <summary>
@@ -106,7 +112,7 @@ internal static class Targets
         {
             target(input);
         }
-        catch (Exception e) when (e is CorruptDataException or RegistryHiveException or CabinetException or PeFormatException or NotSupportedException)
+        catch (Exception e) when (e is CorruptDataException or RegistryHiveException or CabinetException or PeFormatException or NotSupportedException or InfFormatException)
         {
         }
     }

@@ -3,7 +3,7 @@
 # Usage: tests/P2V.Fuzz/run.sh TARGET [SECONDS]
 #   TARGET: vhd-footer vhd-header vhdx-header vhdx-regions vhdx-metadata vhdx-log open mbr gpt disk-layout
 #           ntfs-boot ntfs-record ntfs-index ntfs-runlist fat image-header image-frame image-trailer image-footer image
-#           regf bcd pe cab
+#           regf bcd pe cab inf
 # Findings land in $OUT (default /tmp/p2v-fuzz/TARGET/findings/default/crashes); replay one with
 #   dotnet /tmp/p2v-fuzz/app/P2V.Fuzz.dll TARGET FILE
 # The last line says how many executions AFL ran and what it found.
@@ -133,6 +133,8 @@ PY
   cab)
     head -c 3000 /dev/urandom > "$tmp/random.bin"; seq 1 800 > "$tmp/text.txt"
     (cd "$tmp" && gcab -c -z "$seeds/mszip.cab" random.bin text.txt && gcab -c "$seeds/stored.cab" text.txt) ;;
+  inf)
+    printf '[Version]\r\nSignature="$Windows NT$"\r\nClass=SCSIAdapter\r\n[Manufacturer]\r\n%%M%% = M,NTx86.5.1 ; c\r\n[M.NTx86.5.1]\r\n%%D%% = i, PCI\\VEN_1AF4&DEV_1001, \\\r\n  PCI\\VEN_1AF4&DEV_1042\r\n[r]\r\nHKR,,E,0x00020000,"%%%%SystemRoot%%%%\\x ""q"""\r\n[Strings]\r\nM="Red Hat, Inc."\r\nD=disk\r\n' > "$seeds/viostor.inf" ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 rm -rf "$out/findings"

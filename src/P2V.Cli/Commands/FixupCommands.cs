@@ -17,13 +17,19 @@ public static class FixupCommands
         vcpus.DefaultValueFactory = _ => 1;
         var patches = new Option<string>("--patches") { Description = "A folder of service-pack files (HALs, kernels, drivers) to take replacements from", HelpName = "DIR" };
         var services = new Option<string>("--services") { Description = "A list of hardware services to disable (default: the built-in list)", HelpName = "FILE" };
+        var drivers = new Option<string>("--drivers") { Description = "A folder of Windows driver packages (INF + files): install the target's paravirtual storage and network drivers that fit", HelpName = "DIR" };
+        var firstBoot = new Option<string[]>("--firstboot")
+        {
+            Description = "Scripts (.cmd .bat .exe .vbs .js .ps1) to run once, in this order, at the migrated system's first start; logged in %SystemRoot%\\P2V\\FirstBoot\\log",
+            HelpName = "FILE", AllowMultipleArgumentsPerToken = true,
+        };
         var dryRun = new Option<bool>("--dry-run") { Description = "Show what would change; write nothing but the report (with -o)" };
         var undo = new Option<string>("--undo") { Description = "Undo the fix-up that this report recorded", HelpName = "REPORT" };
         var force = new Option<bool>("--force") { Description = "Go on where a check fails that can be overridden (a changed hive on undo)" };
         var output = CliOptions.Output("The report to write (default: beside the disk file, or in the current folder for a block device)",
             helpName: "report.json");
-        var command = new Command("fixup", "Fix a migrated Windows installation up for its VM (HAL/kernel, IDE drivers, services, boot.ini, boot sector)")
-            { disk, target, vcpus, patches, services, dryRun, undo, force, output };
+        var command = new Command("fixup", "Fix a migrated Windows installation up for its VM (HAL/kernel, IDE drivers, services, boot.ini, boot sector; paravirtual drivers and first-boot scripts)")
+            { disk, target, vcpus, patches, services, drivers, firstBoot, dryRun, undo, force, output };
         command.Validators.Add(r =>
         {
             if (r.GetResult(undo) is null && r.GetResult(target) is null) r.AddError("missing option --target");
@@ -34,8 +40,8 @@ public static class FixupCommands
             string path = r.GetValue(disk)!;
             bool forced = r.GetValue(force);
             if (r.GetValue(undo) is { } report) return Undo(path, report, forced);
-            return Run(path, r.GetValue(target)!.Value, r.GetValue(vcpus), r.GetValue(patches), r.GetValue(services), r.GetValue(dryRun), forced,
-                r.GetValue(output));
+            return Run(path, r.GetValue(target)!.Value, r.GetValue(vcpus), r.GetValue(patches), r.GetValue(services), r.GetValue(drivers),
+                r.GetValue(firstBoot) ?? [], r.GetValue(dryRun), forced, r.GetValue(output));
         });
         root.Add(command);
     }
@@ -48,9 +54,13 @@ public static class FixupCommands
         return 0;
     }
 
-    private static int Run(string path, TargetKind target, int vcpus, string? patches, string? services, bool dryRun, bool force, string? output)
+    private static int Run(string path, TargetKind target, int vcpus, string? patches, string? services, string? drivers, string[] firstBoot,
+        bool dryRun, bool force, string? output)
     {
         if (patches is not null && !Directory.Exists(patches)) throw new UsageException($"--patches: '{patches}' is not a directory");
+        if (drivers is not null && !Directory.Exists(drivers)) throw new UsageException($"--drivers: '{drivers}' is not a directory");
+        foreach (var script in firstBoot)
+            if (!File.Exists(script)) throw new UsageException($"--firstboot: '{script}' is not a file");
         // Beside a disk file; in the current directory for a block device, whose folder (/dev) takes no files.
         string report = output ?? (File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal)
             ? path + ".fixup.json" : Path.GetFileName(path) + ".fixup.json");
@@ -63,6 +73,8 @@ public static class FixupCommands
             PatchDirectory = patches,
             HardwareServices = services is null ? null : HardwareServiceList.Load(services),
             Force = force,
+            DriverDirectory = drivers,
+            FirstBootScripts = firstBoot,
         });
         if (dryRun)
         {

@@ -12,6 +12,10 @@ public sealed record FixupOptions
     public string? PatchDirectory { get; init; }
     /// <summary>The hardware-specific services to disable; null for the default file beside the program.</summary>
     public HardwareServiceList? HardwareServices { get; init; }
+    /// <summary>A folder of Windows driver packages to install the target's paravirtual storage and network drivers from (docs/drivers-and-firstboot.md); null for none.</summary>
+    public string? DriverDirectory { get; init; }
+    /// <summary>Scripts to run once at the migrated system's first start, in this order; empty for none.</summary>
+    public IReadOnlyList<string> FirstBootScripts { get; init; } = [];
     /// <summary>Go ahead on a volume that is marked dirty or whose $LogFile Windows would replay.</summary>
     public bool Force { get; init; }
 }

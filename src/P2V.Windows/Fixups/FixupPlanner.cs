@@ -1,6 +1,8 @@
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
 using P2V.Windows.Boot;
+using P2V.Windows.Drivers;
+using P2V.Windows.FirstBoot;
 using P2V.Windows.Pe;
 using P2V.Windows.Registry;
 
@@ -8,7 +10,8 @@ namespace P2V.Windows.Fixups;
 
 /// <summary>
 /// Plans the offline fix-ups of a Windows 2000/XP/2003 installation for a VM (docs/fixups.md): the NTFS boot
-/// sector's geometry, the SYSTEM hive (IDE boot drivers, hardware-specific services, CrashControl), the HAL and
+/// sector's geometry, the drivers and first-boot scripts asked for (their files), the SYSTEM hive (IDE boot
+/// drivers, hardware-specific services, CrashControl, the drivers' services, the first-boot runner), the HAL and
 /// kernel swap, and boot.ini. Planning reads only; every new byte is computed here so that --dry-run shows it.
 /// </summary>
 public static class FixupPlanner
@@ -56,8 +59,21 @@ public static class FixupPlanner
 
         var steps = new List<PlannedStep>();
         steps.Add(PlanBootSector(disk, system, volume, report));
+        // Files before the registry that points at them: an interrupted run never leaves a service without its driver.
+        DriverFixup? drivers = null;
+        if (options.DriverDirectory is { } driverFolder)
+        {
+            (drivers, var step) = DriverFixup.Plan(volume, facts, driverFolder, options.Target, report);
+            steps.Add(step);
+        }
+        FirstBootFixup? firstBoot = null;
+        if (options.FirstBootScripts.Count > 0)
+        {
+            (firstBoot, var step) = FirstBootFixup.Plan(volume, facts, options.FirstBootScripts, report);
+            steps.Add(step);
+        }
         var hal = PlanHal(volume, facts, options, vcpus, report, out bool swapping);
-        steps.Add(PlanRegistry(volume, facts, options, report));
+        steps.Add(PlanRegistry(volume, facts, options, report, drivers, firstBoot));
         steps.Add(hal);
         steps.Add(PlanBootIni(volume, system, swapping, report));
         if (report.Errors.Count == 0) Rehearse(disk, system, options, steps, report);
@@ -134,7 +150,7 @@ public static class FixupPlanner
 
     // ---- SYSTEM hive --------------------------------------------------------------------------------------
 
-    private static PlannedStep PlanRegistry(NtfsVolume volume, WindowsFacts facts, FixupOptions options, FixupReport report)
+    private static PlannedStep PlanRegistry(NtfsVolume volume, WindowsFacts facts, FixupOptions options, FixupReport report, DriverFixup? drivers, FirstBootFixup? firstBoot)
     {
         string hivePath = facts.SystemRoot + @"\system32\config\SYSTEM";
         var warnings = new List<string>();
@@ -227,14 +243,18 @@ public static class FixupPlanner
             }
 
             edits.SetDWord(set + @"\Control\CrashControl", "AutoReboot", 0);
+            drivers?.EditRegistry(edits, set);
         }
+        firstBoot?.EditRegistry(edits, report);
 
         report.Warnings.AddRange(warnings.Except(report.Warnings));
         var details = edits.Details.Count > 0 ? edits.Details : ["nothing to change"];
         // A hive used dirty is written back even unchanged, so that it is clean from now on.
         if (hive.OpenedDirty) details.Add($"{hivePath} was dirty with no log: written back clean (its two sequence numbers equal)");
         byte[]? newHive = edits.Changes.Count > 0 || hive.OpenedDirty ? hive.ToArray() : null;
-        return new PlannedStep(RegistryStep, $"SYSTEM hive ({string.Join(", ", sets)}): IDE boot drivers for {options.Target.Name}, hardware-specific services disabled, AutoReboot off", details, w =>
+        var title = $"SYSTEM hive ({string.Join(", ", sets)}): IDE boot drivers for {options.Target.Name}, hardware-specific services disabled, AutoReboot off" +
+            (drivers is null ? "" : ", the drivers' services") + (firstBoot is null ? "" : ", the first-boot runner");
+        return new PlannedStep(RegistryStep, title, details, w =>
         {
             if (newHive is null) return;
             w.Record(edits.Changes);

@@ -12,11 +12,12 @@ namespace P2V.Windows.Fixups;
 /// </summary>
 public sealed record FixupChange
 {
-    public const string FileKind = "file", AttributesKind = "attributes", RegistryKind = "registry", BytesKind = "bytes";
+    public const string FileKind = "file", AttributesKind = "attributes", RegistryKind = "registry", BytesKind = "bytes",
+        NewFileKind = "new file", NewDirectoryKind = "new directory";
 
-    /// <summary>"file", "attributes", "registry" or "bytes".</summary>
+    /// <summary>"file", "attributes", "registry", "bytes", "new file" (undo deletes it) or "new directory" (undo removes it when empty).</summary>
     public required string Kind { get; init; }
-    /// <summary>The fix-up it belongs to: "boot sector", "registry", "hal", "boot.ini".</summary>
+    /// <summary>The fix-up it belongs to: "boot sector", "drivers", "first boot", "registry", "hal", "boot.ini".</summary>
     public required string Step { get; init; }
     public required string Description { get; init; }
 
@@ -77,6 +78,12 @@ public sealed record FixupReport
     public string? InstalledKernel { get; init; }
     public List<FixupStepSummary> Plan { get; init; } = [];
     public List<FixupChange> Changes { get; init; } = [];
+    /// <summary>The driver packages installed (--drivers), one line each: INF, model, devices, service.</summary>
+    public List<string> DriversInstalled { get; init; } = [];
+    /// <summary>The driver packages left out, with the reason.</summary>
+    public List<string> DriversSkipped { get; init; } = [];
+    /// <summary>The first-boot scripts installed (--firstboot), as paths on the volume, in the order they run.</summary>
+    public List<string> FirstBootScripts { get; init; } = [];
     public List<string> Warnings { get; init; } = [];
     public List<string> Errors { get; init; } = [];
     /// <summary>Set by --undo once every change was reverted.</summary>
@@ -125,6 +132,19 @@ public sealed record FixupReport
             sb.AppendLine();
             sb.AppendLine($"Changes made ({Changes.Count}){(Complete ? "" : " — INCOMPLETE: the fix-up stopped before its end")}:");
             foreach (var c in Changes) sb.AppendLine($"  [{c.Step}] {c.Description}");
+        }
+        if (DriversInstalled.Count > 0 || DriversSkipped.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Drivers:");
+            foreach (var d in DriversInstalled) sb.AppendLine($"  installed: {d}");
+            foreach (var d in DriversSkipped) sb.AppendLine($"  skipped: {d}");
+        }
+        if (FirstBootScripts.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("First-boot scripts (run once, in this order):");
+            foreach (var f in FirstBootScripts) sb.AppendLine($"  {f}");
         }
         foreach (var w in Warnings) sb.AppendLine($"warning: {w}");
         foreach (var e in Errors) sb.AppendLine($"error: {e}");

@@ -12,7 +12,8 @@ namespace P2V.Windows.Fixups;
 /// a target that still holds the old content is skipped (the fix-up stopped before it), one that holds neither
 /// the old nor the new content was changed since and stops the undo unless forced — except a hive, which then
 /// gets its recorded values back one by one (keys the fix-up created are removed when left empty), keeping
-/// whatever else changed in it since (Windows booted, say).
+/// whatever else changed in it since (Windows booted, say). Files the fix-up created (drivers, first-boot scripts)
+/// are deleted, and the directories it created are removed when nothing else was put in them since.
 /// </summary>
 public static class FixupUndo
 {
@@ -27,6 +28,8 @@ public static class FixupUndo
 
         var actions = new List<Action>();
         var problems = new List<string>();
+        var deleted = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var kept = new List<string>();
         foreach (var change in Enumerable.Reverse(report.Changes))
         {
             switch (change.Kind)
@@ -85,6 +88,28 @@ public static class FixupUndo
                     actions.Add(() => FixupWriter.WriteSector(disk, offset, old));
                     break;
                 }
+                case FixupChange.NewFileKind:
+                {
+                    var path = change.Path!;
+                    if (!volume.FileExists(path)) continue; // the fix-up stopped before it
+                    var current = FixupWriter.Sha256(volume.ReadFile(path));
+                    if (current != change.NewSha256 && !force) { problems.Add($"{path} changed since the fix-up (SHA-256 {current})"); continue; }
+                    if (volume.CheckDelete(path) is { } why) { problems.Add($"{path} cannot be deleted: {why}"); continue; }
+                    deleted.Add(path);
+                    actions.Add(() => volume.Delete(path));
+                    break;
+                }
+                case FixupChange.NewDirectoryKind:
+                {
+                    var path = change.Path!;
+                    if (!volume.DirectoryExists(path)) continue;
+                    // Kept when something the undo does not delete was put there since.
+                    var left = volume.ListDirectory(path).Where(e => !deleted.Contains(path + "\\" + e.Name)).Select(e => e.Name).ToList();
+                    if (left.Count > 0) { kept.Add($"{path} (holds {string.Join(", ", left.Take(3))})"); continue; }
+                    deleted.Add(path);
+                    actions.Add(() => volume.Delete(path));
+                    break;
+                }
                 case FixupChange.RegistryKind:
                     break; // restored with the hive file's own change
                 default:
@@ -96,6 +121,7 @@ public static class FixupUndo
         foreach (var action in actions) action();
         disk.Flush();
         report.UndoneUtc = DateTime.UtcNow;
+        report.Warnings.AddRange(kept.Select(k => $"undo kept the directory {k}"));
         report.Save(reportPath);
         return report;
     }

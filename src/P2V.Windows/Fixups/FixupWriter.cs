@@ -54,6 +54,34 @@ internal sealed class FixupWriter(IVirtualDisk disk, NtfsVolume volume, FixupRep
         volume.ReplaceFile(path, content);
     }
 
+    /// <summary>
+    /// Writes a file the installation does not have yet, or replaces one it has (recorded with its old bytes as
+    /// <see cref="ReplaceFile"/> does); a new one is recorded so that undo deletes it.
+    /// </summary>
+    public void CreateOrReplaceFile(string step, string path, byte[] content, string description, string source)
+    {
+        if (volume.FileExists(path)) { ReplaceFile(step, path, content, description, source); return; }
+        Record(new FixupChange
+        {
+            Kind = FixupChange.NewFileKind, Step = step, Description = description, Path = path,
+            NewSha256 = Sha256(content), NewLength = content.Length, Source = source,
+        });
+        volume.CreateFile(path, content);
+    }
+
+    /// <summary>Creates the directory and any missing parents; each one is recorded so that undo removes it (when empty).</summary>
+    public void CreateDirectories(string step, string path)
+    {
+        var parts = path.Split('\\', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 1; i <= parts.Length; i++)
+        {
+            var prefix = "\\" + string.Join('\\', parts[..i]);
+            if (volume.DirectoryExists(prefix)) continue;
+            Record(new FixupChange { Kind = FixupChange.NewDirectoryKind, Step = step, Description = $"{prefix}: new directory", Path = prefix });
+            volume.CreateDirectory(prefix);
+        }
+    }
+
     public void SetAttributes(string step, string path, FileAttributes set, FileAttributes clear, string description)
     {
         var before = volume.GetFileAttributes(path);
