@@ -34,7 +34,7 @@ internal sealed class AttributeData
             return new AttributeData { What = what, Resident = bytes, DataSize = bytes.Length, InitializedSize = bytes.Length, AllocatedSize = bytes.Length, Flags = first.Header.Flags, VolumeOffset = first.VolumeOffset };
         }
         if (first.Header.LowestVcn != 0)
-            throw new NtfsException($"{what}: no attribute record maps VCN 0 (the lowest starts at VCN {first.Header.LowestVcn})", first.VolumeOffset);
+            throw new NtfsException(first.VolumeOffset, $"{what}: no attribute record maps VCN 0 (the lowest starts at VCN {first.Header.LowestVcn})");
         var runs = Runlist.Combine(fragments.Select(f => f.DecodeRuns(totalClusters)), first.VolumeOffset, what);
         return new AttributeData
         {

@@ -69,18 +69,18 @@ public readonly record struct AttributeHeader
     /// <summary>Parses the header of the attribute record that starts <paramref name="record"/>; the span ends where the MFT record's used bytes end.</summary>
     public static AttributeHeader Parse(ReadOnlySpan<byte> record, long volumeOffset, string what)
     {
-        if (record.Length < 16) throw new NtfsException($"{what}: attribute header runs past the record's used bytes", volumeOffset);
+        if (record.Length < 16) throw new NtfsException(volumeOffset, $"{what}: attribute header runs past the record's used bytes");
         var type = (AttributeType)BinaryPrimitives.ReadUInt32LittleEndian(record[TypeField..]);
         int length = checked((int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(record[RecordLengthField..]), int.MaxValue));
         bool nonResident = record[NonResidentField] != 0;
         int minimum = nonResident ? NonResidentHeaderSize : ResidentHeaderSize;
         if (length < minimum || (length & 7) != 0 || length > record.Length)
-            throw new NtfsException($"{what}: attribute 0x{(uint)type:X} has length {length}, expected a multiple of 8 in {minimum}..{record.Length}", volumeOffset + RecordLengthField);
+            throw new NtfsException(volumeOffset + RecordLengthField, $"{what}: attribute 0x{(uint)type:X} has length {length}, expected a multiple of 8 in {minimum}..{record.Length}");
 
         int nameLength = record[NameLengthField];
         int nameOffset = BinaryPrimitives.ReadUInt16LittleEndian(record[NameOffsetField..]);
         if (nameLength > 0 && nameOffset + 2 * nameLength > length)
-            throw new NtfsException($"{what}: attribute 0x{(uint)type:X} name runs past its record", volumeOffset + NameOffsetField);
+            throw new NtfsException(volumeOffset + NameOffsetField, $"{what}: attribute 0x{(uint)type:X} name runs past its record");
         var header = new AttributeHeader
         {
             Type = type,
@@ -96,7 +96,7 @@ public readonly record struct AttributeHeader
             int valueLength = checked((int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(record[ValueLengthField..]), int.MaxValue));
             int valueOffset = BinaryPrimitives.ReadUInt16LittleEndian(record[ValueOffsetField..]);
             if (valueOffset < ResidentHeaderSize || (long)valueOffset + valueLength > length)
-                throw new NtfsException($"{what}: resident attribute 0x{(uint)type:X} value [{valueOffset}, +{valueLength}) runs past its {length}-byte record", volumeOffset + ValueLengthField);
+                throw new NtfsException(volumeOffset + ValueLengthField, $"{what}: resident attribute 0x{(uint)type:X} value [{valueOffset}, +{valueLength}) runs past its {length}-byte record");
             return header with { ValueLength = valueLength, ValueOffset = valueOffset };
         }
 
@@ -108,13 +108,13 @@ public readonly record struct AttributeHeader
         long dataSize = BinaryPrimitives.ReadInt64LittleEndian(record[DataSizeField..]);
         long initialized = BinaryPrimitives.ReadInt64LittleEndian(record[InitializedSizeField..]);
         if (lowest < 0 || highest < lowest - 1)
-            throw new NtfsException($"{what}: attribute 0x{(uint)type:X} has VCN range {lowest}..{highest}", volumeOffset + LowestVcnField);
+            throw new NtfsException(volumeOffset + LowestVcnField, $"{what}: attribute 0x{(uint)type:X} has VCN range {lowest}..{highest}");
         if (pairs < NonResidentHeaderSize || pairs > length)
-            throw new NtfsException($"{what}: attribute 0x{(uint)type:X} mapping pairs offset {pairs} lies outside its {length}-byte record", volumeOffset + MappingPairsOffsetField);
+            throw new NtfsException(volumeOffset + MappingPairsOffsetField, $"{what}: attribute 0x{(uint)type:X} mapping pairs offset {pairs} lies outside its {length}-byte record");
         if (unit > 16)
-            throw new NtfsException($"{what}: attribute 0x{(uint)type:X} compression unit 2^{unit} clusters is out of range", volumeOffset + CompressionUnitField);
+            throw new NtfsException(volumeOffset + CompressionUnitField, $"{what}: attribute 0x{(uint)type:X} compression unit 2^{unit} clusters is out of range");
         if (lowest == 0 && (allocated < 0 || dataSize < 0 || initialized < 0 || initialized > dataSize))
-            throw new NtfsException($"{what}: attribute 0x{(uint)type:X} sizes allocated {allocated}, data {dataSize}, initialized {initialized} are inconsistent", volumeOffset + AllocatedSizeField);
+            throw new NtfsException(volumeOffset + AllocatedSizeField, $"{what}: attribute 0x{(uint)type:X} sizes allocated {allocated}, data {dataSize}, initialized {initialized} are inconsistent");
         return header with
         {
             LowestVcn = lowest,

@@ -40,7 +40,7 @@ public static class AttributeList
             int length = BinaryPrimitives.ReadUInt16LittleEndian(entry[LengthField..]);
             int nameLength = entry[NameLengthField], nameOffset = entry[NameOffsetField];
             if (length < MinEntrySize || length > entry.Length || (nameLength > 0 && nameOffset + 2 * nameLength > length))
-                throw new NtfsException($"{what}: attribute list entry at {pos} has length {length}, expected {MinEntrySize}..{entry.Length}", volumeOffset + pos);
+                throw new NtfsException(volumeOffset + pos, $"{what}: attribute list entry at {pos} has length {length}, expected {MinEntrySize}..{entry.Length}");
             entries.Add((new AttributeListEntry(
                 (AttributeType)BinaryPrimitives.ReadUInt32LittleEndian(entry[TypeField..]),
                 nameLength == 0 ? "" : NtfsName.Decode(entry.Slice(nameOffset, 2 * nameLength)),

@@ -19,7 +19,7 @@ internal sealed class AttributeReader(IVirtualDisk disk, int clusterSize)
     public void Read(AttributeData data, long offset, Span<byte> destination)
     {
         if (offset < 0 || offset > data.DataSize - destination.Length)
-            throw new NtfsException($"{data.What}: read of [{offset}, +{destination.Length}) past its {data.DataSize} bytes", data.VolumeOffset);
+            throw new NtfsException(data.VolumeOffset, $"{data.What}: read of [{offset}, +{destination.Length}) past its {data.DataSize} bytes");
         if (data.Resident is { } resident)
         {
             resident.AsSpan((int)offset, destination.Length).CopyTo(destination);
@@ -45,7 +45,7 @@ internal sealed class AttributeReader(IVirtualDisk disk, int clusterSize)
             }
             long vcn = pos / cluster, inCluster = pos % cluster;
             var run = data.Runs.Find(vcn)
-                ?? throw new NtfsException($"{data.What}: VCN {vcn} is not mapped by its runlist", data.VolumeOffset);
+                ?? throw new NtfsException(data.VolumeOffset, $"{data.What}: VCN {vcn} is not mapped by its runlist");
             long clustersLeft = run.NextVcn - vcn;
             long bytesLeft = clustersLeft > long.MaxValue / cluster ? long.MaxValue : clustersLeft * cluster - inCluster;
             int n = (int)Math.Min(Math.Min(destination.Length - done, bytesLeft), validEnd - pos);
@@ -66,7 +66,7 @@ internal sealed class AttributeReader(IVirtualDisk disk, int clusterSize)
     {
         long unitBytes = (long)_clusterSize << Math.Min(data.CompressionUnit, 16);
         if (data.CompressionUnit == 0 || unitBytes > MaxCompressionUnitBytes)
-            throw new NtfsException($"{data.What}: compressed with a compression unit of 2^{data.CompressionUnit} clusters ({unitBytes} bytes; NTFS uses 64 KiB)", data.VolumeOffset);
+            throw new NtfsException(data.VolumeOffset, $"{data.What}: compressed with a compression unit of 2^{data.CompressionUnit} clusters ({unitBytes} bytes; NTFS uses 64 KiB)");
         long validEnd = Math.Min(data.InitializedSize, data.DataSize);
         int done = 0;
         while (done < destination.Length)
@@ -103,7 +103,7 @@ internal sealed class AttributeReader(IVirtualDisk disk, int clusterSize)
             if (run is { IsSparse: false } r)
             {
                 if (allocated != vcn - firstVcn)
-                    throw new NtfsException($"{data.What}: compression unit at VCN {firstVcn} has allocated clusters after a hole", data.VolumeOffset);
+                    throw new NtfsException(data.VolumeOffset, $"{data.What}: compression unit at VCN {firstVcn} has allocated clusters after a hole");
                 _disk.ReadAt((r.Lcn + vcn - r.Vcn) * _clusterSize, stored.AsSpan(allocated * _clusterSize, (int)count * _clusterSize));
                 allocated += (int)count;
             }
@@ -134,14 +134,14 @@ internal sealed class AttributeReader(IVirtualDisk disk, int clusterSize)
         if (data.Resident is not null || data.IsCompressed || data.IsEncrypted)
             throw new NotSupportedException($"{data.What}: only plain non-resident attributes are written in place");
         if (offset < 0 || offset > data.AllocatedSize - source.Length)
-            throw new NtfsException($"{data.What}: write of [{offset}, +{source.Length}) past its {data.AllocatedSize} allocated bytes", data.VolumeOffset);
+            throw new NtfsException(data.VolumeOffset, $"{data.What}: write of [{offset}, +{source.Length}) past its {data.AllocatedSize} allocated bytes");
         long cluster = _clusterSize;
         int done = 0;
         while (done < source.Length)
         {
             long pos = offset + done, vcn = pos / cluster, inCluster = pos % cluster;
             var run = data.Runs.Find(vcn);
-            if (run is not { IsSparse: false } r) throw new NtfsException($"{data.What}: VCN {vcn} is {(run is null ? "not mapped" : "sparse")}; cannot write there", data.VolumeOffset);
+            if (run is not { IsSparse: false } r) throw new NtfsException(data.VolumeOffset, $"{data.What}: VCN {vcn} is {(run is null ? "not mapped" : "sparse")}; cannot write there");
             int n = (int)Math.Min(source.Length - done, (r.NextVcn - vcn) * cluster - inCluster);
             _disk.WriteAt((r.Lcn + vcn - r.Vcn) * cluster + inCluster, source.Slice(done, n));
             done += n;

@@ -49,10 +49,10 @@ public sealed record FileName(
     public static FileName Parse(ReadOnlySpan<byte> value, long volumeOffset, string what)
     {
         if (value.Length < HeaderSize)
-            throw new NtfsException($"{what}: $FILE_NAME of {value.Length} bytes, expected at least {HeaderSize}", volumeOffset);
+            throw new NtfsException(volumeOffset, $"{what}: $FILE_NAME of {value.Length} bytes, expected at least {HeaderSize}");
         int nameLength = value[NameLengthField];
         if (HeaderSize + 2 * nameLength > value.Length)
-            throw new NtfsException($"{what}: $FILE_NAME name of {nameLength} characters runs past its {value.Length} bytes", volumeOffset + NameLengthField);
+            throw new NtfsException(volumeOffset + NameLengthField, $"{what}: $FILE_NAME name of {nameLength} characters runs past its {value.Length} bytes");
         return new FileName(
             new FileReference(BinaryPrimitives.ReadUInt64LittleEndian(value[ParentDirectoryField..])),
             NtfsTime.ToDateTime(value[CreationTimeField..]),

@@ -56,22 +56,22 @@ public sealed class FileRecord
     {
         string what = $"MFT record {recordNumber}";
         if (!record[..4].SequenceEqual(Magic))
-            throw new NtfsException($"{what}: magic is \"{Printable(record[..4])}\", expected \"FILE\"", volumeOffset);
+            throw new NtfsException(volumeOffset, $"{what}: magic is \"{Printable(record[..4])}\", expected \"FILE\"");
         UpdateSequence.Apply(record, volumeOffset, what);
 
         int firstAttribute = BinaryPrimitives.ReadUInt16LittleEndian(record[FirstAttributeField..]);
         int bytesInUse = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(record[BytesInUseField..]), int.MaxValue);
         if (bytesInUse > record.Length || bytesInUse < 0x30)
-            throw new NtfsException($"{what}: {bytesInUse} bytes in use in a {record.Length}-byte record", volumeOffset + BytesInUseField);
+            throw new NtfsException(volumeOffset + BytesInUseField, $"{what}: {bytesInUse} bytes in use in a {record.Length}-byte record");
         if (firstAttribute < MinHeaderSize || (firstAttribute & 7) != 0 || firstAttribute + 4 > bytesInUse)
-            throw new NtfsException($"{what}: first attribute offset {firstAttribute} lies outside its {bytesInUse} used bytes", volumeOffset + FirstAttributeField);
+            throw new NtfsException(volumeOffset + FirstAttributeField, $"{what}: first attribute offset {firstAttribute} lies outside its {bytesInUse} used bytes");
 
         var attributes = new List<AttributeRecord>();
         int pos = firstAttribute;
         while (true)
         {
             if (pos + 4 > bytesInUse)
-                throw new NtfsException($"{what}: attributes run past its {bytesInUse} used bytes without an end marker", volumeOffset + pos);
+                throw new NtfsException(volumeOffset + pos, $"{what}: attributes run past its {bytesInUse} used bytes without an end marker");
             if (BinaryPrimitives.ReadUInt32LittleEndian(record[pos..]) == (uint)AttributeType.End) break;
             var attribute = AttributeRecord.Parse(record[pos..bytesInUse], recordNumber, volumeOffset + pos);
             attributes.Add(attribute);

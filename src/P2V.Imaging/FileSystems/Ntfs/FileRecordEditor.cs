@@ -64,7 +64,7 @@ internal sealed class FileRecordEditor
         {
             offsets.Add(pos);
             int length = (int)BinaryPrimitives.ReadUInt32LittleEndian(Bytes.AsSpan(pos + 4));
-            if (length <= 0 || pos + length > used) throw new NtfsException($"{What}: attribute at {pos} has length {length}", VolumeOffset + pos);
+            if (length <= 0 || pos + length > used) throw new NtfsException(VolumeOffset + pos, $"{What}: attribute at {pos} has length {length}");
             pos += length;
         }
         return offsets;
@@ -108,7 +108,7 @@ internal sealed class FileRecordEditor
     public Span<byte> ResidentValue(int offset)
     {
         var header = HeaderAt(offset);
-        if (header.IsNonResident) throw new NtfsException($"{What}: attribute 0x{(uint)header.Type:X} is not resident", VolumeOffset + offset);
+        if (header.IsNonResident) throw new NtfsException(VolumeOffset + offset, $"{What}: attribute 0x{(uint)header.Type:X} is not resident");
         return Bytes.AsSpan(offset + header.ValueOffset, header.ValueLength);
     }
 

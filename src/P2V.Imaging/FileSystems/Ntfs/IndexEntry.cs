@@ -22,7 +22,7 @@ public sealed record IndexEntry(FileReference File, FileName? Key, bool IsLast, 
         while (true)
         {
             if (pos + HeaderSize > header.IndexLength)
-                throw new NtfsException($"{what}: index node ends without a last entry", volumeOffset + pos);
+                throw new NtfsException(volumeOffset + pos, $"{what}: index node ends without a last entry");
             var entry = node[pos..header.IndexLength];
             int length = BinaryPrimitives.ReadUInt16LittleEndian(entry[LengthField..]);
             int keyLength = BinaryPrimitives.ReadUInt16LittleEndian(entry[KeyLengthField..]);
@@ -30,7 +30,7 @@ public sealed record IndexEntry(FileReference File, FileName? Key, bool IsLast, 
             bool hasChild = (flags & FlagHasChild) != 0, last = (flags & FlagLast) != 0;
             int minimum = HeaderSize + (hasChild ? 8 : 0) + (last ? 0 : keyLength);
             if (length < minimum || (length & 7) != 0 || length > entry.Length || HeaderSize + keyLength > length)
-                throw new NtfsException($"{what}: index entry of length {length} (key {keyLength}) does not fit its node", volumeOffset + pos + LengthField);
+                throw new NtfsException(volumeOffset + pos + LengthField, $"{what}: index entry of length {length} (key {keyLength}) does not fit its node");
             FileName? key = last || keyLength == 0 ? null : FileName.Parse(entry.Slice(HeaderSize, keyLength), volumeOffset + pos + HeaderSize, what);
             long? child = hasChild ? BinaryPrimitives.ReadInt64LittleEndian(entry[(length - 8)..]) : null;
             entries.Add(new IndexEntry(new FileReference(BinaryPrimitives.ReadUInt64LittleEndian(entry[FileReferenceField..])), key, last, child));

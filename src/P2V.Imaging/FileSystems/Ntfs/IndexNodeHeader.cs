@@ -16,12 +16,12 @@ public readonly record struct IndexNodeHeader(int EntriesOffset, int IndexLength
     /// <summary>Parses the header at the start of <paramref name="node"/>, which holds the whole node.</summary>
     public static IndexNodeHeader Parse(ReadOnlySpan<byte> node, long volumeOffset, string what)
     {
-        if (node.Length < Size) throw new NtfsException($"{what}: index node header runs past the node", volumeOffset);
+        if (node.Length < Size) throw new NtfsException(volumeOffset, $"{what}: index node header runs past the node");
         int entries = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(node[EntriesOffsetField..]), int.MaxValue);
         int length = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(node[IndexLengthField..]), int.MaxValue);
         int allocated = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(node[AllocatedSizeField..]), int.MaxValue);
         if (entries < Size || entries > length || length > node.Length)
-            throw new NtfsException($"{what}: index entries [{entries}, {length}) do not fit the {node.Length}-byte node", volumeOffset);
+            throw new NtfsException(volumeOffset, $"{what}: index entries [{entries}, {length}) do not fit the {node.Length}-byte node");
         return new IndexNodeHeader(entries, length, allocated, (node[FlagsField] & HasChildrenFlag) != 0);
     }
 

@@ -19,11 +19,11 @@ public sealed record IndexRecord(long Vcn, IndexNodeHeader Node, IReadOnlyList<I
     public static IndexRecord Parse(Span<byte> record, long expectedVcn, long volumeOffset, string what)
     {
         if (!record[..4].SequenceEqual(Magic))
-            throw new NtfsException($"{what}: index record at VCN {expectedVcn} has magic \"{FileRecord.Printable(record[..4])}\", expected \"INDX\"", volumeOffset);
+            throw new NtfsException(volumeOffset, $"{what}: index record at VCN {expectedVcn} has magic \"{FileRecord.Printable(record[..4])}\", expected \"INDX\"");
         UpdateSequence.Apply(record, volumeOffset, $"{what} index record at VCN {expectedVcn}");
         long vcn = BinaryPrimitives.ReadInt64LittleEndian(record[VcnField..]);
         if (vcn != expectedVcn)
-            throw new NtfsException($"{what}: index record says it is VCN {vcn}, expected {expectedVcn}", volumeOffset + VcnField);
+            throw new NtfsException(volumeOffset + VcnField, $"{what}: index record says it is VCN {vcn}, expected {expectedVcn}");
         var node = record[NodeHeaderOffset..];
         var header = IndexNodeHeader.Parse(node, volumeOffset + NodeHeaderOffset, what);
         return new IndexRecord(vcn, header, IndexEntry.ParseNode(node, header, volumeOffset + NodeHeaderOffset, what));

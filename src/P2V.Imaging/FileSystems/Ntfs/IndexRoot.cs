@@ -16,10 +16,10 @@ public sealed record IndexRoot(AttributeType IndexedType, uint CollationRule, in
     public static IndexRoot Parse(ReadOnlySpan<byte> value, long volumeOffset, string what)
     {
         if (value.Length < HeaderSize + IndexNodeHeader.Size)
-            throw new NtfsException($"{what}: $INDEX_ROOT of {value.Length} bytes is too short", volumeOffset);
+            throw new NtfsException(volumeOffset, $"{what}: $INDEX_ROOT of {value.Length} bytes is too short");
         int recordSize = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(value[IndexRecordSizeField..]), int.MaxValue);
         if (recordSize < 512 || recordSize > 65536 || (recordSize & (recordSize - 1)) != 0)
-            throw new NtfsException($"{what}: index record size {recordSize} is not a power of two in 512..65536", volumeOffset + IndexRecordSizeField);
+            throw new NtfsException(volumeOffset + IndexRecordSizeField, $"{what}: index record size {recordSize} is not a power of two in 512..65536");
         var node = value[HeaderSize..];
         var header = IndexNodeHeader.Parse(node, volumeOffset + HeaderSize, what);
         return new IndexRoot(

@@ -38,12 +38,12 @@ public sealed record LogFileRestartArea(long CurrentLsn, ushort ClientInUseList,
         if (page.Length < 0x30 || !(page[..4].SequenceEqual("RSTR"u8) || page[..4].SequenceEqual("CHKD"u8))) return null;
         int systemPageSize = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(page[SystemPageSizeField..]), int.MaxValue);
         if (systemPageSize < 512 || systemPageSize > page.Length || (systemPageSize & (systemPageSize - 1)) != 0)
-            throw new NtfsException($"$LogFile: restart page system page size {systemPageSize} is not a power of two in 512..{page.Length}", volumeOffset + SystemPageSizeField);
+            throw new NtfsException(volumeOffset + SystemPageSizeField, $"$LogFile: restart page system page size {systemPageSize} is not a power of two in 512..{page.Length}");
         var restart = page[..systemPageSize];
         UpdateSequence.Apply(restart, volumeOffset, "$LogFile restart page");
         int areaOffset = BinaryPrimitives.ReadUInt16LittleEndian(restart[RestartAreaOffsetField..]);
         if ((areaOffset & 7) != 0 || areaOffset + 0x10 > systemPageSize)
-            throw new NtfsException($"$LogFile: restart area offset {areaOffset} is misaligned or outside the {systemPageSize}-byte page", volumeOffset + RestartAreaOffsetField);
+            throw new NtfsException(volumeOffset + RestartAreaOffsetField, $"$LogFile: restart area offset {areaOffset} is misaligned or outside the {systemPageSize}-byte page");
         var area = restart[areaOffset..];
         return new LogFileRestartArea(
             BinaryPrimitives.ReadInt64LittleEndian(area[AreaCurrentLsnField..]),

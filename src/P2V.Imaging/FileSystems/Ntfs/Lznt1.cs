@@ -23,7 +23,7 @@ public static class Lznt1
             if (header == 0) break;
             int chunkEnd = src + (header & 0x0FFF) + 3;
             if (chunkEnd > source.Length)
-                throw new NtfsException($"{what}: LZNT1 chunk of {chunkEnd - src} bytes runs past the {source.Length}-byte compression unit", volumeOffset + src);
+                throw new NtfsException(volumeOffset + src, $"{what}: LZNT1 chunk of {chunkEnd - src} bytes runs past the {source.Length}-byte compression unit");
             src += 2;
             var output = destination[dst..Math.Min(destination.Length, dst + ChunkSize)];
             int produced = (header & 0x8000) == 0
@@ -56,7 +56,7 @@ public static class Lznt1
                     continue;
                 }
                 if (src + 2 > body.Length)
-                    throw new NtfsException($"{what}: LZNT1 back-reference cut off at the end of its chunk", volumeOffset + src);
+                    throw new NtfsException(volumeOffset + src, $"{what}: LZNT1 back-reference cut off at the end of its chunk");
                 int token = BinaryPrimitives.ReadUInt16LittleEndian(body[src..]);
                 src += 2;
                 // The more of the chunk has been produced, the more bits go to the displacement.
@@ -66,7 +66,7 @@ public static class Lznt1
                 int displacement = (token >> lengthBits) + 1;
                 int length = (token & ((1 << lengthBits) - 1)) + 3;
                 if (displacement > dst)
-                    throw new NtfsException($"{what}: LZNT1 back-reference {displacement} bytes back, only {dst} produced", volumeOffset + src - 2);
+                    throw new NtfsException(volumeOffset + src - 2, $"{what}: LZNT1 back-reference {displacement} bytes back, only {dst} produced");
                 length = Math.Min(length, output.Length - dst);
                 for (int i = 0; i < length; i++, dst++) output[dst] = output[dst - displacement]; // overlapping copies repeat
             }

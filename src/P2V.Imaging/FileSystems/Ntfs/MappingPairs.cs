@@ -19,10 +19,10 @@ internal static class MappingPairs
             int header = pairs[pos];
             int lengthSize = header & 0x0F, deltaSize = header >> 4;
             if (lengthSize == 0 || lengthSize > 8 || deltaSize > 8 || pos + 1 + lengthSize + deltaSize > pairs.Length)
-                throw new NtfsException($"{what}: data run header 0x{header:X2} is malformed or runs past the attribute", volumeOffset + pos);
+                throw new NtfsException(volumeOffset + pos, $"{what}: data run header 0x{header:X2} is malformed or runs past the attribute");
             long length = ReadSigned(pairs.Slice(pos + 1, lengthSize));
             if (length <= 0 || length > long.MaxValue - vcn)
-                throw new NtfsException($"{what}: data run at VCN {vcn} has length {length}", volumeOffset + pos);
+                throw new NtfsException(volumeOffset + pos, $"{what}: data run at VCN {vcn} has length {length}");
             if (deltaSize == 0)
             {
                 runs.Add(new DataRun(vcn, DataRun.SparseLcn, length));
@@ -31,7 +31,7 @@ internal static class MappingPairs
             {
                 lcn += ReadSigned(pairs.Slice(pos + 1 + lengthSize, deltaSize));
                 if (lcn < 0 || lcn >= totalClusters || length > totalClusters - lcn)
-                    throw new NtfsException($"{what}: data run at VCN {vcn} maps clusters {lcn}..{lcn + length - 1}, past the end of the {totalClusters}-cluster volume", volumeOffset + pos);
+                    throw new NtfsException(volumeOffset + pos, $"{what}: data run at VCN {vcn} maps clusters {lcn}..{lcn + length - 1}, past the end of the {totalClusters}-cluster volume");
                 runs.Add(new DataRun(vcn, lcn, length));
             }
             vcn += length;

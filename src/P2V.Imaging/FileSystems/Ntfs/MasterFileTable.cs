@@ -38,15 +38,15 @@ internal sealed class MasterFileTable
     {
         long offset = _bootSector.MftLcn * _bootSector.ClusterSize;
         if (offset + _bootSector.FileRecordSize > _disk.Length)
-            throw new NtfsException("$MFT: record 0 lies past the end of the volume", NtfsBootSector.MftLcnField);
+            throw new NtfsException(NtfsBootSector.MftLcnField, "$MFT: record 0 lies past the end of the volume");
         var buffer = new byte[_bootSector.FileRecordSize];
         _disk.ReadAt(offset, buffer);
         var record = FileRecord.Parse(buffer, SystemFiles.Mft, offset);
         var first = record.Attributes.FirstOrDefault(a => a.Type == AttributeType.Data && a.Name.Length == 0 && a.Header.IsNonResident && a.Header.LowestVcn == 0)
-            ?? throw new NtfsException("$MFT: record 0 has no non-resident unnamed $DATA starting at VCN 0", offset);
+            ?? throw new NtfsException(offset, "$MFT: record 0 has no non-resident unnamed $DATA starting at VCN 0");
         var mft = AttributeData.FromFragments([first], _bootSector.TotalClusters, "$MFT");
         if (mft.InitializedSize < (SystemFiles.UpCase + 1) * _bootSector.FileRecordSize)
-            throw new NtfsException($"$MFT: {mft.InitializedSize} bytes cannot hold the system files", first.VolumeOffset);
+            throw new NtfsException(first.VolumeOffset, $"$MFT: {mft.InitializedSize} bytes cannot hold the system files");
         if (record.Attributes.Any(a => a.Type == AttributeType.AttributeList))
         {
             // Reads extension records through the partial runlist; they live in the part it maps.
@@ -66,7 +66,7 @@ internal sealed class MasterFileTable
         int size = _bootSector.FileRecordSize;
         long count = mft.InitializedSize / size;
         if (number < 0 || number >= count)
-            throw new NtfsException($"MFT record {number} lies beyond the {count} records of $MFT", mft.VolumeOffset);
+            throw new NtfsException(mft.VolumeOffset, $"MFT record {number} lies beyond the {count} records of $MFT");
         var buffer = new byte[size];
         _io.Read(mft, number * size, buffer);
         return FileRecord.Parse(buffer, number, _io.VolumeOffsetOf(mft, number * size));
@@ -77,11 +77,11 @@ internal sealed class MasterFileTable
     {
         var record = Read(reference.RecordNumber);
         if (!record.InUse)
-            throw new NtfsException($"{what}: MFT record {record.RecordNumber} is not in use", record.VolumeOffset + 0x16);
+            throw new NtfsException(record.VolumeOffset + 0x16, $"{what}: MFT record {record.RecordNumber} is not in use");
         if (reference.SequenceNumber != 0 && reference.SequenceNumber != record.SequenceNumber)
-            throw new NtfsException($"{what}: reference {reference} is stale, MFT record {record.RecordNumber} has sequence number {record.SequenceNumber}", record.VolumeOffset + 0x10);
+            throw new NtfsException(record.VolumeOffset + 0x10, $"{what}: reference {reference} is stale, MFT record {record.RecordNumber} has sequence number {record.SequenceNumber}");
         if (record.IsExtension)
-            throw new NtfsException($"{what}: MFT record {record.RecordNumber} is an extension of record {record.BaseRecord.RecordNumber}, not a base record", record.VolumeOffset + 0x20);
+            throw new NtfsException(record.VolumeOffset + 0x20, $"{what}: MFT record {record.RecordNumber} is an extension of record {record.BaseRecord.RecordNumber}, not a base record");
         return WithExtensions(record);
     }
 
@@ -94,7 +94,7 @@ internal sealed class MasterFileTable
         string what = $"MFT record {record.RecordNumber} $ATTRIBUTE_LIST";
         var list = AttributeData.FromFragments([listAttribute], _bootSector.TotalClusters, what);
         if (list.DataSize > MaxAttributeListSize)
-            throw new NtfsException($"{what}: {list.DataSize} bytes, more than the {MaxAttributeListSize} any volume needs", listAttribute.VolumeOffset);
+            throw new NtfsException(listAttribute.VolumeOffset, $"{what}: {list.DataSize} bytes, more than the {MaxAttributeListSize} any volume needs");
         var bytes = new byte[list.DataSize];
         _io.Read(list, 0, bytes);
 
@@ -106,7 +106,7 @@ internal sealed class MasterFileTable
             if (!seen.Add(number)) continue;
             var extension = Read(number);
             if (!extension.InUse || extension.BaseRecord.RecordNumber != record.RecordNumber)
-                throw new NtfsException($"{what}: names MFT record {number}, which is {(extension.InUse ? $"based on record {extension.BaseRecord.RecordNumber}" : "not in use")}", extension.VolumeOffset);
+                throw new NtfsException(extension.VolumeOffset, $"{what}: names MFT record {number}, which is {(extension.InUse ? $"based on record {extension.BaseRecord.RecordNumber}" : "not in use")}");
             // An extension record's own attribute list (there should be none) is not followed: no loops.
             attributes.AddRange(extension.Attributes.Where(a => a.Type != AttributeType.AttributeList));
         }
@@ -125,7 +125,7 @@ internal sealed class MasterFileTable
     {
         int size = _bootSector.FileRecordSize;
         long count = Data.InitializedSize / size;
-        if (number < 0 || number >= count) throw new NtfsException($"MFT record {number} lies beyond the {count} records of $MFT", Data.VolumeOffset);
+        if (number < 0 || number >= count) throw new NtfsException(Data.VolumeOffset, $"MFT record {number} lies beyond the {count} records of $MFT");
         var buffer = new byte[size];
         _io.Read(Data, number * size, buffer);
         long at = _io.VolumeOffsetOf(Data, number * size);
@@ -145,7 +145,7 @@ internal sealed class MasterFileTable
         if (record.RecordNumber < MirroredRecords)
         {
             var mirror = Open(FileReference.Of(SystemFiles.MftMirror), "$MFTMirr");
-            var data = OpenAttribute(mirror, AttributeType.Data, "") ?? throw new NtfsException("$MFTMirr: no unnamed $DATA attribute", mirror.BaseRecord.VolumeOffset);
+            var data = OpenAttribute(mirror, AttributeType.Data, "") ?? throw new NtfsException(mirror.BaseRecord.VolumeOffset, "$MFTMirr: no unnamed $DATA attribute");
             if (offset + size <= data.DataSize) _io.Write(data, offset, bytes);
         }
     }
@@ -157,8 +157,8 @@ internal sealed class MasterFileTable
     public (AttributeData Attribute, byte[] Bits) ReadBitmap()
     {
         var mft = Open(FileReference.Of(SystemFiles.Mft), "$MFT");
-        var bitmap = OpenAttribute(mft, AttributeType.Bitmap, "") ?? throw new NtfsException("$MFT: no $BITMAP attribute", mft.BaseRecord.VolumeOffset);
-        if (bitmap.DataSize > 64L << 20) throw new NtfsException($"$MFT: $BITMAP of {bitmap.DataSize} bytes", bitmap.VolumeOffset);
+        var bitmap = OpenAttribute(mft, AttributeType.Bitmap, "") ?? throw new NtfsException(mft.BaseRecord.VolumeOffset, "$MFT: no $BITMAP attribute");
+        if (bitmap.DataSize > 64L << 20) throw new NtfsException(bitmap.VolumeOffset, $"$MFT: $BITMAP of {bitmap.DataSize} bytes");
         var bits = new byte[bitmap.DataSize];
         _io.Read(bitmap, 0, bits);
         return (bitmap, bits);

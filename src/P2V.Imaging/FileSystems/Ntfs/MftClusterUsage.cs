@@ -64,7 +64,7 @@ internal sealed class MftClusterUsage
                     bool marked = number <= LastSystemRecord || IsSet(mftBitmap, number);
                     if (!record[..4].SequenceEqual(FileRecord.Magic))
                     {
-                        if (marked) throw new NtfsException($"MFT record {number} is marked in use in $MFT's $BITMAP but has no FILE header", io.VolumeOffsetOf(mft, number * size));
+                        if (marked) throw new NtfsException(io.VolumeOffsetOf(mft, number * size), $"MFT record {number} is marked in use in $MFT's $BITMAP but has no FILE header");
                         continue;
                     }
                     try

@@ -56,7 +56,7 @@ public sealed record NtfsBootSector
     public static NtfsBootSector Parse(ReadOnlySpan<byte> sector)
     {
         var result = TryParse(sector, out var bootSector, out var problem, out var offset);
-        return result ? bootSector! : throw new NtfsException($"boot sector: {problem}", offset);
+        return result ? bootSector! : throw new NtfsException(offset, $"boot sector: {problem}");
     }
 
     public static bool TryParse(ReadOnlySpan<byte> sector, out NtfsBootSector? bootSector, out string problem, out int fieldOffset)

@@ -6,8 +6,4 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// Arguments in the order of every other corrupt-data exception: offset, then message.
 /// </summary>
 public sealed class NtfsException(long offset, string message)
-    : CorruptDataException(offset, $"NTFS: {message} (volume offset {offset})")
-{
-    /// <summary>The former (message, offset) order, kept while FileSystems/Ntfs moves its call sites to (offset, message).</summary>
-    public NtfsException(string message, long offset) : this(offset, message) { }
-}
+    : CorruptDataException(offset, $"NTFS: {message} (volume offset {offset})");

@@ -123,7 +123,7 @@ public sealed partial class NtfsVolume
     /// </summary>
     private void RemoveFromIndex(IndexWrite w, IndexNodeImage node, string name, int depth, bool write, IndexNodeImage? parent = null)
     {
-        if (depth > MaxIndexDepth) throw new NtfsException($"{w.What}: index deeper than {MaxIndexDepth} levels (a loop?)", w.Record.VolumeOffset);
+        if (depth > MaxIndexDepth) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: index deeper than {MaxIndexDepth} levels (a loop?)");
         for (int i = 0; i < node.Entries.Count; i++)
         {
             var e = node.Entries[i];
@@ -164,7 +164,7 @@ public sealed partial class NtfsVolume
         if (at < 0 || w.Record.HeaderAt(at).IsNonResident) throw new NotSupportedException($"{w.What}: no resident $I30 $BITMAP to free the block in");
         long block = (vcn << w.VcnShift) / w.BlockSize;
         var bits = w.Record.ResidentValue(at);
-        if (block / 8 >= bits.Length) throw new NtfsException($"{w.What}: block {block} lies past its $BITMAP", w.Record.VolumeOffset + at);
+        if (block / 8 >= bits.Length) throw new NtfsException(w.Record.VolumeOffset + at, $"{w.What}: block {block} lies past its $BITMAP");
         bits[(int)(block / 8)] &= (byte)~(1 << (int)(block % 8));
     }
 }

@@ -52,7 +52,7 @@ public sealed partial class NtfsVolume
             throw new NotSupportedException($"directory MFT record {directory.RecordNumber} has an $ATTRIBUTE_LIST; changing its index is not supported");
         var index = OpenIndex(directory); // checks the root
         var allocation = _mft.OpenAttribute(directory, AttributeType.IndexAllocation, "$I30");
-        if (allocation is { Resident: not null }) throw new NtfsException($"{index.What}: $INDEX_ALLOCATION is resident", allocation.VolumeOffset);
+        if (allocation is { Resident: not null }) throw new NtfsException(allocation.VolumeOffset, $"{index.What}: $INDEX_ALLOCATION is resident");
         return new IndexWrite
         {
             Directory = directory,
@@ -75,7 +75,7 @@ public sealed partial class NtfsVolume
         while (pending.Count > 0)
         {
             var (vcn, depth) = pending.Pop();
-            if (depth > MaxIndexDepth || !visited.Add(vcn)) throw new NtfsException($"{w.What}: index loop at VCN {vcn}", w.Record.VolumeOffset);
+            if (depth > MaxIndexDepth || !visited.Add(vcn)) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: index loop at VCN {vcn}");
             var node = LoadBlock(w, vcn);
             if (PatchEntries(node, recordNumber, patch)) WriteBlock(w, node);
             Push(node, depth + 1);
@@ -117,7 +117,7 @@ public sealed partial class NtfsVolume
     /// <summary>Inserts into the subtree at <paramref name="node"/>; returns the entry to add to the parent when the node split.</summary>
     private byte[]? Insert(IndexWrite w, IndexNodeImage node, byte[] entry, string name, int depth)
     {
-        if (depth > MaxIndexDepth) throw new NtfsException($"{w.What}: index deeper than {MaxIndexDepth} levels (a loop?)", w.Record.VolumeOffset);
+        if (depth > MaxIndexDepth) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: index deeper than {MaxIndexDepth} levels (a loop?)");
         int i = 0;
         for (; i < node.Entries.Count - 1; i++)
         {
@@ -179,7 +179,7 @@ public sealed partial class NtfsVolume
     private static IndexNodeImage LoadRoot(IndexWrite w)
     {
         int at = w.Record.Find(AttributeType.IndexRoot, "$I30");
-        if (at < 0) throw new NtfsException($"{w.What}: no $INDEX_ROOT", w.Record.VolumeOffset);
+        if (at < 0) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: no $INDEX_ROOT");
         var value = w.Record.ResidentValue(at);
         var node = value[IndexRoot.HeaderSize..];
         var header = IndexNodeHeader.Parse(node, w.Record.VolumeOffset + at, w.What);
@@ -205,10 +205,10 @@ public sealed partial class NtfsVolume
 
     private IndexNodeImage LoadBlock(IndexWrite w, long vcn)
     {
-        var allocation = w.Allocation ?? throw new NtfsException($"{w.What}: an entry points to VCN {vcn} but there is no $INDEX_ALLOCATION", w.Record.VolumeOffset);
+        var allocation = w.Allocation ?? throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: an entry points to VCN {vcn} but there is no $INDEX_ALLOCATION");
         long offset = vcn << w.VcnShift;
         if (vcn < 0 || offset > allocation.DataSize - w.BlockSize)
-            throw new NtfsException($"{w.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION", allocation.VolumeOffset);
+            throw new NtfsException(allocation.VolumeOffset, $"{w.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION");
         var buffer = new byte[w.BlockSize];
         _io.Read(allocation, offset, buffer);
         long at = _io.VolumeOffsetOf(allocation, offset);
@@ -293,10 +293,10 @@ public sealed partial class NtfsVolume
         while (true)
         {
             if (pos + IndexEntry.HeaderSize > length)
-                throw new NtfsException($"{what}: index node ends without a last entry", volumeOffset + pos);
+                throw new NtfsException(volumeOffset + pos, $"{what}: index node ends without a last entry");
             int entryLength = IndexEntry.LengthOf(node[pos..]);
             if (entryLength < IndexEntry.HeaderSize || (entryLength & 7) != 0 || pos + entryLength > length)
-                throw new NtfsException($"{what}: index entry of length {entryLength} does not fit its node", volumeOffset + pos + IndexEntry.LengthField);
+                throw new NtfsException(volumeOffset + pos + IndexEntry.LengthField, $"{what}: index entry of length {entryLength} does not fit its node");
             var entry = node.Slice(pos, entryLength).ToArray();
             entries.Add(entry);
             if (IsLast(entry)) return entries;

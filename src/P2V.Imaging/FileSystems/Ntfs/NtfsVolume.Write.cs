@@ -40,7 +40,7 @@ public sealed partial class NtfsVolume
         int firstPage = Math.Min(bytes.Length, 4096);
         if (bytes.AsSpan(0, firstPage).IndexOfAnyExcept((byte)0xFF) < 0) return LogFileState.Empty;
         var first = LogFileRestartArea.Parse(bytes, data.VolumeOffset)
-            ?? throw new NtfsException($"$LogFile: no restart page (magic \"{FileRecord.Printable(bytes.AsSpan(0, 4))}\", expected \"RSTR\")", _io.VolumeOffsetOf(data, 0));
+            ?? throw new NtfsException(_io.VolumeOffsetOf(data, 0), $"$LogFile: no restart page (magic \"{FileRecord.Printable(bytes.AsSpan(0, 4))}\", expected \"RSTR\")");
         int pageSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(LogFileRestartArea.SystemPageSizeField));
         LogFileRestartArea? second = null;
         if (pageSize < bytes.Length)
@@ -55,8 +55,8 @@ public sealed partial class NtfsVolume
     private AttributeData LogFileData()
     {
         var log = _mft.Open(FileReference.Of(SystemFiles.LogFile), "$LogFile");
-        var data = _mft.OpenAttribute(log, AttributeType.Data, "") ?? throw new NtfsException("$LogFile: no unnamed $DATA attribute", log.BaseRecord.VolumeOffset);
-        if (data.Resident is not null || data.DataSize < 8192) throw new NtfsException($"$LogFile: {data.DataSize} bytes{(data.Resident is null ? "" : ", resident")}, too small for its restart pages", data.VolumeOffset);
+        var data = _mft.OpenAttribute(log, AttributeType.Data, "") ?? throw new NtfsException(log.BaseRecord.VolumeOffset, "$LogFile: no unnamed $DATA attribute");
+        if (data.Resident is not null || data.DataSize < 8192) throw new NtfsException(data.VolumeOffset, $"$LogFile: {data.DataSize} bytes{(data.Resident is null ? "" : ", resident")}, too small for its restart pages");
         return data;
     }
 
@@ -88,7 +88,7 @@ public sealed partial class NtfsVolume
     {
         var record = _mft.ReadForEdit(SystemFiles.Volume);
         int at = record.Find(AttributeType.VolumeInformation);
-        if (at < 0) throw new NtfsException("$Volume: no $VOLUME_INFORMATION", record.VolumeOffset);
+        if (at < 0) throw new NtfsException(record.VolumeOffset, "$Volume: no $VOLUME_INFORMATION");
         var value = record.ResidentValue(at);
         BinaryPrimitives.WriteUInt16LittleEndian(value[VolumeInformation.FlagsField..], (ushort)(BinaryPrimitives.ReadUInt16LittleEndian(value[VolumeInformation.FlagsField..]) | (ushort)flags));
         _mft.Write(record);
@@ -119,7 +119,7 @@ public sealed partial class NtfsVolume
         bool hasList = file.BaseRecord.Attributes.Any(a => a.Type == AttributeType.AttributeList);
         var first = fragments.FirstOrDefault(f => !f.Header.IsNonResident || f.Header.LowestVcn == 0);
         if (fragments.Count > 0 && first is null)
-            throw new NtfsException($"'{path}': no $DATA record maps VCN 0", fragments[0].VolumeOffset);
+            throw new NtfsException(fragments[0].VolumeOffset, $"'{path}': no $DATA record maps VCN 0");
         if (first is null && hasList)
             throw new NotSupportedException($"'{path}' has an $ATTRIBUTE_LIST and no $DATA; adding one to it is not supported");
         bool wasSparse = fragments.Any(f => f.Header.IsSparse), wasCompressed = fragments.Any(f => f.Header.IsCompressed);
@@ -137,7 +137,7 @@ public sealed partial class NtfsVolume
         {
             var record = Edit(other.RecordNumber);
             int offset = record.FindInstance(AttributeType.Data, other.Header.Id);
-            if (offset < 0) throw new NtfsException($"'{path}': $DATA fragment {other.Header.Id} is no longer in MFT record {other.RecordNumber}", other.VolumeOffset);
+            if (offset < 0) throw new NtfsException(other.VolumeOffset, $"'{path}': $DATA fragment {other.Header.Id} is no longer in MFT record {other.RecordNumber}");
             record.Remove(offset);
         }
         int at = first is null ? -1 : home.FindInstance(AttributeType.Data, first.Header.Id);
@@ -244,7 +244,7 @@ public sealed partial class NtfsVolume
         }
         var fragment = AttributeRecord.Parse(baseRecord.Bytes.AsSpan(at, header.RecordLength), baseRecord.RecordNumber, baseRecord.VolumeOffset + at);
         var data = AttributeData.FromFragments([fragment], TotalClusters, what);
-        if (data.DataSize > MasterFileTable.MaxAttributeListSize) throw new NtfsException($"{what}: {data.DataSize} bytes", fragment.VolumeOffset);
+        if (data.DataSize > MasterFileTable.MaxAttributeListSize) throw new NtfsException(fragment.VolumeOffset, $"{what}: {data.DataSize} bytes");
         var bytes = new byte[data.DataSize];
         _io.Read(data, 0, bytes);
         var kept = AttributeList.Without(bytes, drop, fragment.VolumeOffset, what);
@@ -258,7 +258,7 @@ public sealed partial class NtfsVolume
     {
         var file = Resolve(path) ?? throw new FileNotFoundException($"'{path}' not found on the NTFS volume", path);
         var si = file.FindResident(AttributeType.StandardInformation)
-            ?? throw new NtfsException($"'{path}': MFT record {file.RecordNumber} has no resident $STANDARD_INFORMATION", file.BaseRecord.VolumeOffset);
+            ?? throw new NtfsException(file.BaseRecord.VolumeOffset, $"'{path}': MFT record {file.RecordNumber} has no resident $STANDARD_INFORMATION");
         return (FileAttributes)StandardInformation.Parse(si.ResidentValue, si.VolumeOffset, $"MFT record {file.RecordNumber}").FileAttributes;
     }
 
@@ -275,9 +275,9 @@ public sealed partial class NtfsVolume
         var file = ResolveForWrite(path, out var parent, directoryAllowed: true);
         var record = _mft.ReadForEdit(file.RecordNumber);
         int at = record.Find(AttributeType.StandardInformation);
-        if (at < 0) throw new NtfsException($"'{path}': MFT record {file.RecordNumber} has no $STANDARD_INFORMATION", record.VolumeOffset);
+        if (at < 0) throw new NtfsException(record.VolumeOffset, $"'{path}': MFT record {file.RecordNumber} has no $STANDARD_INFORMATION");
         var si = record.ResidentValue(at);
-        if (si.Length < StandardInformation.MinSize) throw new NtfsException($"'{path}': $STANDARD_INFORMATION of {si.Length} bytes", record.VolumeOffset + at);
+        if (si.Length < StandardInformation.MinSize) throw new NtfsException(record.VolumeOffset + at, $"'{path}': $STANDARD_INFORMATION of {si.Length} bytes");
         uint before = StandardInformation.GetAttributes(si);
         StandardInformation.SetAttributes(si, (before | (uint)set) & ~(uint)clear);
         long now = DateTime.UtcNow.ToFileTimeUtc();
@@ -379,7 +379,7 @@ public sealed partial class NtfsVolume
 
     private IReadOnlyList<DataRun> DecodeRuns(FileRecordEditor record, int at, AttributeHeader header)
     {
-        if (header.LowestVcn != 0) throw new NtfsException($"MFT record {record.RecordNumber}: attribute 0x{(uint)header.Type:X} starts at VCN {header.LowestVcn}", record.VolumeOffset + at);
+        if (header.LowestVcn != 0) throw new NtfsException(record.VolumeOffset + at, $"MFT record {record.RecordNumber}: attribute 0x{(uint)header.Type:X} starts at VCN {header.LowestVcn}");
         return MappingPairs.Decode(record.Bytes.AsSpan(at + header.MappingPairsOffset, header.RecordLength - header.MappingPairsOffset), 0, TotalClusters,
             record.VolumeOffset + at + header.MappingPairsOffset, $"MFT record {record.RecordNumber} attribute 0x{(uint)header.Type:X}");
     }
@@ -476,7 +476,7 @@ public sealed partial class NtfsVolume
     {
         var record = _mft.ReadForEdit(SystemFiles.Mft);
         int at = record.Find(AttributeType.Bitmap);
-        if (at < 0) throw new NtfsException("$MFT: no $BITMAP attribute", record.VolumeOffset);
+        if (at < 0) throw new NtfsException(record.VolumeOffset, "$MFT: no $BITMAP attribute");
         var header = record.HeaderAt(at);
         int bit = 1 << (int)(number % 8);
         if (!header.IsNonResident)

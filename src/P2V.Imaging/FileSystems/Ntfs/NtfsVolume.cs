@@ -38,16 +38,16 @@ public sealed partial class NtfsVolume
 
         var bitmapFile = _mft.Open(FileReference.Of(SystemFiles.Bitmap), "$Bitmap");
         _bitmap = _mft.OpenAttribute(bitmapFile, AttributeType.Data, "")
-            ?? throw new NtfsException("$Bitmap: no unnamed $DATA attribute", bitmapFile.BaseRecord.VolumeOffset);
+            ?? throw new NtfsException(bitmapFile.BaseRecord.VolumeOffset, "$Bitmap: no unnamed $DATA attribute");
         long needed = (TotalClusters + 7) / 8;
         if (_bitmap.DataSize < needed)
-            throw new NtfsException($"$Bitmap: {_bitmap.DataSize} bytes cannot hold a bit for each of the {TotalClusters} clusters", _bitmap.VolumeOffset);
+            throw new NtfsException(_bitmap.VolumeOffset, $"$Bitmap: {_bitmap.DataSize} bytes cannot hold a bit for each of the {TotalClusters} clusters");
 
         var upcaseFile = _mft.Open(FileReference.Of(SystemFiles.UpCase), "$UpCase");
         var upcase = _mft.OpenAttribute(upcaseFile, AttributeType.Data, "")
-            ?? throw new NtfsException("$UpCase: no unnamed $DATA attribute", upcaseFile.BaseRecord.VolumeOffset);
+            ?? throw new NtfsException(upcaseFile.BaseRecord.VolumeOffset, "$UpCase: no unnamed $DATA attribute");
         if (upcase.DataSize != UpcaseTable.Size)
-            throw new NtfsException($"$UpCase: {upcase.DataSize} bytes, expected {UpcaseTable.Size}", upcase.VolumeOffset);
+            throw new NtfsException(upcase.VolumeOffset, $"$UpCase: {upcase.DataSize} bytes, expected {UpcaseTable.Size}");
         var table = new byte[UpcaseTable.Size];
         _io.Read(upcase, 0, table);
         _upcase = UpcaseTable.Parse(table, upcase.VolumeOffset);
@@ -95,12 +95,12 @@ public sealed partial class NtfsVolume
     public static NtfsVolume Open(IVirtualDisk volume)
     {
         if (volume.Length < NtfsBootSector.Size)
-            throw new NtfsException($"boot sector: the volume is only {volume.Length} bytes", 0);
+            throw new NtfsException(0, $"boot sector: the volume is only {volume.Length} bytes");
         var sector = new byte[NtfsBootSector.Size];
         volume.ReadAt(0, sector);
         var bootSector = NtfsBootSector.Parse(sector);
         if (bootSector.TotalSectors * bootSector.BytesPerSector > volume.Length)
-            throw new NtfsException($"boot sector: the file system's {bootSector.TotalSectors} sectors of {bootSector.BytesPerSector} bytes do not fit the {volume.Length}-byte volume", NtfsBootSector.TotalSectorsField);
+            throw new NtfsException(NtfsBootSector.TotalSectorsField, $"boot sector: the file system's {bootSector.TotalSectors} sectors of {bootSector.BytesPerSector} bytes do not fit the {volume.Length}-byte volume");
         return new NtfsVolume(volume, bootSector);
     }
 
@@ -191,9 +191,8 @@ public sealed partial class NtfsVolume
             ArrayPool<byte>.Shared.Return(buffer);
         }
         if (first is { } f)
-            throw new NtfsException(
-                $"$Bitmap marks {missing} cluster(s) free that the MFT says are in use (the first: cluster {firstCluster}, mapped by MFT record {f.Record} attribute 0x{(uint)f.Type:X}); the bitmap is damaged, and a capture by it would lose data",
-                _io.VolumeOffsetOf(_bitmap, firstCluster / 8));
+            throw new NtfsException(_io.VolumeOffsetOf(_bitmap, firstCluster / 8),
+                $"$Bitmap marks {missing} cluster(s) free that the MFT says are in use (the first: cluster {firstCluster}, mapped by MFT record {f.Record} attribute 0x{(uint)f.Type:X}); the bitmap is damaged, and a capture by it would lose data");
         return usage;
     }
 
@@ -337,16 +336,16 @@ public sealed partial class NtfsVolume
     {
         string what = $"directory (MFT record {dir.RecordNumber}) $I30";
         var rootAttribute = dir.FindResident(AttributeType.IndexRoot, "$I30")
-            ?? throw new NtfsException($"{what}: no resident $INDEX_ROOT", dir.BaseRecord.VolumeOffset);
+            ?? throw new NtfsException(dir.BaseRecord.VolumeOffset, $"{what}: no resident $INDEX_ROOT");
         var root = IndexRoot.Parse(rootAttribute.ResidentValue, rootAttribute.VolumeOffset + rootAttribute.Header.ValueOffset, what);
         if (root.IndexedType != AttributeType.FileName)
-            throw new NtfsException($"{what}: index of attribute 0x{(uint)root.IndexedType:X}, expected $FILE_NAME (0x30)", rootAttribute.VolumeOffset);
+            throw new NtfsException(rootAttribute.VolumeOffset, $"{what}: index of attribute 0x{(uint)root.IndexedType:X}, expected $FILE_NAME (0x30)");
         AttributeData? allocation = null;
         if (root.Node.HasChildren)
         {
             allocation = _mft.OpenAttribute(dir, AttributeType.IndexAllocation, "$I30");
             if (allocation is null || allocation.Resident is not null)
-                throw new NtfsException($"{what}: the root has children but there is no non-resident $INDEX_ALLOCATION", rootAttribute.VolumeOffset);
+                throw new NtfsException(rootAttribute.VolumeOffset, $"{what}: the root has children but there is no non-resident $INDEX_ALLOCATION");
         }
         // VCNs of index records count clusters, or 512-byte blocks when a record is smaller than a cluster.
         int shift = root.IndexRecordSize >= ClusterSize ? BitOperations.Log2((uint)ClusterSize) : 9;
@@ -355,10 +354,10 @@ public sealed partial class NtfsVolume
 
     private IndexRecord ReadIndexRecord(DirectoryIndex index, long vcn)
     {
-        var allocation = index.Allocation ?? throw new NtfsException($"{index.What}: an entry points to child VCN {vcn} but there is no $INDEX_ALLOCATION", index.Directory.BaseRecord.VolumeOffset);
+        var allocation = index.Allocation ?? throw new NtfsException(index.Directory.BaseRecord.VolumeOffset, $"{index.What}: an entry points to child VCN {vcn} but there is no $INDEX_ALLOCATION");
         int size = index.Root.IndexRecordSize;
         if (vcn < 0 || vcn > (allocation.DataSize - size) >> index.VcnShift)
-            throw new NtfsException($"{index.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION", allocation.VolumeOffset);
+            throw new NtfsException(allocation.VolumeOffset, $"{index.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION");
         long offset = vcn << index.VcnShift;
         var buffer = new byte[size];
         _io.Read(allocation, offset, buffer);
@@ -368,7 +367,7 @@ public sealed partial class NtfsVolume
     /// <summary>B+ tree descent by the $I30 collation (upcased names). DOS aliases are skipped, but their subtrees are still searched.</summary>
     private FileReference? FindInIndex(DirectoryIndex index, IReadOnlyList<IndexEntry> entries, string name, int depth)
     {
-        if (depth > MaxIndexDepth) throw new NtfsException($"{index.What}: index deeper than {MaxIndexDepth} levels (a loop?)", index.Directory.BaseRecord.VolumeOffset);
+        if (depth > MaxIndexDepth) throw new NtfsException(index.Directory.BaseRecord.VolumeOffset, $"{index.What}: index deeper than {MaxIndexDepth} levels (a loop?)");
         foreach (var entry in entries)
         {
             if (entry.Key is null) return Descend(entry);
@@ -389,12 +388,12 @@ public sealed partial class NtfsVolume
     /// <summary>In-order walk of the whole tree; each index record may be visited once.</summary>
     private void WalkIndex(DirectoryIndex index, IReadOnlyList<IndexEntry> entries, int depth, HashSet<long> visited, List<IndexEntry> output)
     {
-        if (depth > MaxIndexDepth) throw new NtfsException($"{index.What}: index deeper than {MaxIndexDepth} levels (a loop?)", index.Directory.BaseRecord.VolumeOffset);
+        if (depth > MaxIndexDepth) throw new NtfsException(index.Directory.BaseRecord.VolumeOffset, $"{index.What}: index deeper than {MaxIndexDepth} levels (a loop?)");
         foreach (var entry in entries)
         {
             if (entry.ChildVcn is long vcn)
             {
-                if (!visited.Add(vcn)) throw new NtfsException($"{index.What}: index record at VCN {vcn} is referenced twice (a loop)", index.Directory.BaseRecord.VolumeOffset);
+                if (!visited.Add(vcn)) throw new NtfsException(index.Directory.BaseRecord.VolumeOffset, $"{index.What}: index record at VCN {vcn} is referenced twice (a loop)");
                 WalkIndex(index, ReadIndexRecord(index, vcn).Entries, depth + 1, visited, output);
             }
             if (entry.Key is not null) output.Add(entry);
@@ -409,7 +408,7 @@ public sealed partial class NtfsVolume
     {
         var volume = _mft.Open(FileReference.Of(SystemFiles.Volume), "$Volume");
         var information = volume.FindResident(AttributeType.VolumeInformation)
-            ?? throw new NtfsException("$Volume: no resident $VOLUME_INFORMATION", volume.BaseRecord.VolumeOffset);
+            ?? throw new NtfsException(volume.BaseRecord.VolumeOffset, "$Volume: no resident $VOLUME_INFORMATION");
         var info = VolumeInformation.Parse(information.ResidentValue, information.VolumeOffset);
         var name = volume.FindResident(AttributeType.VolumeName);
         return new NtfsVolumeInfo(

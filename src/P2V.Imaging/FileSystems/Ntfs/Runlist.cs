@@ -24,7 +24,7 @@ public sealed class Runlist
         for (int i = 1; i < runs.Length; i++)
         {
             if (runs[i].Vcn < runs[i - 1].NextVcn)
-                throw new NtfsException($"{what}: runs at VCN {runs[i - 1].Vcn} and {runs[i].Vcn} overlap", volumeOffset);
+                throw new NtfsException(volumeOffset, $"{what}: runs at VCN {runs[i - 1].Vcn} and {runs[i].Vcn} overlap");
         }
         return new Runlist(runs);
     }

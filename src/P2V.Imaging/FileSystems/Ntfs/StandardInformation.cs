@@ -24,7 +24,7 @@ public sealed record StandardInformation(DateTime CreationTime, DateTime LastWri
     public static StandardInformation Parse(ReadOnlySpan<byte> value, long volumeOffset, string what)
     {
         if (value.Length < MinSize)
-            throw new NtfsException($"{what}: $STANDARD_INFORMATION of {value.Length} bytes, expected at least {MinSize}", volumeOffset);
+            throw new NtfsException(volumeOffset, $"{what}: $STANDARD_INFORMATION of {value.Length} bytes, expected at least {MinSize}");
         return new StandardInformation(
             NtfsTime.ToDateTime(value[CreationTimeField..]),
             NtfsTime.ToDateTime(value[LastWriteTimeField..]),

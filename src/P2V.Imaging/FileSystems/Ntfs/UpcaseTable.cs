@@ -19,7 +19,7 @@ public sealed class UpcaseTable
     public static UpcaseTable Parse(ReadOnlySpan<byte> value, long volumeOffset)
     {
         if (value.Length < Size)
-            throw new NtfsException($"$UpCase: {value.Length} bytes, expected {Size}", volumeOffset);
+            throw new NtfsException(volumeOffset, $"$UpCase: {value.Length} bytes, expected {Size}");
         var map = new char[Entries];
         for (int i = 0; i < Entries; i++) map[i] = (char)BinaryPrimitives.ReadUInt16LittleEndian(value[(2 * i)..]);
         return new UpcaseTable(map);

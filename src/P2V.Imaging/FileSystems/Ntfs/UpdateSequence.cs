@@ -29,9 +29,9 @@ public static class UpdateSequence
         int usaCount = BinaryPrimitives.ReadUInt16LittleEndian(record[ArrayCountField..]);
         int strides = record.Length / StrideSize;
         if (record.Length % StrideSize != 0 || usaCount != strides + 1)
-            throw new NtfsException($"{what}: update sequence array has {usaCount} entries, expected {strides + 1} for a {record.Length}-byte record", volumeOffset + ArrayCountField);
+            throw new NtfsException(volumeOffset + ArrayCountField, $"{what}: update sequence array has {usaCount} entries, expected {strides + 1} for a {record.Length}-byte record");
         if ((usaOffset & 1) != 0 || usaOffset < 8 || usaOffset + 2 * usaCount > StrideSize - 2)
-            throw new NtfsException($"{what}: update sequence array offset {usaOffset} is misaligned or out of the first sector", volumeOffset + 4);
+            throw new NtfsException(volumeOffset + 4, $"{what}: update sequence array offset {usaOffset} is misaligned or out of the first sector");
 
         ushort usn = BinaryPrimitives.ReadUInt16LittleEndian(record[usaOffset..]);
         for (int i = 1; i < usaCount; i++)
@@ -39,7 +39,7 @@ public static class UpdateSequence
             int tail = i * StrideSize - 2;
             ushort found = BinaryPrimitives.ReadUInt16LittleEndian(record[tail..]);
             if (found != usn)
-                throw new NtfsException($"{what}: update sequence mismatch at the end of sector {i - 1} (found 0x{found:X4}, expected 0x{usn:X4}): torn write or corruption", volumeOffset + tail);
+                throw new NtfsException(volumeOffset + tail, $"{what}: update sequence mismatch at the end of sector {i - 1} (found 0x{found:X4}, expected 0x{usn:X4}): torn write or corruption");
             record[(usaOffset + 2 * i)..(usaOffset + 2 * i + 2)].CopyTo(record[tail..]);
         }
     }

@@ -29,7 +29,7 @@ public sealed record VolumeInformation(byte MajorVersion, byte MinorVersion, Vol
     public static VolumeInformation Parse(ReadOnlySpan<byte> value, long volumeOffset)
     {
         if (value.Length < Size)
-            throw new NtfsException($"$Volume: $VOLUME_INFORMATION of {value.Length} bytes, expected {Size}", volumeOffset);
+            throw new NtfsException(volumeOffset, $"$Volume: $VOLUME_INFORMATION of {value.Length} bytes, expected {Size}");
         return new VolumeInformation(value[MajorVersionField], value[MinorVersionField], (VolumeFlags)BinaryPrimitives.ReadUInt16LittleEndian(value[FlagsField..]));
     }
 }
