@@ -79,9 +79,15 @@ public static class MigrationCommands
             HelpName = "[NIC=]NAME",
         };
         var controller = new Option<string>("--controller") { Description = "The controller that deploys the VM", HelpName = "URL" };
+        var drivers = new Option<string>("--drivers") { Description = "A folder of Windows driver packages: the deploy installs the target's paravirtual storage and network drivers that fit", HelpName = "DIR" };
+        var firstBoot = new Option<string[]>("--firstboot")
+        {
+            Description = "Scripts (.cmd .bat .exe .vbs .js .ps1) the migrated system runs once, in this order, at its first start",
+            HelpName = "FILE", AllowMultipleArgumentsPerToken = true,
+        };
         var force = new Option<bool>("--force") { Description = "Write the plan even when validation finds errors" };
         var command = new Command("plan", "Write a migration folder: plan.json, Capture/CreateVM/DeployVM scripts and the VM configuration")
-            { inventory, name, target, vmConfigPath, diskPath, destHost, output, format, bus, memory, network, controller, force };
+            { inventory, name, target, vmConfigPath, diskPath, destHost, output, format, bus, memory, network, controller, drivers, firstBoot, force };
         command.SetAction(r => PlanAsync(r.GetValue(inventory)!, new PlanOptions
         {
             Name = r.GetValue(name)!,
@@ -94,6 +100,8 @@ public static class MigrationCommands
             MemoryMB = r.GetResult(memory) is null ? null : r.GetValue(memory),
             Networks = r.GetValue(network) ?? [],
             Controller = r.GetValue(controller),
+            Drivers = r.GetValue(drivers),
+            FirstBoot = r.GetValue(firstBoot) ?? [],
         }, r.GetValue(output)!, r.GetValue(force)));
         return command;
     }
