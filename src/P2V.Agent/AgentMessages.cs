@@ -10,9 +10,14 @@ namespace P2V.Agent;
 public sealed record AgentJob(long Id, string Kind, string DeviceMac, string? Image, string? Store, JsonElement? Fixup, string State,
     IReadOnlyList<string>? Steps, string? Token = null);
 
-/// <summary>A deploy job's "fixup": the hypervisor Windows is fixed up for, the VM's vCPUs, the URL of the patch library's tar.</summary>
+/// <summary>
+/// A deploy job's "fixup": the hypervisor Windows is fixed up for, the VM's vCPUs, and the URLs of three tars: the patch
+/// library, the driver packages, the first-boot scripts (in the order they run).
+/// </summary>
 public sealed record FixupSettings(string Target, int Vcpus = 1,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Patches = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Patches = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Drivers = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull), JsonPropertyName("firstboot")] string? FirstBoot = null);
 
 /// <summary>POST /api/agent/jobs/{id}/progress.</summary>
 public sealed record AgentProgress(string Phase, long BytesDone, long BytesTotal, double BytesPerSecond, double? EtaSeconds, string? Message);

@@ -81,13 +81,16 @@ public static class CliOptions
 
     /// <summary><see cref="Parsed{T}"/> for a reference-typed value.</summary>
     /// <summary>--patches URL: the patch library's tar, which the boot agent fetches, so an http(s) URL.</summary>
-    public static Option<string> PatchesUrl(string description)
+    public static Option<string> PatchesUrl(string description) => TarUrl("--patches", description);
+
+    /// <summary>A tar the boot agent fetches (--patches, --drivers, --firstboot), so an http(s) URL.</summary>
+    public static Option<string> TarUrl(string name, string description)
     {
-        var option = new Option<string>("--patches") { Description = description, HelpName = "URL" };
+        var option = new Option<string>(name) { Description = description, HelpName = "URL" };
         option.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<string>() is { } p && !(Uri.TryCreate(p, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"))
-                r.AddError($"--patches '{p}' is not an http URL (the agent fetches the tar from it)");
+                r.AddError($"{name} '{p}' is not an http URL (the agent fetches the tar from it)");
         });
         return option;
     }

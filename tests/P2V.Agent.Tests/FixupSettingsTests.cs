@@ -13,6 +13,8 @@ public sealed class FixupSettingsTests
         var s = FixupStep.Settings(Json("""{"target": "qemu", "vcpus": 2, "patches": "http://10.0.0.1:8080/patches.tar"}"""));
         Assert.Equal(new FixupSettings("qemu", 2, "http://10.0.0.1:8080/patches.tar"), s);
         Assert.Equal(new FixupSettings("hyperv"), FixupStep.Settings(Json("""{"target": "hyperv"}""")));
+        var all = FixupStep.Settings(Json("""{"target": "qemu", "drivers": "http://h/drivers.tar", "firstboot": "https://h/firstboot.tar"}"""));
+        Assert.Equal(new FixupSettings("qemu", 1, null, "http://h/drivers.tar", "https://h/firstboot.tar"), all);
     }
 
     [Theory]
@@ -21,6 +23,8 @@ public sealed class FixupSettingsTests
     [InlineData("""{"target": "qemu", "vcpus": 0}""", "\"vcpus\" is 0")]
     [InlineData("""{"target": "qemu", "vcpus": "two"}""", "\"vcpus\" is \"two\"")]
     [InlineData("""{"target": "qemu", "patches": 5}""", "\"patches\" is 5")]
+    [InlineData("""{"target": "qemu", "drivers": ["a"]}""", "\"drivers\" is [\"a\"]")]
+    [InlineData("""{"target": "qemu", "firstboot": "/srv/firstboot.tar"}""", "firstboot '/srv/firstboot.tar' is not an http URL")]
     public void Bad_settings_are_refused_with_the_field_and_its_value(string json, string expected)
     {
         var e = Assert.Throws<InvalidDataException>(() => FixupStep.Settings(json == "null" ? null : Json(json)));

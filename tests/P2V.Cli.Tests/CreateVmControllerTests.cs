@@ -121,6 +121,44 @@ public sealed class CreateVmControllerTests : IDisposable
         Assert.Contains($"p2v job create {BootMac} --kind reset", deploy);
     }
 
+    [Fact]
+    public void Createvm_gives_the_deploy_job_the_plans_drivers_and_first_boot_tars_and_refuses_without_them()
+    {
+        Requires.Tool("curl");
+        var (url, token) = Serve();
+        var drivers = Directory.CreateDirectory(_tmp.File("virtio-win")).FullName;
+        var scripts = Directory.CreateDirectory(_tmp.File("my scripts")).FullName;
+        string[] firstBoot = [Path.Combine(scripts, "b.cmd"), Path.Combine(scripts, "a.vbs")];
+        foreach (var f in firstBoot) File.WriteAllText(f, "rem\r\n");
+        var plan = WritePlan("extras", url, p => p with { Drivers = drivers, FirstBoot = firstBoot });
+
+        // Without the tars' URLs: refused before any file, with the tar command to make each.
+        var r = CreateVm(plan, token);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"give --drivers URL", r.StdErr);
+        Assert.Contains($"tar -C {drivers} -cf drivers.tar .", r.StdErr);
+        r = CreateVm(plan, token, "--drivers", "http://10.0.0.1:8080/drivers.tar");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"tar -cf firstboot.tar -C '{scripts}' b.cmd -C '{scripts}' a.vbs", r.StdErr);
+        Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(plan)!, "vm")), "createvm made the VM's files although it refused");
+        // That command makes the tar the agent reads: the scripts at its top, in the plan's order.
+        var tar = _tmp.File("firstboot.tar");
+        ExternalTool.Run("tar", "-cf", tar, "-C", scripts, "b.cmd", "-C", scripts, "a.vbs");
+        Assert.Equal("b.cmd\na.vbs\n", ExternalTool.Run("tar", "-tf", tar));
+
+        r = CreateVm(plan, token, "--json", "--drivers", "http://10.0.0.1:8080/drivers.tar", "--firstboot", "http://10.0.0.1:8080/firstboot.tar");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        var fixup = Assert.Single(Curl(url, token, $"/api/jobs?device={BootMac}").EnumerateArray()).GetProperty("fixup");
+        Assert.Equal(("http://10.0.0.1:8080/drivers.tar", "http://10.0.0.1:8080/firstboot.tar"),
+            (fixup.GetProperty("drivers").GetString(), fixup.GetProperty("firstboot").GetString()));
+
+        // A tar URL for what the plan does not have is a mistake, not ignored.
+        var bare = WritePlan("bare", url);
+        r = CreateVm(bare, token, "--drivers", "http://10.0.0.1:8080/drivers.tar");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("the plan has no drivers folder", r.StdErr);
+    }
+
     private ExternalTool.Result CreateVm(string plan, string token, params string[] more) =>
         ExternalTool.RunWith("env", ["-u", "P2V_CONTROLLER", "P2V_TOKEN=" + token, "dotnet", P2vProcess.Dll, "createvm", plan, "--floppy", Floppy(), .. more],
             stdin: null, check: false);
@@ -133,7 +171,7 @@ public sealed class CreateVmControllerTests : IDisposable
     }
 
     /// <summary>A migration folder: plan.json for a two-disk qemu VM (disks of 64 MiB) naming the controller, and its inventory.</summary>
-    private string WritePlan(string folder, string controller)
+    private string WritePlan(string folder, string controller, Func<MigrationPlan, MigrationPlan>? change = null)
     {
         var dir = Directory.CreateDirectory(_tmp.File(folder)).FullName;
         var vm = Path.Combine(dir, "vm");
@@ -148,7 +186,7 @@ public sealed class CreateVmControllerTests : IDisposable
             Floppy = Path.Combine(vm, "WEB01.flp"), ConfigFile = Path.Combine(vm, "WEB01.qemu.sh"), Controller = controller,
         };
         var path = Path.Combine(dir, "plan.json");
-        File.WriteAllText(path, plan.ToJson());
+        File.WriteAllText(path, (change?.Invoke(plan) ?? plan).ToJson());
         File.WriteAllText(Path.Combine(dir, "inventory.xml"), "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<inventory name=\"WEB01\"><nic mac=\"00:1e:0b:aa:bb:cc\"/></inventory>\n");
         return path;
     }

@@ -47,6 +47,39 @@ public sealed class NetworkAndDiskBusCommandTests : IDisposable
     }
 
     [Fact]
+    public void Plan_DriversAndFirstBoot_RecordedOrRefusedBeforeAnyFile()
+    {
+        var drivers = Directory.CreateDirectory(_tmp.File("drivers/viostor")).FullName;
+        File.WriteAllText(Path.Combine(drivers, "viostor.inf"), "[Version]\r\nSignature=\"$Windows NT$\"\r\nClass=SCSIAdapter\r\n");
+        var script = _tmp.File("additions.cmd");
+        File.WriteAllText(script, "@echo off\r\n");
+        var output = _tmp.File("with-drivers");
+        var r = Plan(output, "--drivers", _tmp.File("drivers"), "--firstboot", script);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        // This inventory has no Windows: nothing to choose drivers for, said as a warning.
+        Assert.Contains("warning plan-drivers", r.StdErr);
+        var plan = MigrationPlan.Load(Path.Combine(output, "plan.json"));
+        Assert.Equal((_tmp.File("drivers"), script), (plan.Drivers, Assert.Single(plan.FirstBoot)));
+        // No disk in this inventory, so no host-side fix-up line (PlanDriversTests checks those scripts): sh still reads it.
+        Assert.Equal(0, ExternalTool.Try("sh", "-n", Path.Combine(output, "WEB01_DeployVM.sh")).ExitCode);
+
+        var shell = _tmp.File("setup.sh");
+        File.WriteAllText(shell, "echo\n");
+        foreach (var (args, expected) in new[]
+        {
+            (new[] { "--firstboot", shell }, $"--firstboot {shell}: a .sh file cannot be run"),
+            (["--drivers", _tmp.File("nowhere")], $"--drivers {_tmp.File("nowhere")}: no such folder"),
+        })
+        {
+            var refused = _tmp.File("refused");
+            r = Plan(refused, args);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains(expected, P2vProcess.OneLine(r));
+            Assert.False(Directory.Exists(refused));
+        }
+    }
+
+    [Fact]
     public void Validate_DiskBus_SaysWhichTargetAndGuestAllowIt()
     {
         var r = P2vProcess.Run("validate", Inventory(), "--target", "vmware", "--disk-bus", "virtio");

@@ -201,19 +201,21 @@ public static class ControllerCommands
         var fixupTarget = new Option<string>("--fixup-target") { Description = "Deploy: the hypervisor the fix-ups prepare Windows for", HelpName = "TARGET" };
         var vcpus = CliOptions.Int("--vcpus", "Deploy: the VM's virtual processors (decides the HAL; default 1)", 1, 255, "N");
         var patches = CliOptions.PatchesUrl("Deploy: the URL of a tar of the patch library (HALs, kernels, service-pack cabinets)");
+        var drivers = CliOptions.TarUrl("--drivers", "Deploy: the URL of a tar of a folder of Windows driver packages (the target's paravirtual drivers)");
+        var firstBoot = CliOptions.TarUrl("--firstboot", "Deploy: the URL of a tar of first-boot scripts, at its top, run in the tar's order");
         var json = CliOptions.Json();
-        var command = new Command("create", "Queue a job for a controlled device; prints its id") { mac, kind, image, steps, fixupTarget, vcpus, patches, json };
+        var command = new Command("create", "Queue a job for a controlled device; prints its id") { mac, kind, image, steps, fixupTarget, vcpus, patches, drivers, firstBoot, json };
         command.Validators.Add(r =>
         {
-            if (r.GetResult(fixupTarget) is null && (r.GetResult(vcpus) is not null || r.GetResult(patches) is not null))
-                r.AddError("--vcpus and --patches belong to the fix-up: give --fixup-target too");
+            if (r.GetResult(fixupTarget) is null && (r.GetResult(vcpus) is not null || r.GetResult(patches) is not null || r.GetResult(drivers) is not null || r.GetResult(firstBoot) is not null))
+                r.AddError("--vcpus, --patches, --drivers and --firstboot belong to the fix-up: give --fixup-target too");
         });
         var (url, token) = ClientOptions(command);
         command.SetAction(async (r, ct) =>
         {
             // The agent's fix-up settings (docs/agent-protocol.md, "Steps the agent runs").
             JsonElement? fixup = r.GetValue(fixupTarget) is { } t
-                ? JsonSerializer.SerializeToElement(new P2V.Agent.FixupSettings(t, r.GetValue(vcpus) is > 0 and var n ? n : 1, r.GetValue(patches)), CliJsonContext.Default.FixupSettings)
+                ? JsonSerializer.SerializeToElement(new P2V.Agent.FixupSettings(t, r.GetValue(vcpus) is > 0 and var n ? n : 1, r.GetValue(patches), r.GetValue(drivers), r.GetValue(firstBoot)), CliJsonContext.Default.FixupSettings)
                 : null;
             using var client = ControllerClient.FromOptions(r.GetValue(url), r.GetValue(token));
             var created = await client.CreateJobAsync(new JobRequest(r.GetValue(mac)!, r.GetValue(kind)!.Value, r.GetValue(image), r.GetValue(steps) is { Length: > 0 } s ? s : null, fixup), ct);

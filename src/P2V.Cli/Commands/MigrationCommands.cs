@@ -79,9 +79,15 @@ public static class MigrationCommands
             HelpName = "[NIC=]NAME",
         };
         var controller = new Option<string>("--controller") { Description = "The controller that deploys the VM", HelpName = "URL" };
+        var drivers = new Option<string>("--drivers") { Description = "A folder of Windows driver packages: the deploy installs the target's paravirtual storage and network drivers that fit", HelpName = "DIR" };
+        var firstBoot = new Option<string[]>("--firstboot")
+        {
+            Description = "Scripts (.cmd .bat .exe .vbs .js .ps1) the migrated system runs once, in this order, at its first start",
+            HelpName = "FILE", AllowMultipleArgumentsPerToken = true,
+        };
         var force = new Option<bool>("--force") { Description = "Write the plan even when validation finds errors" };
         var command = new Command("plan", "Write a migration folder: plan.json, Capture/CreateVM/DeployVM scripts and the VM configuration")
-            { inventory, name, target, vmConfigPath, diskPath, destHost, output, format, bus, memory, network, controller, force };
+            { inventory, name, target, vmConfigPath, diskPath, destHost, output, format, bus, memory, network, controller, drivers, firstBoot, force };
         command.SetAction(r => PlanAsync(r.GetValue(inventory)!, new PlanOptions
         {
             Name = r.GetValue(name)!,
@@ -94,6 +100,8 @@ public static class MigrationCommands
             MemoryMB = r.GetResult(memory) is null ? null : r.GetValue(memory),
             Networks = r.GetValue(network) ?? [],
             Controller = r.GetValue(controller),
+            Drivers = r.GetValue(drivers),
+            FirstBoot = r.GetValue(firstBoot) ?? [],
         }, r.GetValue(output)!, r.GetValue(force)));
         return command;
     }
@@ -110,12 +118,14 @@ public static class MigrationCommands
         var token = new Option<string>("--token") { Description = $"The controller's admin token (default: ${ControllerClient.TokenVariable})", HelpName = "TOKEN" };
         var image = new Option<string>("--image") { Description = "With a controller: the captured image in its store to deploy (default: the plan's name)", HelpName = "NAME" };
         var patches = CliOptions.PatchesUrl("With a controller: the URL of the patch library's tar for the fix-ups");
+        var drivers = CliOptions.TarUrl("--drivers", "With a controller: the URL of a tar of the plan's drivers folder (required when the plan has one)");
+        var firstBoot = CliOptions.TarUrl("--firstboot", "With a controller: the URL of a tar of the plan's first-boot scripts, at its top, in their order (required when the plan has them)");
         var bus = DiskBus();
         var command = new Command("createvm", "Create the VM of a plan: its disk files, the boot floppy, the configuration, its networks' definitions; register it with the controller")
-            { plan, floppy, zero, force, json, controller, token, image, patches, bus };
+            { plan, floppy, zero, force, json, controller, token, image, patches, drivers, firstBoot, bus };
         command.SetAction((r, ct) => CreateVmAsync(r.GetValue(plan)!, r.GetValue(bus),
             new CreateVmOptions { FloppySource = r.GetValue(floppy), ZeroFill = r.GetValue(zero), Overwrite = r.GetValue(force) }, r.GetValue(json),
-            r.GetValue(controller), r.GetValue(token), r.GetValue(image), r.GetValue(patches), ct));
+            r.GetValue(controller), r.GetValue(token), r.GetValue(image), new FixupTars(r.GetValue(patches), r.GetValue(drivers), r.GetValue(firstBoot)), ct));
         return command;
     }
 
@@ -179,7 +189,7 @@ public static class MigrationCommands
     }
 
     private static async Task<int> CreateVmAsync(string path, VmDiskBus? bus, CreateVmOptions options, bool json, string? controllerUrl, string? token, string? imageName,
-        string? patches, CancellationToken cancel)
+        FixupTars tars, CancellationToken cancel)
     {
         var plan = MigrationPlan.Load(path);
         if (bus is { } b)
@@ -196,6 +206,7 @@ public static class MigrationCommands
         string? inventory = null;
         if (controller != null)
         {
+            CheckTars(plan, tars);
             await VmRegistration.CheckAsync(controller, plan, cancel);
             try { P2V.Store.ImageStore.CheckName(image); }
             catch (P2V.Store.StoreException e) { throw new UsageException((imageName is null ? "the plan's name: " : "--image: ") + e.Message); }
@@ -204,7 +215,7 @@ public static class MigrationCommands
         }
 
         var created = await VmCreator.CreateAsync(plan, options, cancel);
-        var registered = controller is null ? null : await VmRegistration.RegisterAsync(controller, plan, inventory, image, patches, cancel);
+        var registered = controller is null ? null : await VmRegistration.RegisterAsync(controller, plan, inventory, image, tars, cancel);
         if (json)
             Console.WriteLine(JsonSerializer.Serialize(new CreateVmSummary(plan.Name, created.Config, created.Floppy, created.DeviceFile, registered != null,
                 created.Disks, registered is null ? null : url, registered?.Device.Mac, registered?.Job.Id, registered?.Job.Image),
@@ -217,6 +228,24 @@ public static class MigrationCommands
                     : $", device record {created.DeviceFile}"));
         return 0;
     }
+
+    /// <summary>
+    /// The deploy agent gets the plan's drivers and first-boot scripts as tars it fetches (docs/agent-protocol.md): each
+    /// the plan has needs its URL, and a URL needs the plan's setting; the message says how to make the tar.
+    /// </summary>
+    private static void CheckTars(MigrationPlan plan, FixupTars tars)
+    {
+        if (plan.Drivers is { } dir && tars.Drivers is null)
+            throw new UsageException($"the plan installs the drivers of {dir}: give --drivers URL, where the deploy agent fetches a tar of that folder "
+                + $"(make it with: tar -C {QuoteSh(dir)} -cf drivers.tar . — and serve it, e.g. from the controller's --boot-root)");
+        if (plan.FirstBoot.Count > 0 && tars.FirstBoot is null)
+            throw new UsageException($"the plan runs {plan.FirstBoot.Count} first-boot script(s): give --firstboot URL, where the deploy agent fetches a tar of them in their order "
+                + $"(make it with: tar -cf firstboot.tar {string.Join(' ', plan.FirstBoot.Select(f => $"-C {QuoteSh(Path.GetDirectoryName(f)!)} {QuoteSh(Path.GetFileName(f))}"))})");
+        if (tars.Drivers is not null && plan.Drivers is null) throw new UsageException("--drivers: the plan has no drivers folder (p2v plan --drivers DIR)");
+        if (tars.FirstBoot is not null && plan.FirstBoot.Count == 0) throw new UsageException("--firstboot: the plan has no first-boot scripts (p2v plan --firstboot FILE…)");
+    }
+
+    private static string QuoteSh(string word) => word.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+=:,@".Contains(c)) ? word : "'" + word.Replace("'", "'\\''") + "'";
 
     private static T Parse<T>(Func<T> parse)
     {

@@ -34,9 +34,9 @@ public static class VmRegistration
     /// <summary>
     /// Registers the VM to be deployed from <paramref name="image"/> (the capture job's image in the controller's store);
     /// running it again (createvm --force) updates the device and reuses a deploy job still queued for the same image
-    /// instead of queueing a second one. <paramref name="patches"/>: the URL of the patch library's tar, for the fix-ups.
+    /// instead of queueing a second one. <paramref name="tars"/>: the URLs of the tars the fix-up fetches.
     /// </summary>
-    public static async Task<RegisteredVm> RegisterAsync(ControllerClient controller, MigrationPlan plan, string? inventoryXml, string image, string? patches,
+    public static async Task<RegisteredVm> RegisterAsync(ControllerClient controller, MigrationPlan plan, string? inventoryXml, string image, FixupTars tars,
         CancellationToken cancel = default)
     {
         string mac = BootMac(plan);
@@ -44,7 +44,7 @@ public static class VmRegistration
         var device = await controller.AddDeviceAsync(new DeviceRequest(mac, plan.Name, inventoryXml, Controlled: true,
             DefaultTemplate: JobTemplate.None), cancel);
         // A queued job is reused only when it would do the same: same image, same fix-up (a re-plan may change the target or vCPUs).
-        var fixup = Fixup(plan, patches);
+        var fixup = Fixup(plan, tars);
         var deploys = (await controller.ListJobsAsync(mac, JobState.Queued, cancel: cancel)).Where(j => j.Kind == JobKind.Deploy).ToList();
         var queued = deploys.FirstOrDefault(j => j.Image == image && j.Fixup is { } f && f.GetRawText() == fixup.GetRawText());
         // Any other queued deploy of this VM is stale (an earlier plan): the VM must not boot into it.
@@ -52,8 +52,11 @@ public static class VmRegistration
         return new RegisteredVm(device, queued ?? (await controller.CreateJobAsync(new JobRequest(mac, JobKind.Deploy, image, null, fixup), cancel)).Job);
     }
 
-    /// <summary>The fix-up settings the agent's fixup step reads (docs/agent-protocol.md): the hypervisor and the vCPU count.</summary>
-    public static JsonElement Fixup(MigrationPlan plan, string? patches)
+    /// <summary>
+    /// The fix-up settings the agent's fixup step reads (docs/agent-protocol.md): the hypervisor, the vCPU count, and the
+    /// URLs of the patch library's, the drivers' and the first-boot scripts' tars.
+    /// </summary>
+    public static JsonElement Fixup(MigrationPlan plan, FixupTars tars)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -61,10 +64,15 @@ public static class VmRegistration
             w.WriteStartObject();
             w.WriteString("target", TargetHypervisor.For(plan.Target).Name);
             w.WriteNumber("vcpus", plan.Vcpus);
-            if (patches is not null) w.WriteString("patches", patches);
+            if (tars.Patches is not null) w.WriteString("patches", tars.Patches);
+            if (tars.Drivers is not null) w.WriteString("drivers", tars.Drivers);
+            if (tars.FirstBoot is not null) w.WriteString("firstboot", tars.FirstBoot);
             w.WriteEndObject();
         }
         using var doc = JsonDocument.Parse(buffer.ToArray());
         return doc.RootElement.Clone();
     }
 }
+
+/// <summary>Where the deploy agent fetches the fix-up's tars (http URLs): the patch library, the plan's drivers folder, its first-boot scripts.</summary>
+public sealed record FixupTars(string? Patches = null, string? Drivers = null, string? FirstBoot = null);

@@ -31,6 +31,10 @@ public sealed record MigrationPlan
     public required string ConfigFile { get; init; }
     /// <summary>The P2V controller's URL that createvm registers the target device with; null for none.</summary>
     public string? Controller { get; init; }
+    /// <summary>The folder of driver packages the deploy's fix-up installs from (absolute, on the planning host); null for none.</summary>
+    public string? Drivers { get; init; }
+    /// <summary>The first-boot scripts (absolute, on the planning host), in the order they run.</summary>
+    public IReadOnlyList<string> FirstBoot { get; init; } = [];
     public IReadOnlyList<PlannedFinding> Findings { get; init; } = [];
 
     public string ToJson() => JsonSerializer.Serialize(this, MigrationJson.Default.MigrationPlan);

@@ -21,6 +21,10 @@ public sealed record PlanOptions
     /// </summary>
     public IReadOnlyList<string> Networks { get; init; } = [];
     public string? Controller { get; init; }
+    /// <summary>A folder of Windows driver packages the deploy's fix-up installs from (the target's paravirtual drivers).</summary>
+    public string? Drivers { get; init; }
+    /// <summary>Scripts the migrated system runs once at its first start, in this order.</summary>
+    public IReadOnlyList<string> FirstBoot { get; init; } = [];
 }
 
 /// <summary>
@@ -39,7 +43,8 @@ public static class MigrationPlanner
             throw new ArgumentException($"{limits.DisplayName} cannot use {TargetHypervisor.DiskFormatName(format)} disks ({string.Join(", ", limits.DiskFormats.Select(TargetHypervisor.DiskFormatName))})");
         if (o.DiskBus is { } bus) DiskBusSupport.CheckTarget(limits, bus);
         var context = ValidationContext.For(inv, o.Target, format, o.DiskBus);
-        var findings = InventoryValidator.Validate(context);
+        var (drivers, firstBoot, extra) = DriversAndFirstBoot.Check(o.Drivers, o.FirstBoot, inv, o.Target);
+        var findings = InventoryValidator.Validate(context).Concat(extra).ToList();
 
         // MemTotal is what the kernel manages, a little below what is installed: round up to 32 MB.
         long sourceMB = (inv.MemoryBytes + (32L << 20) - 1) / (32L << 20) * 32;
@@ -74,6 +79,8 @@ public static class MigrationPlanner
             Floppy = HostPath.Join(o.VmConfigPath, $"{o.Name}_boot.vfd"),
             ConfigFile = HostPath.Join(o.VmConfigPath, o.Name + ConfigExtension(o.Target)),
             Controller = o.Controller,
+            Drivers = drivers,
+            FirstBoot = firstBoot,
             Findings = findings.Select(f => new PlannedFinding(f.RuleId, f.Severity, f.Subject, f.Message)).ToList(),
         };
         return (plan, findings);

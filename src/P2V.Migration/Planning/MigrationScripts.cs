@@ -136,7 +136,23 @@ public static class MigrationScripts
     private static string DeployVmSh(MigrationPlan plan)
     {
         var s = new StringBuilder(ShHeader);
-        s.Append($"# Step 6 for '{plan.Name}': start the VM; it boots the floppy, iPXE asks the controller for its deploy job.\n");
+        if (plan.Controller is null)
+        {
+            // No controller to send a deploy job: the seed's DeployVM done on this host — each image onto its disk
+            // file, then the offline fix-ups, with the plan's drivers and first-boot scripts.
+            s.Append($"# Step 6 for '{plan.Name}': write the captured images into the VM's disk files and fix Windows up for {TargetHypervisor.For(plan.Target).DisplayName} (P2V_PATCHES: the patch library folder).\n");
+            s.Append("images=${P2V_IMAGES:-$here/images}\n");
+            foreach (var d in plan.Disks)
+                s.Append($"p2v restore \"$images/{plan.Name}_{d.Source}.p2vi\" {QemuCommandLine.Sh(WritableFile(d))}\n");
+            if (plan.Disks.Count > 0)
+                s.Append($"p2v fixup {QemuCommandLine.Sh(WritableFile(plan.Disks[0]))} --target {TargetHypervisor.For(plan.Target).Name} --vcpus {plan.Vcpus} ${{P2V_PATCHES:+--patches \"$P2V_PATCHES\"}}")
+                    .Append(plan.Drivers is { } drivers ? $" --drivers {QemuCommandLine.Sh(drivers)}" : "")
+                    .Append(plan.FirstBoot.Count > 0 ? " --firstboot " + string.Join(' ', plan.FirstBoot.Select(QemuCommandLine.Sh)) : "")
+                    .Append($" -o \"$here/{plan.Name}_fixup.json\"\n");
+        }
+        else if (plan.Drivers is not null || plan.FirstBoot.Count > 0)
+            s.Append($"# The deploy job's fix-up installs {ExtrasText(plan)}: p2v createvm --controller gave it their tars.\n");
+        s.Append(plan.Controller is null ? "# Then start the VM.\n" : $"# Step 6 for '{plan.Name}': start the VM; it boots the floppy, iPXE asks the controller for its deploy job.\n");
         s.Append(plan.Target switch
         {
             TargetKind.Libvirt => "virsh -c \"${P2V_LIBVIRT_URI:-qemu:///system}\" start " + QemuCommandLine.Sh(plan.Name) + "\n",
@@ -158,7 +174,24 @@ public static class MigrationScripts
     private static string DeployVmPs1(MigrationPlan plan)
     {
         var s = new StringBuilder(Ps1Header);
-        s.Append($"# Step 6 for '{plan.Name}': start the VM; it boots the floppy, iPXE asks the controller for its deploy job.\r\n");
+        if (plan.Controller is null)
+        {
+            s.Append($"# Step 6 for '{plan.Name}': write the captured images into the VM's disk files and fix Windows up for {TargetHypervisor.For(plan.Target).DisplayName} ($env:P2V_PATCHES: the patch library folder).\r\n");
+            s.Append("$images = if ($env:P2V_IMAGES) { $env:P2V_IMAGES } else { Join-Path $here 'images' }\r\n");
+            foreach (var d in plan.Disks)
+                s.Append($"& p2v restore (Join-Path $images '{plan.Name}_{d.Source}.p2vi') {HyperVScript.Q(WritableFile(d))}\r\nif ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}\r\n");
+            if (plan.Disks.Count > 0)
+            {
+                s.Append("$patches = if ($env:P2V_PATCHES) { @('--patches', $env:P2V_PATCHES) } else { @() }\r\n");
+                s.Append($"& p2v fixup {HyperVScript.Q(WritableFile(plan.Disks[0]))} --target {TargetHypervisor.For(plan.Target).Name} --vcpus {plan.Vcpus} @patches")
+                    .Append(plan.Drivers is { } drivers ? $" --drivers {HyperVScript.Q(drivers)}" : "")
+                    .Append(plan.FirstBoot.Count > 0 ? " --firstboot " + string.Join(' ', plan.FirstBoot.Select(HyperVScript.Q)) : "")
+                    .Append($" -o (Join-Path $here '{plan.Name}_fixup.json')\r\nif ($LASTEXITCODE -ne 0) {{ exit $LASTEXITCODE }}\r\n");
+            }
+        }
+        else if (plan.Drivers is not null || plan.FirstBoot.Count > 0)
+            s.Append($"# The deploy job's fix-up installs {ExtrasText(plan)}: p2v createvm --controller gave it their tars.\r\n");
+        s.Append(plan.Controller is null ? "# Then start the VM.\r\n" : $"# Step 6 for '{plan.Name}': start the VM; it boots the floppy, iPXE asks the controller for its deploy job.\r\n");
         s.Append(plan.Target switch
         {
             TargetKind.HyperV => $"Start-VM -Name {HyperVScript.Q(plan.Name)} -ComputerName {HyperVScript.Q(plan.DestHost)}\r\n",
@@ -176,4 +209,14 @@ public static class MigrationScripts
         }
         return s.ToString();
     }
+
+    /// <summary>The file p2v writes for a VM disk: a VMDK's raw "-flat.vmdk" extent (VmCreator), else the disk file itself.</summary>
+    private static string WritableFile(PlannedDisk d) => d.Format == DiskFileFormat.Vmdk
+        ? d.File[..^".vmdk".Length] + "-flat.vmdk" : d.File;
+
+    private static string ExtrasText(MigrationPlan plan) => string.Join(" and ", new[]
+    {
+        plan.Drivers is { } d ? $"the drivers of {d}" : null,
+        plan.FirstBoot.Count > 0 ? $"the first-boot scripts {string.Join(", ", plan.FirstBoot.Select(Path.GetFileName))}" : null,
+    }.Where(t => t is not null));
 }

@@ -18,17 +18,6 @@ internal sealed class FirstBootFixup
     public const string Step = "first boot";
     public const string Folder = @"P2V\FirstBoot", Runner = "firstboot.cmd", Reset = "firstboot-done.reg";
 
-    /// <summary>How each kind of script is started (by its extension), from the runner's folder.</summary>
-    private static readonly Dictionary<string, string> Launchers = new(StringComparer.OrdinalIgnoreCase)
-    {
-        [".cmd"] = "call \"{0}\"",
-        [".bat"] = "call \"{0}\"",
-        [".exe"] = "\"{0}\"",
-        [".vbs"] = "cscript //nologo \"{0}\"",
-        [".js"] = "cscript //nologo \"{0}\"",
-        [".ps1"] = "powershell -NoProfile -ExecutionPolicy Bypass -File \"{0}\"",
-    };
-
     private readonly string _cmdLine;
 
     private FirstBootFixup(string cmdLine) => _cmdLine = cmdLine;
@@ -49,12 +38,8 @@ internal sealed class FirstBootFixup
         for (int i = 0; i < scripts.Count; i++)
         {
             var source = scripts[i];
-            var ext = Path.GetExtension(source);
-            if (!Launchers.TryGetValue(ext, out var launcher))
-            {
-                report.Errors.Add($"--firstboot {source}: a {(ext.Length == 0 ? "file without extension" : ext + " file")} cannot be run; use .cmd, .bat, .exe, .vbs, .js or .ps1");
-                continue;
-            }
+            if (FirstBootScript.Refusal(source) is { } refusal) { report.Errors.Add($"--firstboot {source}: {refusal}"); continue; }
+            var launcher = FirstBootScript.Launchers[Path.GetExtension(source)];
             if (!File.Exists(source)) { report.Errors.Add($"--firstboot {source}: no such file"); continue; }
             // NN-name keeps the order and the user's name; NTFS names are 255 UTF-16 units.
             var name = $"{i + 1:00}-{Path.GetFileName(source)}";
