@@ -18,8 +18,9 @@ public static class VirtualDiskCopier
     private const int Piece = 512 * 1024;
     private const int ZeroGranule = 4096;
 
-    /// <summary>Requests in flight: enough to keep a disk's queue busy, as qemu-img's eight do; memory is one piece each.</summary>
-    public static int DefaultWorkers => Math.Clamp(Environment.ProcessorCount, 4, 8);
+    /// <summary>Requests in flight, as many as qemu-img convert keeps (its default -m 8): enough to keep a disk's queue busy
+    /// and every core copying; memory is one piece each.</summary>
+    public static int DefaultWorkers => Math.Max(8, Environment.ProcessorCount);
 
     /// <summary>Returns the number of bytes written.</summary>
     public static long Copy(IVirtualDisk source, IVirtualDisk target, CancellationToken cancel = default) =>
