@@ -424,7 +424,8 @@ public sealed class VhdxDisk : IVirtualDisk
     {
         if (!CanWrite) throw new ReadOnlyDiskException(Path);
         if (length <= 0) return;
-        CheckRange(offset, (int)Math.Min(length, Length - offset), "allocation");
+        if (offset < 0 || length > Length - offset)
+            throw new VirtualDiskException(Path, offset, $"allocation of {length} bytes past the end of the {Length}-byte disk");
         BeginWriting();
         for (long block = offset / BlockSize; block <= (offset + length - 1) / BlockSize; block++)
             if (!Entry(block).HasData) AllocateBlock(block);
