@@ -63,15 +63,24 @@ public sealed class RestorePipeline
             },
             job =>
             {
-                var header = job.Frame.Header;
-                bool skip = Skips(header);
-                if (!skip && !workersWrite) WriteRuns(job, target!);
-                if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
-                else if (!VerifyOnly) written += header.UncompressedLength;
-                done += header.UncompressedLength;
-                chunks++;
-                Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
-                return ValueTask.CompletedTask;
+                try
+                {
+                    var header = job.Frame.Header;
+                    bool skip = Skips(header);
+                    if (!skip && !workersWrite) WriteRuns(job, target!);
+                    if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
+                    else if (!VerifyOnly) written += header.UncompressedLength;
+                    done += header.UncompressedLength;
+                    chunks++;
+                    Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
+                    return ValueTask.CompletedTask;
+                }
+                catch (Exception e)
+                {
+                    // The workers stop taking jobs now: one waiting for a turn that an untaken job holds must not wait forever.
+                    turns.Abandon(e);
+                    throw;
+                }
             },
             job => job.Release(), cancel).ConfigureAwait(false);
         if (chunks != image.Trailer.Chunks.Count)
