@@ -41,31 +41,76 @@ public sealed class RestorePipeline
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         long written = 0, zeroSkipped = 0, done = 0, total = image.Trailer.TotalUncompressed;
         int chunks = 0;
+        // A target that takes concurrent writes gets each chunk from the worker that decoded it, while it is still in
+        // that core's cache; the turns keep block allocation (and the first write after a bad chunk) in disk order.
+        bool workersWrite = !VerifyOnly && target!.ConcurrentWrites;
+        var turns = new TurnSequencer();
+        long sequence = 0;
         await OrderedParallel.RunAsync<RestoreJob>(Workers,
-            (emit, stop) => { foreach (var frame in image.ReadFrames(stop)) emit(new RestoreJob(frame)); },
-            Decode,
+            (emit, stop) => { foreach (var frame in image.ReadFrames(stop)) emit(new RestoreJob(frame, sequence++)); },
             job =>
             {
-                var header = job.Frame.Header;
-                bool skip = VerifyOnly || (header.Codec == ChunkCodec.Zero && TargetIsBlank);
-                int at = 0;
-                foreach (var run in header.Runs)
+                try
                 {
-                    if (!skip) target!.WriteAt(run.DiskOffset, job.Data.AsSpan(at, run.Length));
-                    at += run.Length;
+                    Decode(job);
+                    if (workersWrite) WriteInTurn(job, target!, turns, cancel);
                 }
-                if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
-                else if (!VerifyOnly) written += header.UncompressedLength;
-                done += header.UncompressedLength;
-                chunks++;
-                Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
-                return ValueTask.CompletedTask;
+                catch (Exception e)
+                {
+                    turns.Abandon(e);
+                    throw;
+                }
+            },
+            job =>
+            {
+                try
+                {
+                    var header = job.Frame.Header;
+                    bool skip = Skips(header);
+                    if (!skip && !workersWrite) WriteRuns(job, target!);
+                    if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
+                    else if (!VerifyOnly) written += header.UncompressedLength;
+                    done += header.UncompressedLength;
+                    chunks++;
+                    Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
+                    return ValueTask.CompletedTask;
+                }
+                catch (Exception e)
+                {
+                    // The workers stop taking jobs now: one waiting for a turn that an untaken job holds must not wait forever.
+                    turns.Abandon(e);
+                    throw;
+                }
             },
             job => job.Release(), cancel).ConfigureAwait(false);
         if (chunks != image.Trailer.Chunks.Count)
             throw new ImageFormatException(0, $"the index lists {image.Trailer.Chunks.Count} chunks but {chunks} were read");
         target?.Flush();
         return new RestoreResult(written, zeroSkipped, chunks, clock.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpuStart);
+    }
+
+    /// <summary>Nothing to write: verifying only, or a zero chunk on a target that reads zeros anyway.</summary>
+    private bool Skips(ChunkFrameHeader header) => VerifyOnly || (header.Codec == ChunkCodec.Zero && TargetIsBlank);
+
+    /// <summary>Allocates the chunk's blocks when every earlier chunk has (and so was verified), then writes without waiting.</summary>
+    private void WriteInTurn(RestoreJob job, IVirtualDisk target, TurnSequencer turns, CancellationToken cancel)
+    {
+        bool skip = Skips(job.Frame.Header);
+        turns.WaitFor(job.Sequence, cancel);
+        if (!skip)
+            foreach (var run in job.Frame.Header.Runs) target.Allocate(run.DiskOffset, run.Length);
+        turns.Pass();
+        if (!skip) WriteRuns(job, target);
+    }
+
+    private static void WriteRuns(RestoreJob job, IVirtualDisk target)
+    {
+        int at = 0;
+        foreach (var run in job.Frame.Header.Runs)
+        {
+            target.WriteAt(run.DiskOffset, job.Data.AsSpan(at, run.Length));
+            at += run.Length;
+        }
     }
 
     private static void Decode(RestoreJob job)
@@ -75,9 +120,11 @@ public sealed class RestorePipeline
         ChunkEncoder.Decode(h, job.Frame.Payload.AsSpan(0, h.StoredLength), job.Data.AsSpan(0, h.UncompressedLength), job.Frame.FrameOffset);
     }
 
-    private sealed class RestoreJob(ChunkFrame frame)
+    private sealed class RestoreJob(ChunkFrame frame, long sequence)
     {
         public ChunkFrame Frame { get; } = frame;
+        /// <summary>The chunk's place in the image, which is disk order: its turn to allocate.</summary>
+        public long Sequence { get; } = sequence;
         public byte[] Data = [];
 
         public void Release()

@@ -32,9 +32,19 @@ public sealed class DiskSlice(IVirtualDisk parent, long offset, long length) : I
 
     public void Flush() => Parent.Flush();
 
+    public bool ConcurrentReads => Parent.ConcurrentReads;
+
+    public bool ConcurrentWrites => Parent.ConcurrentWrites;
+
+    public void Allocate(long offset, long length)
+    {
+        Check(offset, length);
+        Parent.Allocate(Offset + offset, length);
+    }
+
     public void Dispose() { }
 
-    private void Check(long offset, int count)
+    private void Check(long offset, long count)
     {
         if (offset < 0 || offset + count > Length)
             throw new ArgumentOutOfRangeException(nameof(offset), $"range [{offset}, {offset + count}) lies outside the {Length}-byte slice at {Offset}");

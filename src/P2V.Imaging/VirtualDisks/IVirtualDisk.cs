@@ -24,4 +24,17 @@ public interface IVirtualDisk : IDisposable
     IEnumerable<Extent> AllocatedExtents();
 
     void Flush();
+
+    /// <summary>Whether <see cref="ReadAt"/> may run on several threads at once (positioned reads of a file that nothing changes).</summary>
+    bool ConcurrentReads => false;
+
+    /// <summary>
+    /// Whether <see cref="WriteAt"/> may run on several threads at once for disjoint ranges. A container that allocates
+    /// blocks (dynamic VHD, VHDX) lays them out in the order <see cref="Allocate"/> is called, so a copier that wants
+    /// the file in disk order calls that in disk order and then writes from any thread.
+    /// </summary>
+    bool ConcurrentWrites => false;
+
+    /// <summary>Makes the blocks that will hold [offset, offset+length) present, as a write there would; nothing for a disk without blocks.</summary>
+    void Allocate(long offset, long length) { }
 }

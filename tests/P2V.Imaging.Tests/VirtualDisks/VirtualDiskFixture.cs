@@ -87,6 +87,56 @@ public static class VirtualDiskFixture
         return (doc.RootElement.GetProperty("format").GetString()!, doc.RootElement.GetProperty("virtual-size").GetInt64());
     }
 
+    /// <summary>
+    /// Checks that the blocks holding data lie in the file in disk order, as one writer appending them would have put
+    /// them. VHD: from qemu-img map, which gives each guest range's file offset. VHDX: qemu's driver gives no offsets, so
+    /// the BAT is read here straight from the file after MS-VHDX 2.2.3 (region table at 192 KiB, the BAT region's
+    /// GUID) and 2.5 (a payload entry's state in bits 0–2, its file offset in MiB in bits 20–63; one sector bitmap
+    /// entry after every chunk-ratio payload entries). Returns the file offsets in disk order.
+    /// </summary>
+    public static List<long> AssertDataInDiskOrder(string path, string qemuFormat, long blockSize = 32 * MiB, int sectorSize = 512)
+    {
+        var offsets = new List<long>();
+        if (qemuFormat == "vhdx")
+        {
+            using var f = File.OpenRead(path);
+            var table = new byte[64 * 1024];
+            f.Position = 192 * 1024;
+            f.ReadExactly(table);
+            var batGuid = new Guid("2DC27766-F623-4200-9D64-115E9BFD4A08");
+            int count = BitConverter.ToInt32(table, 8);
+            long batOffset = -1;
+            for (int i = 0; i < count; i++)
+                if (new Guid(table.AsSpan(16 + 32 * i, 16)) == batGuid) batOffset = BitConverter.ToInt64(table, 16 + 32 * i + 16);
+            Assert.True(batOffset > 0, "no BAT region in the VHDX region table");
+            long virtualSize = QemuInfo(path, "vhdx").VirtualSize;
+            long blocks = (virtualSize + blockSize - 1) / blockSize, chunkRatio = (1L << 23) * sectorSize / blockSize;
+            var entry = new byte[8];
+            for (long b = 0; b < blocks; b++)
+            {
+                f.Position = batOffset + 8 * (b + b / chunkRatio);
+                f.ReadExactly(entry);
+                ulong e = BitConverter.ToUInt64(entry);
+                if ((e & 7) is 6 or 7) offsets.Add((long)(e >> 20) << 20); // fully or partially present
+            }
+        }
+        else
+        {
+            using var doc = JsonDocument.Parse(ExternalTool.Run("qemu-img", "map", "--output=json", "-f", qemuFormat, path));
+            var data = new List<(long Start, long FileOffset)>();
+            foreach (var e in doc.RootElement.EnumerateArray())
+            {
+                if (!e.GetProperty("data").GetBoolean()) continue;
+                Assert.True(e.TryGetProperty("offset", out var offset), $"qemu-img map gives no file offset for {e}");
+                data.Add((e.GetProperty("start").GetInt64(), offset.GetInt64()));
+            }
+            offsets.AddRange(data.OrderBy(d => d.Start).Select(d => d.FileOffset));
+        }
+        for (int i = 1; i < offsets.Count; i++)
+            Assert.True(offsets[i] > offsets[i - 1], $"data number {i} lies at file offset {offsets[i]}, before the data before it ({offsets[i - 1]})");
+        return offsets;
+    }
+
     /// <summary>qemu's driver name for one of our formats.</summary>
     public static string QemuFormat(VirtualDiskFormat format) => format switch
     {

@@ -24,6 +24,8 @@ public sealed class VhdDisk : IVirtualDisk
     private long _nextFree;
     private DirtyRange _dirty = new();
     private bool _footerDirty;
+    // Guards the BAT, the file's end and the footer, so that writes may come from several threads.
+    private readonly Lock _gate = new();
 
     private VhdDisk(HostFile file, VhdFooter footer, VhdDynamicHeader? header, uint[] bat, IVirtualDisk? parent, string? parentPath)
     {
@@ -455,8 +457,7 @@ public sealed class VhdDisk : IVirtualDisk
             long block = offset / BlockSize;
             long inBlock = offset % BlockSize;
             int n = (int)Math.Min(data.Length, BlockSize - inBlock);
-            if (_bat[block] == Unused) Allocate(block);
-            long blockStart = _bat[block] * 512L;
+            long blockStart = BlockStart(block);
             if (DiskType == VhdDiskType.Differencing) WriteDifferencing(blockStart, inBlock, offset, data[..n]);
             else _file.Write(blockStart + BitmapSize + inBlock, data[..n]);
             data = data[n..];
@@ -488,11 +489,41 @@ public sealed class VhdDisk : IVirtualDisk
         _file.Write(blockStart, bitmap);
     }
 
+    /// <summary>Blocks are appended in the order this is called for them; a fixed disk has nothing to allocate.</summary>
+    public void Allocate(long offset, long length)
+    {
+        if (!CanWrite) throw new ReadOnlyDiskException(Path);
+        if (length <= 0 || DiskType == VhdDiskType.Fixed) return;
+        if (offset < 0 || length > Length - offset)
+            throw new VirtualDiskException(Path, offset, $"allocation of {length} bytes past the end of the {Length}-byte disk");
+        for (long block = offset / BlockSize; block <= (offset + length - 1) / BlockSize; block++) BlockStart(block);
+    }
+
+    public bool ConcurrentReads => true;
+
+    /// <summary>Not a differencing disk: its writes read, change and write back a block's sector bitmap.</summary>
+    public bool ConcurrentWrites => DiskType != VhdDiskType.Differencing;
+
+    /// <summary>Where the block starts in the file (its sector bitmap), appending it first if it has no place yet.</summary>
+    private long BlockStart(long block)
+    {
+        uint entry = Volatile.Read(ref _bat[block]);
+        if (entry == Unused)
+        {
+            lock (_gate)
+            {
+                if (_bat[block] == Unused) AppendBlock(block);
+                entry = _bat[block];
+            }
+        }
+        return entry * 512L;
+    }
+
     /// <summary>
     /// Appends a block where the footer was: its bitmap (all set for a dynamic disk, clear for a differencing one),
     /// a data area left as a hole, and the footer after it. The data area starts on a 4 KiB boundary of the file.
     /// </summary>
-    private void Allocate(long block)
+    private void AppendBlock(long block)
     {
         long start = (_nextFree + BitmapSize + 4095) / 4096 * 4096 - BitmapSize;
         if (start / 512 >= Unused)
@@ -539,6 +570,11 @@ public sealed class VhdDisk : IVirtualDisk
     private void WriteMetadata()
     {
         if (!CanWrite) return;
+        lock (_gate) WriteMetadataLocked();
+    }
+
+    private void WriteMetadataLocked()
+    {
         if (!_dirty.IsEmpty) _dirty.WriteBack(_file, (long)DynamicHeader!.TableOffset, 4, (i, dest) => BinaryPrimitives.WriteUInt32BigEndian(dest, _bat[i]));
         if (_footerDirty)
         {

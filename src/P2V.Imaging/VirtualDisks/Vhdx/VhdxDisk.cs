@@ -25,6 +25,8 @@ public sealed class VhdxDisk : IVirtualDisk
     private long _nextFree;
     private DirtyRange _dirty = new();
     private bool _writing;
+    // Guards the header switch, the BAT and the file's end, so that writes may come from several threads.
+    private readonly Lock _gate = new();
 
     private VhdxDisk(HostFile file, string creator, VhdxHeader header, long headerOffset, VhdxMetadata metadata, ulong[] bat, long batOffset, long nextFree)
     {
@@ -274,8 +276,13 @@ public sealed class VhdxDisk : IVirtualDisk
     /// </summary>
     private void BeginWriting()
     {
+        if (Volatile.Read(ref _writing)) return;
+        lock (_gate) BeginWritingLocked();
+    }
+
+    private void BeginWritingLocked()
+    {
         if (_writing) return;
-        _writing = true;
         var next = _header with
         {
             SequenceNumber = _header.SequenceNumber + 1,
@@ -287,6 +294,7 @@ public sealed class VhdxDisk : IVirtualDisk
         next.Write(buf);
         _file.Write(offset, buf);
         (_header, _headerOffset) = (next, offset);
+        Volatile.Write(ref _writing, true);
     }
 
     // ---- create ----
@@ -404,15 +412,40 @@ public sealed class VhdxDisk : IVirtualDisk
             long block = offset / BlockSize, inBlock = offset % BlockSize;
             int n = (int)Math.Min(data.Length, BlockSize - inBlock);
             var e = Entry(block);
-            if (!e.HasData) e = Allocate(block);
+            if (!e.HasData) e = AllocateBlock(block);
             _file.Write(e.FileOffset + inBlock, data[..n]);
             data = data[n..];
             offset += n;
         }
     }
 
+    /// <summary>Blocks are appended in the order this is called for them.</summary>
+    public void Allocate(long offset, long length)
+    {
+        if (!CanWrite) throw new ReadOnlyDiskException(Path);
+        if (length <= 0) return;
+        if (offset < 0 || length > Length - offset)
+            throw new VirtualDiskException(Path, offset, $"allocation of {length} bytes past the end of the {Length}-byte disk");
+        BeginWriting();
+        for (long block = offset / BlockSize; block <= (offset + length - 1) / BlockSize; block++)
+            if (!Entry(block).HasData) AllocateBlock(block);
+    }
+
+    public bool ConcurrentReads => true;
+
+    public bool ConcurrentWrites => true;
+
+    private VhdxBatEntry AllocateBlock(long block)
+    {
+        lock (_gate)
+        {
+            var e = Entry(block);
+            return e.HasData ? e : AppendBlock(block);
+        }
+    }
+
     /// <summary>A new block at the end of the file, 1 MiB aligned; extending the file makes its unwritten parts read as zeros.</summary>
-    private VhdxBatEntry Allocate(long block)
+    private VhdxBatEntry AppendBlock(long block)
     {
         var e = new VhdxBatEntry(VhdxBlockState.FullyPresent, _nextFree);
         _nextFree += BlockSize;
@@ -446,7 +479,7 @@ public sealed class VhdxDisk : IVirtualDisk
     {
         if (!CanWrite || _dirty.IsEmpty) return;
         BeginWriting();
-        _dirty.WriteBack(_file, _batOffset, 8, (i, dest) => BinaryPrimitives.WriteUInt64LittleEndian(dest, _bat[i]));
+        lock (_gate) _dirty.WriteBack(_file, _batOffset, 8, (i, dest) => BinaryPrimitives.WriteUInt64LittleEndian(dest, _bat[i]));
     }
 
     private void CheckRange(long offset, int count, string what)
