@@ -11,12 +11,15 @@ namespace P2V.Imaging.Pipeline;
 /// / uncompressed); of the destination, the drain rate D (stored bytes per second the sink spent writing them).
 /// A byte then costs max(1 / (W·S_c), r_c / D) seconds, W workers compressing at once; the smaller wins. A 1 Gb/s
 /// link (D ≈ 117 MB/s) makes r_c / D dominate, where zstd's smaller output wins; a local file (D in GB/s) makes
-/// the CPU term dominate, where LZ4's speed wins. Every 16th chunk goes to the other codec, so that both
-/// estimates follow the data as it changes (and the destination's rate as the link's load changes).
+/// the CPU term dominate, where LZ4's speed wins. The first 8 chunks and every 16th after them are probes,
+/// compressed with both codecs so that both are measured on the same bytes; the estimates follow the data as it
+/// changes (and the destination's rate as the link's load changes).
 /// </summary>
 public sealed class CodecChooser
 {
     private const int ProbeEvery = 16;
+    // The first chunks are all probes, so that both codecs are measured before the choice counts.
+    private const int Warmup = 8;
     // Exponential moving averages: weight of the newest sample.
     private const double Weight = 0.05;
 
@@ -46,16 +49,11 @@ public sealed class CodecChooser
             case CodecChoice.Lz4: return ChunkCodec.Lz4;
             case CodecChoice.Zstd: return ChunkCodec.Zstd;
         }
-        long n = Interlocked.Increment(ref _picked);
-        lock (_lock)
-        {
-            // Until each codec has been measured a few times, alternate.
-            if (_lz4.Samples < 4 || _zstd.Samples < 4) return (n & 1) == 0 ? ChunkCodec.Lz4 : ChunkCodec.Zstd;
-            var best = Cost(_zstd) < Cost(_lz4) ? ChunkCodec.Zstd : ChunkCodec.Lz4;
-            if (n % ProbeEvery == 0) best = best == ChunkCodec.Lz4 ? ChunkCodec.Zstd : ChunkCodec.Lz4;
-            return best;
-        }
+        lock (_lock) return Best();
     }
+
+    private ChunkCodec Best() =>
+        _lz4.Samples == 0 || _zstd.Samples == 0 || Cost(_zstd) < Cost(_lz4) ? ChunkCodec.Zstd : ChunkCodec.Lz4;
 
     /// <summary>Seconds per uncompressed byte with this codec: the slower of compressing (on every worker) and draining its output.</summary>
     private double Cost(Estimate e) => Math.Max(1.0 / (Workers * e.Speed), e.Ratio / _drainRate);
@@ -66,13 +64,25 @@ public sealed class CodecChooser
     /// <summary>Compresses with the codec <see cref="Next"/> picks, measuring the time it took when the choice is automatic.</summary>
     public (ChunkCodec Codec, int StoredLength) Compress(ReadOnlySpan<byte> data, Span<byte> stored)
     {
-        var codec = Next();
-        if (Choice != CodecChoice.Auto) return ChunkEncoder.Compress(data, stored, codec);
+        if (Choice != CodecChoice.Auto) return ChunkEncoder.Compress(data, stored, Next());
+        long n = Interlocked.Increment(ref _picked);
+        ChunkCodec codec;
+        lock (_lock) codec = Best();
+        if (n > Warmup && n % ProbeEvery != 0) return ChunkEncoder.Compress(data, stored, codec);
+        // A probe compresses the chunk with both codecs, the chosen one last (its output is kept): the two codecs'
+        // speeds and ratios are always measured on the same bytes. Comparing LZ4's ratio on text with zstd's on
+        // random data would pick the wrong codec for as long as the data stays that way.
+        var other = codec == ChunkCodec.Lz4 ? ChunkCodec.Zstd : ChunkCodec.Lz4;
+        Measure(other, data, stored);
+        return Measure(codec, data, stored);
+    }
+
+    private (ChunkCodec Codec, int StoredLength) Measure(ChunkCodec codec, ReadOnlySpan<byte> data, Span<byte> stored)
+    {
         long start = Stopwatch.GetTimestamp();
         var result = ChunkEncoder.Compress(data, stored, codec);
-        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         // A chunk stored as is still tells the codec's speed; its ratio counts as 1 (that is what went out).
-        Compressed(codec, data.Length, result.StoredLength, seconds);
+        Compressed(codec, data.Length, result.StoredLength, Stopwatch.GetElapsedTime(start).TotalSeconds);
         return result;
     }
 

@@ -53,8 +53,8 @@ public sealed class ZstdCodecTests : IDisposable
             var codecs = reader.Trailer.Chunks.Select(c => c.Codec).Where(c => c is ChunkCodec.Lz4 or ChunkCodec.Zstd).Distinct().ToList();
             if (choice == CodecChoice.Lz4) Assert.Equal([ChunkCodec.Lz4], codecs);
             if (choice == CodecChoice.Zstd) Assert.Equal([ChunkCodec.Zstd], codecs);
-            // Auto alternates while it measures both codecs: a volume of this size holds chunks of each.
-            if (choice == CodecChoice.Auto) Assert.Equal(2, codecs.Count);
+            // Auto's choice depends on the measured speeds; whichever it made, the image restores the same.
+            if (choice == CodecChoice.Auto) Assert.NotEmpty(codecs);
             using var disk = RawDisk.Create(restored, reader.Header.DiskLength, reader.Header.SectorSize);
             await new RestorePipeline { TargetIsBlank = true }.RunAsync(reader, disk);
         }
@@ -202,10 +202,8 @@ public sealed class ZstdCodecTests : IDisposable
 
         var link = Picks(Fed(117e6));   // a 1 Gb/s link: 0.35/117 MB/s beats 0.5/117 MB/s; 500 MB/s of zstd keeps up
         var file = Picks(Fed(3e9));     // a local file: the CPU is the limit, LZ4's 1.2 GB/s beats zstd's 500 MB/s
-        Assert.Equal(60, link.Count(c => c == ChunkCodec.Zstd));
-        Assert.Equal(60, file.Count(c => c == ChunkCodec.Lz4));
-        // Every 16th chunk probes the other codec, so both estimates stay current.
-        Assert.Equal(4, link.Count(c => c == ChunkCodec.Lz4));
+        Assert.All(link, c => Assert.Equal(ChunkCodec.Zstd, c));
+        Assert.All(file, c => Assert.Equal(ChunkCodec.Lz4, c));
 
         Assert.All(Picks(new CodecChooser(CodecChoice.Zstd, 2)), c => Assert.Equal(ChunkCodec.Zstd, c));
         Assert.All(Picks(new CodecChooser(CodecChoice.Lz4, 2)), c => Assert.Equal(ChunkCodec.Lz4, c));
