@@ -35,8 +35,8 @@ internal sealed class PendingChunk
     /// <summary>The stored form, after <see cref="Compress"/>; valid until <see cref="Release"/>.</summary>
     public ReadOnlyMemory<byte> Stored => _stored.AsMemory(0, StoredLength);
 
-    /// <summary>As the capture pipeline does it: nothing for an all-zero chunk, else LZ4 or the bytes as they are.</summary>
-    public void Compress()
+    /// <summary>As the capture pipeline does it: nothing for an all-zero chunk, else LZ4 or zstd as <paramref name="codecs"/> picks, or the bytes as they are.</summary>
+    public void Compress(CodecChooser codecs)
     {
         var data = _data.AsSpan(0, UncompressedLength);
         if (!data.ContainsAnyExcept((byte)0))
@@ -45,7 +45,7 @@ internal sealed class PendingChunk
             return;
         }
         _stored = _pool.Rent(ChunkEncoder.MaxStoredLength(UncompressedLength));
-        (Codec, StoredLength) = ChunkEncoder.Compress(data, _stored);
+        (Codec, StoredLength) = codecs.Compress(data, _stored);
     }
 
     public void Release()

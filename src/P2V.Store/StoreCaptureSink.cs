@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers;
 using P2V.Imaging.Images;
 using P2V.Imaging.Pipeline;
@@ -28,6 +29,8 @@ public sealed class StoreCaptureSink : CaptureSink
     private Task? _sending;
     // Chunks this capture already knows the store holds, with their stored lengths (repeats, e.g. zero chunks, are asked about once).
     private readonly Dictionary<ChunkHash, int> _known = [];
+    // The codecs of the chunks this capture sent.
+    private readonly Dictionary<ChunkHash, ChunkCodec> _sentCodecs = [];
     private long _batchBytes, _framePosition, _sent;
     private bool _committed;
 
@@ -40,11 +43,11 @@ public sealed class StoreCaptureSink : CaptureSink
     }
 
     public static async Task<StoreCaptureSink> OpenAsync(IImageStore store, string image, ImageHeader header, CancellationToken cancel,
-        long batchBytes = DefaultBatchBytes)
+        long batchBytes = DefaultBatchBytes, CodecChooser? codecs = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchBytes, 1L << 20);
         var session = await store.BeginIngestAsync(image, cancel).ConfigureAwait(false);
-        return new StoreCaptureSink(store, session, header.ToBytes()) { BatchBytes = batchBytes };
+        return new StoreCaptureSink(store, session, header.ToBytes()) { BatchBytes = batchBytes, Codecs = codecs ?? CodecChooser.Lz4 };
     }
 
     public int Workers { get; init; } = Environment.ProcessorCount;
@@ -109,13 +112,21 @@ public sealed class StoreCaptureSink : CaptureSink
                         else _known[ask[i]] = stored[i];
                     if (missing.Count == 0) break;
                     var send = Enumerable.Range(0, batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => batch[i]).ToList();
-                    Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress());
+                    Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress(Codecs));
                     // The pooled buffers go out as they are: the batch holds them until it is released below.
                     var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.Codec, c.UncompressedLength, c.Stored))).ToList();
                     ask = uploads.Select(u => u.Hash).ToList();
+                    long start = Stopwatch.GetTimestamp();
                     await _store.PutChunksAsync(_session, uploads, cancel).ConfigureAwait(false);
-                    _sent += uploads.Sum(u => (long)u.Blob.Stored.Length);
-                    foreach (var u in uploads) _known[u.Hash] = u.Blob.Stored.Length;
+                    long bytes = uploads.Sum(u => (long)u.Blob.Stored.Length);
+                    // How fast the link and the store took the batch: what an automatic codec choice weighs compression against.
+                    Codecs.Drained(bytes, Stopwatch.GetElapsedTime(start).TotalSeconds);
+                    _sent += bytes;
+                    foreach (var u in uploads)
+                    {
+                        _known[u.Hash] = u.Blob.Stored.Length;
+                        _sentCodecs[u.Hash] = u.Blob.Codec;
+                    }
                     ChunksSent += uploads.Count;
                     break;
                 }
@@ -129,7 +140,11 @@ public sealed class StoreCaptureSink : CaptureSink
             {
                 var c = batch[i];
                 int storedLength = _known[hashes[i]];
-                var codec = storedLength == 0 ? ChunkCodec.Zero : storedLength == c.UncompressedLength ? ChunkCodec.Stored : ChunkCodec.Lz4;
+                // A chunk this capture sent has the codec it was sent with. Of one the store held already, the missing-query
+                // tells only the stored length: a compressed one is recorded as LZ4, meaning "compressed", and the chunk
+                // object's own prefix names its codec; readers take it from there (docs/store-protocol.md, "Codecs").
+                var codec = storedLength == 0 ? ChunkCodec.Zero : storedLength == c.UncompressedLength ? ChunkCodec.Stored
+                    : _sentCodecs.TryGetValue(hashes[i], out var sentCodec) ? sentCodec : ChunkCodec.Lz4;
                 // Where the frame would be in the equivalent image file (docs/image-format.md, "Manifest").
                 _trailer.Add(_framePosition, codec, c.UncompressedLength, storedLength, c.Hash, c.Runs);
                 _framePosition += ChunkFrameHeader.LengthFor(c.Runs.Length) + storedLength;

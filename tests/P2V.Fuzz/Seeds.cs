@@ -14,7 +14,7 @@ internal static class Seeds
     public static void Write(string dir)
     {
         Directory.CreateDirectory(dir);
-        // Twelve 16 KiB chunks, every third one skipped (a gap in the runs): random (stored), text (LZ4) and zero chunks.
+        // Twelve 16 KiB chunks, every third one skipped (a gap in the runs): random (stored), text (LZ4 and zstd) and zero chunks.
         var image = Path.Combine(dir, "image");
         var random = new Random(7);
         var header = new ImageHeader { DiskLength = 256 * 1024, SectorSize = 512, ToolVersion = "seed", SourceDescription = "fuzz seed" };
@@ -30,7 +30,9 @@ internal static class Seeds
                 if (i % 4 == 0) random.NextBytes(data);
                 else if (i % 4 == 1) System.Text.Encoding.ASCII.GetBytes(new string((char)('a' + i), data.Length), data);
                 else data.AsSpan().Clear();
-                var (codec, length) = ChunkEncoder.Encode(data, stored, hash);
+                // Text chunks alternate between the two compressing codecs, so the image seed holds both.
+                var (codec, length) = ChunkEncoder.Encode(data, stored, hash, i % 8 == 5 ? ChunkCodec.Zstd : ChunkCodec.Lz4);
+                if (codec == ChunkCodec.Zstd) File.WriteAllBytes(Path.Combine(dir, "zstd-chunk"), stored[..length]);
                 writer.WriteChunk(codec, data.Length, stored.AsSpan(0, length), hash, [new ChunkRun(i * data.Length, data.Length)]);
             }
             writer.Finish([]);

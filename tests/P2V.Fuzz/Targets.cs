@@ -80,6 +80,13 @@ internal static class Targets
         ["image-frame"] = b => ChunkFrameHeader.Parse(b, 0, FuzzDiskLength),
         ["image-trailer"] = b => ImageTrailer.Parse(b, 0, FuzzDiskLength),
         ["image-footer"] = b => { if (b.Length >= ImageFooter.Length) ImageFooter.Parse(b.AsSpan(0, ImageFooter.Length), 1 << 20, (1 << 20) + ImageFooter.Length); },
+        // a zstd chunk's payload: the frame header check and the decoder must refuse, never throw
+        ["zstd-chunk"] = b =>
+        {
+            ulong declared = ZstdFrameHeader.TryParse(b, out _)?.ContentSize ?? 65536;
+            var output = new byte[(int)Math.Clamp(declared, 1UL, (ulong)ImageFormat.MaxChunkSize)];
+            ChunkEncoder.TryDecode(ChunkCodec.Zstd, b, output, new byte[ImageFormat.HashLength], out _);
+        },
         ["image"] = b => WithFile(b, path =>
         {
             using var reader = ImageReader.Open(path);

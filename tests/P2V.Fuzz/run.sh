@@ -2,7 +2,7 @@
 # Fuzzes one parser of untrusted bytes with AFL++ and SharpFuzz (targets: tests/P2V.Fuzz/Targets.cs).
 # Usage: tests/P2V.Fuzz/run.sh TARGET [SECONDS]
 #   TARGET: vhd-footer vhd-header vhdx-header vhdx-regions vhdx-metadata vhdx-log open mbr gpt disk-layout
-#           ntfs-boot ntfs-record ntfs-index ntfs-runlist fat image-header image-frame image-trailer image-footer image
+#           ntfs-boot ntfs-record ntfs-index ntfs-runlist fat image-header image-frame image-trailer image-footer image zstd-chunk
 #           regf bcd pe cab inf
 # Findings land in $OUT (default /tmp/p2v-fuzz/TARGET/findings/default/crashes); replay one with
 #   dotnet /tmp/p2v-fuzz/app/P2V.Fuzz.dll TARGET FILE
@@ -87,7 +87,7 @@ PY
       cp "$tmp/fat$bits.img" "$seeds/"
     done ;;
   image) cp "$own/image" "$seeds/" ;;
-  image-header|image-frame|image-trailer|image-footer) cp "$own/$target" "$seeds/" ;;
+  image-header|image-frame|image-trailer|image-footer|zstd-chunk) cp "$own/$target" "$seeds/" ;;
   regf) hive system '[\ControlSet001]
 
 [\ControlSet001\Services]

@@ -37,20 +37,35 @@ public static class ImagingCommands
         var sectorSize = CliOptions.SectorSize("Sector size of a raw disk image (default: 512)");
         var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML, at most 4 MiB) stored in the image", HelpName = "FILE" };
         var workers = CliOptions.Workers();
+        var codec = new Option<string>("--codec")
+        {
+            Description = "Chunk compression: lz4 (fastest), zstd (smaller, for slow links), or auto (per chunk, from how fast the destination takes bytes)",
+            HelpName = "lz4|zstd|auto",
+            DefaultValueFactory = _ => "lz4",
+        };
         var json = CliOptions.Json("Print the result as JSON instead of the summary (on standard error with -o -)");
         var jsonFile = new Option<string>("--json-file") { Description = "Also write the result as JSON to this file", HelpName = "FILE" };
         var command = new Command("capture", "Capture a disk's used data (block device, raw image, VHD, VHDX) into a P2V image")
-            { disk, output, store, name, token, raw, rawOnDamage, sectorSize, source, workers, json, jsonFile };
+            { disk, output, store, name, token, raw, rawOnDamage, sectorSize, source, workers, codec, json, jsonFile };
         command.SetAction((r, ct) =>
         {
+            var codecChoice = ParseCodec(r.GetValue(codec)!);
             if ((r.GetValue(output) is null) == (r.GetValue(store) is null)) throw new UsageException(r.GetValue(output) is null ? "missing option --output (or --store URL --name NAME)" : "give -o IMAGE or --store URL, not both");
             if (r.GetValue(store) is not null && r.GetValue(name) is null) throw new UsageException("--store needs --name NAME");
             var target = r.GetValue(store) is { } url ? new CaptureTarget(null, url, r.GetValue(name), r.GetValue(token)) : new CaptureTarget(r.GetValue(output), null, null, null);
             return CaptureAsync(r.GetValue(disk)!, target, r.GetValue(raw), r.GetValue(rawOnDamage), r.GetValue(sectorSize) ?? 512,
-                r.GetValue(source), r.GetValue(workers), r.GetValue(json), r.GetValue(jsonFile), ct);
+                r.GetValue(source), r.GetValue(workers), codecChoice, r.GetValue(json), r.GetValue(jsonFile), ct);
         });
         return command;
     }
+
+    private static CodecChoice ParseCodec(string value) => value switch
+    {
+        "lz4" => CodecChoice.Lz4,
+        "zstd" => CodecChoice.Zstd,
+        "auto" => CodecChoice.Auto,
+        _ => throw new UsageException($"--codec '{value}' is not one of lz4, zstd, auto"),
+    };
 
     private static Command Restore()
     {
@@ -90,7 +105,7 @@ public static class ImagingCommands
     /// <summary>Where a capture goes: an image file (or -), or an image in a store.</summary>
     private sealed record CaptureTarget(string? Output, string? Store, string? Name, string? Token);
 
-    private static async Task<int> CaptureAsync(string source, CaptureTarget target, bool raw, bool rawOnDamage, int sectorSize, string? sourceFile, int workers, bool json,
+    private static async Task<int> CaptureAsync(string source, CaptureTarget target, bool raw, bool rawOnDamage, int sectorSize, string? sourceFile, int workers, CodecChoice codec, bool json,
         string? jsonFile, CancellationToken cancel)
     {
         // Everything that can be refused is refused before the first read: where the image goes, the description, the disk.
@@ -115,7 +130,7 @@ public static class ImagingCommands
         string output = target.Output ?? $"{target.Store}/images/{target.Name}";
         if (target.Store is not null)
         {
-            (result, sink) = await StoreCommands.CaptureAsync(disk, plan, target.Store, target.Name!, target.Token, workers, json, cancel);
+            (result, sink) = await StoreCommands.CaptureAsync(disk, plan, target.Store, target.Name!, target.Token, workers, codec, json, cancel);
         }
         else if (toStdout)
         {
@@ -123,13 +138,13 @@ public static class ImagingCommands
             // capture whose reader went away must fail. Writes to descriptor 1 itself report every error.
             await using var stdout = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
             await using var buffered = new BufferedStream(stdout, 1 << 20);
-            result = await ProgressDisplay.RunAsync("capture", json, p => pipeline(p).RunAsync(disk, plan, buffered, cancel));
+            result = await ProgressDisplay.RunAsync("capture", json, p => pipeline(p).RunAsync(disk, plan, buffered, cancel, codec));
             await buffered.FlushAsync(cancel);
         }
         else
         {
             result = await AtomicFile.WriteAsync(output, async stream =>
-                await ProgressDisplay.RunAsync("capture", json, p => pipeline(p).RunAsync(disk, plan, stream, cancel)));
+                await ProgressDisplay.RunAsync("capture", json, p => pipeline(p).RunAsync(disk, plan, stream, cancel, codec)));
         }
 
         var summary = new CaptureSummary(output, result.BytesRead, result.BytesCaptured, result.ZeroBytesSkipped,

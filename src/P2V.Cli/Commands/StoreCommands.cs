@@ -128,12 +128,12 @@ public static class StoreCommands
 
     /// <summary>`p2v capture DISK --store URL --name NAME`: the store sink in place of an image file.</summary>
     internal static async Task<(CaptureResult Result, StoreCaptureSink Sink)> CaptureAsync(IVirtualDisk disk, CapturePlan plan, string storeLocation,
-        string name, string? token, int workers, bool json, CancellationToken cancel)
+        string name, string? token, int workers, CodecChoice codec, bool json, CancellationToken cancel)
     {
         var store = StoreLocation.Open(storeLocation, Token(token));
         try
         {
-            using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel);
+            using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel, codecs: new CodecChooser(codec, workers));
             var result = await ProgressDisplay.RunAsync("capture", json, p =>
                 new CapturePipeline { Workers = workers, Progress = p }.RunAsync(disk, plan, sink, cancel));
             return (result, sink);

@@ -41,7 +41,7 @@ public sealed class ChunkFrameHeader
 
     /// <summary>
     /// The stored length each codec allows: 0 for a zero chunk, exactly the uncompressed length when stored as is,
-    /// 1 to the uncompressed length for LZ4 (a chunk LZ4 does not shrink is stored as is instead).
+    /// 1 to the uncompressed length for LZ4 and zstd (a chunk the codec does not shrink is stored as is instead).
     /// </summary>
     public static bool StoredLengthFits(ChunkCodec codec, uint stored, uint uncompressed) => codec switch
     {

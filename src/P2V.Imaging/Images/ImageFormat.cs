@@ -28,6 +28,8 @@ public enum ChunkCodec : byte
     Stored = 0,
     Lz4 = 1,
     Zero = 2,
+    /// <summary>One Zstandard frame (RFC 8878) declaring its content size (docs/image-format.md, "Codecs").</summary>
+    Zstd = 3,
 }
 
 /// <summary>What a volume record describes; the values are the image format's.</summary>

@@ -12,7 +12,7 @@ public sealed record CaptureResult(IReadOnlyList<VolumeStats> Volumes, long Byte
 /// <summary>
 /// The capture pipeline: one reader doing large reads of only the planned regions and cutting them into
 /// chunks at stable boundaries (<see cref="ChunkBoundaries"/>); a worker per core hashing (BLAKE3) and
-/// compressing (LZ4); one consumer handing chunks, in disk order, to a sink (an image file, or the image
+/// compressing (LZ4 or zstd, <see cref="CodecChooser"/>); one consumer handing chunks, in disk order, to a sink (an image file, or the image
 /// store). The bounded order queue is the only buffer: memory is a few MiB per core whatever the disk size,
 /// and a slow sink slows the reader (backpressure).
 /// </summary>
@@ -29,9 +29,10 @@ public sealed class CapturePipeline
     public ChunkBoundaries Boundaries { get; init; } = ChunkBoundaries.ContentDefined;
 
     /// <summary>Captures into an image file (or any stream).</summary>
-    public async Task<CaptureResult> RunAsync(IVirtualDisk disk, CapturePlan plan, Stream output, CancellationToken cancel = default)
+    public async Task<CaptureResult> RunAsync(IVirtualDisk disk, CapturePlan plan, Stream output, CancellationToken cancel = default,
+        CodecChoice codec = CodecChoice.Lz4)
     {
-        using var sink = new ImageFileSink(output, plan.Header);
+        using var sink = new ImageFileSink(output, plan.Header) { Codecs = new CodecChooser(codec, Workers) };
         return await RunAsync(disk, plan, sink, cancel).ConfigureAwait(false);
     }
 
@@ -52,7 +53,7 @@ public sealed class CapturePipeline
             {
                 if (chunk.Length == 0) return;
                 chunk.Analyze();
-                if (compress) chunk.Compress();
+                if (compress) chunk.Compress(sink.Codecs);
             },
             async chunk =>
             {

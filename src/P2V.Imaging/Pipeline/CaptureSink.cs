@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using P2V.Imaging.Images;
 
 namespace P2V.Imaging.Pipeline;
@@ -8,6 +9,9 @@ namespace P2V.Imaging.Pipeline;
 /// </summary>
 public abstract class CaptureSink : IDisposable
 {
+    /// <summary>Which codec each chunk gets; a sink that measures its destination tells it how fast that drains (<see cref="CodecChooser.Drained"/>).</summary>
+    public CodecChooser Codecs { get; init; } = CodecChooser.Lz4;
+
     /// <summary>True: the pipeline's workers compress every chunk. False: they only hash, and the sink calls <see cref="CapturedChunk.Compress"/> on the chunks it needs.</summary>
     public abstract bool WantsEveryChunkCompressed { get; }
 
@@ -36,7 +40,10 @@ public sealed class ImageFileSink(Stream output, ImageHeader header) : CaptureSi
 
     public override ValueTask WriteAsync(CapturedChunk chunk, CancellationToken cancel)
     {
+        long start = Stopwatch.GetTimestamp();
         _writer.WriteChunk(chunk.StoredCodec, chunk.UncompressedLength, chunk.StoredBytes, chunk.Hash, chunk.DiskRuns);
+        // A pipe or socket blocks this write while its reader is behind: the time says how fast the destination drains.
+        Codecs.Drained(chunk.StoredBytes.Length, Stopwatch.GetElapsedTime(start).TotalSeconds);
         return ValueTask.CompletedTask;
     }
 

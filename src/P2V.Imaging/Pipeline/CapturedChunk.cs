@@ -41,15 +41,15 @@ public sealed class CapturedChunk
     /// <summary>Hashes the chunk and notes whether it is all zeros.</summary>
     internal void Analyze() => IsZero = ChunkEncoder.Analyze(Bytes, HashBytes);
 
-    /// <summary>Picks the codec and fills the stored form (LZ4, stored, or nothing for a zero chunk). Thread-safe per chunk.</summary>
-    public void Compress()
+    /// <summary>Picks the codec and fills the stored form (LZ4 or zstd as <paramref name="codecs"/> picks, stored, or nothing for a zero chunk). Thread-safe per chunk.</summary>
+    public void Compress(CodecChooser codecs)
     {
         if (IsCompressed) return;
         if (IsZero) { Codec = ChunkCodec.Zero; StoredLength = 0; }
         else
         {
             Stored = ArrayPool<byte>.Shared.Rent(ChunkEncoder.MaxStoredLength(Length));
-            (Codec, StoredLength) = ChunkEncoder.Compress(Bytes, Stored);
+            (Codec, StoredLength) = codecs.Compress(Bytes, Stored);
         }
         IsCompressed = true;
     }

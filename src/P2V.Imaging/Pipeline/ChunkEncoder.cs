@@ -2,14 +2,14 @@ using P2V.Imaging.Images;
 
 namespace P2V.Imaging.Pipeline;
 
-/// <summary>Turns a chunk's bytes into its stored form and back: zero detection, LZ4 (Lz4Block), BLAKE3.</summary>
+/// <summary>Turns a chunk's bytes into its stored form and back: zero detection, LZ4 (Lz4Block) or zstd (ZstdBlock), BLAKE3.</summary>
 public static class ChunkEncoder
 {
-    public static int MaxStoredLength(int length) => Lz4Block.MaxCompressedLength(length);
+    public static int MaxStoredLength(int length) => Math.Max(Lz4Block.MaxCompressedLength(length), ZstdBlock.MaxCompressedLength(length));
 
     /// <summary>Hashes <paramref name="data"/> into <paramref name="hash"/>, then picks the codec and fills <paramref name="stored"/>; returns the codec and the stored length.</summary>
-    public static (ChunkCodec Codec, int StoredLength) Encode(ReadOnlySpan<byte> data, Span<byte> stored, Span<byte> hash) =>
-        Analyze(data, hash) ? (ChunkCodec.Zero, 0) : Compress(data, stored);
+    public static (ChunkCodec Codec, int StoredLength) Encode(ReadOnlySpan<byte> data, Span<byte> stored, Span<byte> hash, ChunkCodec codec = ChunkCodec.Lz4) =>
+        Analyze(data, hash) ? (ChunkCodec.Zero, 0) : Compress(data, stored, codec);
 
     /// <summary>Hashes <paramref name="data"/> into <paramref name="hash"/>; returns whether it is all zeros (codec Zero, nothing to store).</summary>
     public static bool Analyze(ReadOnlySpan<byte> data, Span<byte> hash)
@@ -24,11 +24,16 @@ public static class ChunkEncoder
         return false;
     }
 
-    /// <summary>Compresses a chunk that is not all zeros: LZ4 when that makes it smaller, else stored as is.</summary>
-    public static (ChunkCodec Codec, int StoredLength) Compress(ReadOnlySpan<byte> data, Span<byte> stored)
+    /// <summary>Compresses a chunk that is not all zeros: with <paramref name="codec"/> (LZ4 or zstd) when that makes it smaller, else stored as is.</summary>
+    public static (ChunkCodec Codec, int StoredLength) Compress(ReadOnlySpan<byte> data, Span<byte> stored, ChunkCodec codec = ChunkCodec.Lz4)
     {
-        int n = Lz4Block.Compress(data, stored);
-        if (n > 0 && n < data.Length) return (ChunkCodec.Lz4, n);
+        int n = codec switch
+        {
+            ChunkCodec.Lz4 => Lz4Block.Compress(data, stored),
+            ChunkCodec.Zstd => ZstdBlock.Compress(data, stored),
+            _ => throw new ArgumentOutOfRangeException(nameof(codec), codec, "not a compressing codec"),
+        };
+        if (n > 0 && n < data.Length) return (codec, n);
         data.CopyTo(stored);
         return (ChunkCodec.Stored, data.Length);
     }
@@ -58,6 +63,9 @@ public static class ChunkEncoder
                     error = $"payload does not decompress to its {output.Length} bytes (LZ4 data corrupt)";
                     return false;
                 }
+                break;
+            case ChunkCodec.Zstd when stored.Length <= output.Length:
+                if (!ZstdBlock.TryDecompress(stored, output, out error)) return false;
                 break;
             default:
                 error = $"a stored length of {stored.Length} bytes does not fit codec {codec} and length {output.Length}";
