@@ -10,7 +10,7 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 public sealed record IndexRoot(AttributeType IndexedType, uint CollationRule, int IndexRecordSize, IndexNodeHeader Node, IReadOnlyList<IndexEntry> Entries)
 {
     public const int HeaderSize = 0x10;
-    public const int IndexedTypeField = 0x00, CollationRuleField = 0x04, IndexRecordSizeField = 0x08;
+    public const int IndexedTypeField = 0x00, CollationRuleField = 0x04, IndexRecordSizeField = 0x08, ClustersPerIndexRecordField = 0x0C;
     public const uint CollationFileName = 1;
 
     public static IndexRoot Parse(ReadOnlySpan<byte> value, long volumeOffset, string what)

@@ -22,13 +22,7 @@ public sealed partial class NtfsVolume
     /// </summary>
     public void CreateDirectory(string path)
     {
-        EnsureWritable();
-        var (parent, name) = ResolveParent(path);
-        CheckName(name, path);
-        var index = OpenIndex(parent);
-        if (FindInIndex(index, index.Root.Entries, name, 0) is not null) throw new IOException($"'{path}' already exists");
-        if (parent.Attributes.Any(a => a.Type == AttributeType.AttributeList))
-            throw new NotSupportedException($"'{path}': the directory has an $ATTRIBUTE_LIST; adding to it is not supported");
+        var (parent, name) = ResolveNewEntry(path);
 
         long now = DateTime.UtcNow.ToFileTimeUtc();
         var (number, sequence, usn, grows) = AllocateMftRecord();
@@ -42,19 +36,13 @@ public sealed partial class NtfsVolume
         int blockSize = BootSector.IndexRecordSize;
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(IndexRoot.IndexRecordSizeField), (uint)blockSize);
         // Clusters per index block, or 512-byte blocks when an index block is smaller than a cluster.
-        header[0x0C] = (byte)(blockSize >= ClusterSize ? blockSize / ClusterSize : blockSize / 512);
+        header[IndexRoot.ClustersPerIndexRecordField] = (byte)(blockSize >= ClusterSize ? blockSize / ClusterSize : blockSize / 512);
         var root = IndexRoot.Write(header, [IndexEntry.CreateEnd(null)]);
         if (!record.TryInsert(AttributeRecord.Resident(AttributeType.FileName, "", 0, fileName, AttributeHeader.ResidentIndexed))
             || !record.TryInsert(AttributeRecord.Resident(AttributeType.IndexRoot, "$I30", 0, root)))
             throw new NotSupportedException($"'{path}': the new MFT record has no room for its attributes");
 
-        _mft.Write(record, allowUninitialized: grows);
-        _disk.Flush();
-        if (grows) GrowMftInitialized(number);
-        SetMftBitmapBit(number, true);
-        _disk.Flush();
-        InsertIndexEntry(parent, IndexEntry.Create(FileReference.Of(number, sequence), fileName), name, now);
-        _disk.Flush();
+        CommitNewRecord(record, number, sequence, grows, parent, fileName, name, now);
     }
 
     /// <summary>

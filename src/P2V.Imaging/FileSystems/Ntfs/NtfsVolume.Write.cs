@@ -300,13 +300,7 @@ public sealed partial class NtfsVolume
     /// </summary>
     public void CreateFile(string path, ReadOnlySpan<byte> content, FileAttributes attributes = FileAttributes.Archive)
     {
-        EnsureWritable();
-        var (parent, name) = ResolveParent(path);
-        CheckName(name, path);
-        var index = OpenIndex(parent);
-        if (FindInIndex(index, index.Root.Entries, name, 0) is not null) throw new IOException($"'{path}' already exists");
-        if (parent.Attributes.Any(a => a.Type == AttributeType.AttributeList))
-            throw new NotSupportedException($"'{path}': the directory has an $ATTRIBUTE_LIST; adding to it is not supported");
+        var (parent, name) = ResolveNewEntry(path);
 
         long now = DateTime.UtcNow.ToFileTimeUtc();
         var (number, sequence, usn, grows) = AllocateMftRecord();
@@ -323,14 +317,35 @@ public sealed partial class NtfsVolume
             throw new NotSupportedException($"'{path}': the new MFT record has no room for its attributes");
 
         WriteNewClusters(runs, content);
+        CommitNewRecord(record, number, sequence, grows, parent, fileName, name, now);
+    }
+
+    /// <summary>Checks that a new file or directory can be made at <paramref name="path"/>: its parent and name, before anything is written.</summary>
+    private (NtfsFile Parent, string Name) ResolveNewEntry(string path)
+    {
+        EnsureWritable();
+        var (parent, name) = ResolveParent(path);
+        CheckName(name, path);
+        var index = OpenIndex(parent);
+        if (FindInIndex(index, index.Root.Entries, name, 0) is not null) throw new IOException($"'{path}' already exists");
+        if (parent.Attributes.Any(a => a.Type == AttributeType.AttributeList))
+            throw new NotSupportedException($"'{path}': the directory has an $ATTRIBUTE_LIST; adding to it is not supported");
+        return (parent, name);
+    }
+
+    /// <summary>
+    /// Writes a new record (its data clusters already written), marks it in use in $MFT's $BITMAP, then indexes it in
+    /// its parent: in that order, flushed between, so a cut leaves at worst an unreferenced record, never an entry
+    /// that points at nothing.
+    /// </summary>
+    private void CommitNewRecord(FileRecordEditor record, long number, ushort sequence, bool grows, NtfsFile parent, byte[] fileName, string name, long now)
+    {
         _mft.Write(record, allowUninitialized: grows);
         _disk.Flush();
         if (grows) GrowMftInitialized(number);
         SetMftBitmapBit(number, true);
         _disk.Flush();
-
-        var reference = FileReference.Of(number, sequence);
-        InsertIndexEntry(parent, IndexEntry.Create(reference, fileName), name, now);
+        InsertIndexEntry(parent, IndexEntry.Create(FileReference.Of(number, sequence), fileName), name, now);
         _disk.Flush();
     }
 
