@@ -193,31 +193,10 @@ public sealed class DeployDriversAgentTests(FixupFixture fx) : IClassFixture<Fix
     {
         var data = Directory.CreateDirectory(_tmp.File("server")).FullName;
         _bootRoot = Directory.CreateDirectory(_tmp.File("boot")).FullName;
-        int port = FreePort(), http = FreePort(), tftp = FreePort(udp: true);
-        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "p2v.dll"), "server", "--data", data, "--listen", $"127.0.0.1:{port}",
-            "--boot-root", _bootRoot, "--boot-http-port", http.ToString(), "--tftp-port", tftp.ToString() })
-            psi.ArgumentList.Add(a);
-        var server = Process.Start(psi)!;
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
-        _started.Add(server);
-        _controller = $"http://127.0.0.1:{port}";
+        int port = LoopbackPort.Free(), http = LoopbackPort.Free(), tftp = LoopbackPort.Free(udp: true);
+        (_controller, var token) = P2vServer.Start(Path.Combine(AppContext.BaseDirectory, "p2v.dll"), data, port, _started,
+            "--boot-root", _bootRoot, "--boot-http-port", http.ToString(), "--tftp-port", tftp.ToString());
         _bootHttp = $"http://127.0.0.1:{http}";
-        var tokenFile = Path.Combine(data, "admin-token");
-        for (int i = 0; i < 300 && !server.HasExited; i++)
-        {
-            if (File.Exists(tokenFile) && ExternalTool.Try("curl", "-sf", _controller + "/healthz").ExitCode == 0)
-                return File.ReadAllText(tokenFile).Trim();
-            Thread.Sleep(200);
-        }
-        throw new TimeoutException($"p2v server did not answer on {_controller}");
-    }
-
-    private static int FreePort(bool udp = false)
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, udp ? SocketType.Dgram : SocketType.Stream, udp ? ProtocolType.Udp : ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
+        return token;
     }
 }

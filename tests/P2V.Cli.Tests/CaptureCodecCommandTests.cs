@@ -125,7 +125,7 @@ public sealed class CaptureCodecCommandTests : IDisposable
     {
         var volume = Volume();
         var store = _tmp.File("store");
-        int port = FreePort();
+        int port = LoopbackPort.Free();
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { P2vProcess.Dll, "image", "serve", "--store", store, "--listen", $"127.0.0.1:{port}" }) psi.ArgumentList.Add(a);
         psi.Environment["P2V_TOKEN"] = Token;
@@ -152,15 +152,6 @@ public sealed class CaptureCodecCommandTests : IDisposable
         AssertRestoresIdentically($"{url}/images/z", volume);
         AssertRestoresIdentically($"{url}/images/a", volume);
         AssertRestoresIdentically($"{store}/images/z", volume);
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     private static void WaitForListener(int port)

@@ -195,27 +195,6 @@ public sealed class CreateVmControllerTests : IDisposable
         JsonDocument.Parse(ExternalTool.Run("curl", "-sfS", "-H", $"Authorization: Bearer {token}", url + path)).RootElement;
 
     /// <summary>`p2v server` on a free loopback port, no netboot; its URL and the admin token it wrote.</summary>
-    private (string Url, string Token) Serve()
-    {
-        var data = Directory.CreateDirectory(_tmp.File("server")).FullName;
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { P2vProcess.Dll, "server", "--data", data, "--listen", $"127.0.0.1:{port}", "--no-netboot" }) psi.ArgumentList.Add(a);
-        var server = Process.Start(psi)!;
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
-        _started.Add(server);
-        var url = $"http://127.0.0.1:{port}";
-        var tokenFile = Path.Combine(data, "admin-token");
-        for (int i = 0; i < 300 && !server.HasExited; i++)
-        {
-            if (File.Exists(tokenFile) && ExternalTool.Try("curl", "-sf", url + "/healthz").ExitCode == 0)
-                return (url, File.ReadAllText(tokenFile).Trim());
-            Thread.Sleep(200);
-        }
-        throw new TimeoutException($"p2v server did not answer on {url}");
-    }
+    private (string Url, string Token) Serve() =>
+        P2vServer.Start(P2vProcess.Dll, Directory.CreateDirectory(_tmp.File("server")).FullName, LoopbackPort.Free(), _started, "--no-netboot");
 }

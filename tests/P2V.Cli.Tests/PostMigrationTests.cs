@@ -305,31 +305,11 @@ public sealed partial class PostMigrationTests : IDisposable
     private (string Url, string Token, string BootHttp) Serve(bool netboot = true)
     {
         var data = Directory.CreateDirectory(_tmp.File("server")).FullName;
-        int port = FreePort(), http = FreePort(), tftp = FreePort(udp: true);
-        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        string[] args = [P2vProcess.Dll, "server", "--data", data, "--listen", $"127.0.0.1:{port}",
-            .. netboot ? new[] { "--boot-http-port", http.ToString(), "--tftp-port", tftp.ToString() } : ["--no-netboot"]];
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        var server = Process.Start(psi)!;
-        server.BeginOutputReadLine();
-        server.BeginErrorReadLine();
-        _started.Add(server);
-        var url = _controller = $"http://127.0.0.1:{port}";
-        var tokenFile = Path.Combine(data, "admin-token");
-        for (int i = 0; i < 300 && !server.HasExited; i++)
-        {
-            if (File.Exists(tokenFile) && ExternalTool.Try("curl", "-sf", url + "/healthz").ExitCode == 0)
-                return (url, File.ReadAllText(tokenFile).Trim(), $"http://127.0.0.1:{http}");
-            Thread.Sleep(200);
-        }
-        throw new TimeoutException($"p2v server did not answer on {url}");
-    }
-
-    private static int FreePort(bool udp = false)
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, udp ? SocketType.Dgram : SocketType.Stream, udp ? ProtocolType.Udp : ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
+        int port = LoopbackPort.Free(), http = LoopbackPort.Free(), tftp = LoopbackPort.Free(udp: true);
+        var (url, token) = P2vServer.Start(P2vProcess.Dll, data, port, _started,
+            netboot ? ["--boot-http-port", http.ToString(), "--tftp-port", tftp.ToString()] : ["--no-netboot"]);
+        _controller = url;
+        return (url, token, $"http://127.0.0.1:{http}");
     }
 
     [GeneratedRegex(@"p2v\.token=(?<token>job_[A-Za-z0-9_-]+)")]

@@ -37,15 +37,6 @@ public sealed class StoreCommandTests : IDisposable
         return path;
     }
 
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
     private Process Start(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -100,7 +91,7 @@ public sealed class StoreCommandTests : IDisposable
         var a = Volume("a.vol", 1);
         var b = Volume("b.vol", 2);
         var store = _tmp.File("store");
-        int port = FreePort();
+        int port = LoopbackPort.Free();
         var (server, url) = Serve(store, port);
 
         var first = P2v("capture", a, "--store", url, "--name", "a");
@@ -152,7 +143,7 @@ public sealed class StoreCommandTests : IDisposable
     public void StoreErrorsAreOneLineAndNonZero()
     {
         var store = _tmp.File("store");
-        var (_, url) = Serve(store, FreePort());
+        var (_, url) = Serve(store, LoopbackPort.Free());
         var noToken = ExternalTool.RunWith("dotnet", [P2vProcess.Dll, "image", "list", "--store", url], stdin: null, check: false);
         Assert.Equal(1, noToken.ExitCode);
         Assert.Contains("401", P2vProcess.OneLine(noToken));

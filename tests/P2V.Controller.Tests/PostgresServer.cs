@@ -24,7 +24,7 @@ public sealed class PostgresServer : IDisposable
         }
         _folder = Directory.CreateTempSubdirectory("p2v-pg-").FullName;
         var data = Path.Combine(_folder, "data");
-        Port = FreePort();
+        Port = LoopbackPort.Free();
         if (Environment.UserName == "root") Run("chown", "nobody:nogroup", _folder);
         File.SetUnixFileMode(_folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         AsPostgresUser("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C");
@@ -62,13 +62,6 @@ public sealed class PostgresServer : IDisposable
     {
         var r = ExternalTool.RunWith(tool, args, stdin: null, check: false, timeoutMs: 120_000);
         if (r.ExitCode != 0) throw new InvalidOperationException($"{tool} {string.Join(' ', args)} exited {r.ExitCode}: {r.StdErr}{r.StdOut}");
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     public void Dispose()
