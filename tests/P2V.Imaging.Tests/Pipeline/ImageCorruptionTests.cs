@@ -77,13 +77,29 @@ public sealed class ImageCorruptionTests : IDisposable
     {
         using var reader = ImageReader.Open(_image);
         var chunk = reader.Trailer.Chunks.First(c => c.Codec == ChunkCodec.Lz4 || c.Codec == ChunkCodec.Stored);
-        int payloadAt = (int)chunk.FrameOffset + ChunkFrameHeader.LengthFor(chunk.Runs.Length) + chunk.StoredLength / 2;
+        int payloadStart = (int)chunk.FrameOffset + ChunkFrameHeader.LengthFor(chunk.Runs.Length);
         reader.Dispose();
+        // A flipped LZ4 match offset can point at equal bytes (runs of zeros) and decode to the same data, which is
+        // no corruption at all; flip the first byte from the middle on whose change the decoded data sees.
         var bytes = (byte[])_bytes.Clone();
-        bytes[payloadAt] ^= 0x55;
+        for (int at = payloadStart + chunk.StoredLength / 2; ; at++)
+        {
+            Assert.True(at < payloadStart + chunk.StoredLength, "no payload byte changes the decoded data");
+            bytes[at] ^= 0x55;
+            if (!DecodesTo(chunk, bytes.AsSpan(payloadStart, chunk.StoredLength), _bytes.AsSpan(payloadStart, chunk.StoredLength))) break;
+            bytes[at] ^= 0x55;
+        }
         var e = await Broken(bytes);
         Assert.Matches("hash mismatch|LZ4 data corrupt", e.Message);
         Assert.Equal(chunk.FrameOffset, e.Offset);
+    }
+
+    private static bool DecodesTo(ChunkEntry chunk, ReadOnlySpan<byte> changed, ReadOnlySpan<byte> original)
+    {
+        if (chunk.Codec == ChunkCodec.Stored) return changed.SequenceEqual(original);
+        var a = new byte[chunk.UncompressedLength];
+        var b = new byte[chunk.UncompressedLength];
+        return Lz4Block.Decompress(changed, a) == a.Length && Lz4Block.Decompress(original, b) == b.Length && a.AsSpan().SequenceEqual(b);
     }
 
     [Fact]
