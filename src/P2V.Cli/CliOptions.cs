@@ -40,7 +40,9 @@ public static class CliOptions
     /// <summary>--format raw|vhd|vhd-fixed|vhdx|vhdx-fixed.</summary>
     public static Option<VirtualDiskFormat?> DiskFormat(string description, bool required = false)
     {
-        var option = Parsed("--format", description, s => VirtualDisk.ParseFormat(s), "raw|vhd|vhd-fixed|vhdx|vhdx-fixed",
+        var option = Parsed("--format", description,
+            s => VirtualDisk.ParseFormat(s) is var f && f != VirtualDiskFormat.Vmdk ? f : throw new ArgumentException("--format: vmdk is written only by p2v createvm (--disk-format vmdk); use raw, vhd, vhd-fixed, vhdx or vhdx-fixed"),
+            "raw|vhd|vhd-fixed|vhdx|vhdx-fixed",
             "raw", "vhd", "vhd-fixed", "vhdx", "vhdx-fixed");
         option.Required = required;
         return option;

@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using P2V.Migration.Creation;
@@ -13,7 +14,7 @@ namespace P2V.Migration;
 /// </summary>
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    Converters = [typeof(KebabCaseEnum<TargetKind>), typeof(KebabCaseEnum<HalAction>), typeof(KebabCaseEnum<DiskFileFormat>),
+    Converters = [typeof(KebabCaseEnum<TargetKind>), typeof(KebabCaseEnum<HalAction>), typeof(KebabCaseEnum<VirtualDiskFormat>),
         typeof(KebabCaseEnum<VmDiskBus>), typeof(KebabCaseEnum<Validation.Severity>)])]
 [JsonSerializable(typeof(MigrationPlan))]
 [JsonSerializable(typeof(TargetDeviceRecord))]

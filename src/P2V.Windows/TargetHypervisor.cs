@@ -1,12 +1,9 @@
-using P2V.Imaging.VirtualDisks.Vhd;
+using P2V.Imaging.VirtualDisks;
 
 namespace P2V.Windows;
 
 /// <summary>The hypervisors a migrated installation can be planned for and fixed up for.</summary>
 public enum TargetKind { VirtualServer, HyperV, Libvirt, Qemu, Vmware }
-
-/// <summary>The container a target VM's disk is created in.</summary>
-public enum DiskFileFormat { Vhd, VhdFixed, Vhdx, VhdxFixed, Raw, Vmdk }
 
 /// <summary>
 /// One hypervisor as a migrated Windows sees it, and as validation, planning, the VM configurations and the
@@ -27,8 +24,8 @@ public sealed record TargetHypervisor(
     int DisksPerScsiAdapter,
     string IdeControllerDeviceKey,
     bool EmulatesApic,
-    DiskFileFormat DefaultDiskFormat,
-    IReadOnlyList<DiskFileFormat> DiskFormats)
+    VirtualDiskFormat DefaultDiskFormat,
+    IReadOnlyList<VirtualDiskFormat> DiskFormats)
 {
     public string Name => Kind.ToString().ToLowerInvariant();
 
@@ -36,7 +33,7 @@ public sealed record TargetHypervisor(
 
     private const string Piix4Ide = "pci#ven_8086&dev_7111", Piix3Ide = "pci#ven_8086&dev_7010";
 
-    private static readonly DiskFileFormat[] QemuFormats = [DiskFileFormat.Raw, DiskFileFormat.Vhd, DiskFileFormat.VhdFixed, DiskFileFormat.Vhdx, DiskFileFormat.VhdxFixed];
+    private static readonly VirtualDiskFormat[] QemuFormats = [VirtualDiskFormat.Raw, VirtualDiskFormat.Vhd, VirtualDiskFormat.VhdFixed, VirtualDiskFormat.Vhdx, VirtualDiskFormat.VhdxFixed];
 
     public static TargetHypervisor For(TargetKind kind) => kind switch
     {
@@ -44,21 +41,21 @@ public sealed record TargetHypervisor(
         // (DEC 21140), Intel 440BX with a PIIX4 IDE controller (4 devices, disks up to 127 GB), 4 SCSI adapters × 7
         // disks, VHD only; ACPI without an APIC.
         TargetKind.VirtualServer => new(kind, "Virtual Server 2005", 3686, 1, 4, 4, 127_000_000_000L, 4, 7, Piix4Ide, EmulatesApic: false,
-            DiskFileFormat.Vhd, [DiskFileFormat.Vhd, DiskFileFormat.VhdFixed]),
+            VirtualDiskFormat.Vhd, [VirtualDiskFormat.Vhd, VirtualDiskFormat.VhdFixed]),
         // Hyper-V generation 1 ("Plan for Hyper-V scalability in Windows Server", Microsoft Learn): 1 TB of RAM and 64
         // virtual processors for generation 1; 12 network adapters (8 synthetic + 4 legacy, a DEC 21140, the only kind
         // a pre-Vista guest can drive); boots from IDE (2 controllers × 2, PIIX4); 4 SCSI controllers × 64 disks.
         TargetKind.HyperV => new(kind, "Hyper-V (generation 1)", 1 << 20, 64, 12, 4, null, 4, 64, Piix4Ide, EmulatesApic: true,
-            DiskFileFormat.Vhdx, [DiskFileFormat.Vhdx, DiskFileFormat.VhdxFixed, DiskFileFormat.Vhd, DiskFileFormat.VhdFixed]),
+            VirtualDiskFormat.Vhdx, [VirtualDiskFormat.Vhdx, VirtualDiskFormat.VhdxFixed, VirtualDiskFormat.Vhd, VirtualDiskFormat.VhdFixed]),
         // QEMU's "pc" machine (i440FX + PIIX3), which libvirt drives too: `qemu-system-x86_64 -machine pc -smp 300`
         // answers "The max CPUs supported by machine 'pc-i440fx-7.2' is 255"; 4 IDE devices; LSI 53C895A SCSI adapters
         // with 7 targets each; NICs in the free PCI slots.
-        TargetKind.Libvirt => new(kind, "libvirt (QEMU/KVM)", 1 << 20, 255, 16, 4, null, 4, 7, Piix3Ide, EmulatesApic: true, DiskFileFormat.Raw, QemuFormats),
-        TargetKind.Qemu => new(kind, "QEMU", 1 << 20, 255, 16, 4, null, 4, 7, Piix3Ide, EmulatesApic: true, DiskFileFormat.Raw, QemuFormats),
+        TargetKind.Libvirt => new(kind, "libvirt (QEMU/KVM)", 1 << 20, 255, 16, 4, null, 4, 7, Piix3Ide, EmulatesApic: true, VirtualDiskFormat.Raw, QemuFormats),
+        TargetKind.Qemu => new(kind, "QEMU", 1 << 20, 255, 16, 4, null, 4, 7, Piix3Ide, EmulatesApic: true, VirtualDiskFormat.Raw, QemuFormats),
         // VMware Workstation 17 ("Virtual machine hardware versions", VMware docs; hardware version 19+): 128 GB of
         // RAM, 32 vCPUs, 10 NICs; Intel 440BX with a PIIX4 IDE controller (2 × 2), 4 SCSI adapters × 15 disks.
         TargetKind.Vmware => new(kind, "VMware Workstation", 128 << 10, 32, 10, 4, null, 4, 15, Piix4Ide, EmulatesApic: true,
-            DiskFileFormat.Vmdk, [DiskFileFormat.Vmdk]),
+            VirtualDiskFormat.Vmdk, [VirtualDiskFormat.Vmdk]),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -93,40 +90,5 @@ public sealed record TargetHypervisor(
         TargetKind.HyperV => before(6, 0) ? "legacy" : "synthetic",
         TargetKind.Vmware => before(6, 0) ? "vlance" : "e1000",
         _ => before(5, 0) ? "ne2k_pci" : before(6, 0) ? "rtl8139" : "e1000",
-    };
-
-    /// <summary>The largest disk a container holds: VHD the spec's 2040 GiB, VHDX 64 TiB, VMDK 62 TiB.</summary>
-    public static long MaxDiskBytes(DiskFileFormat format) => format switch
-    {
-        DiskFileFormat.Vhd or DiskFileFormat.VhdFixed => VhdFooter.MaxDiskSize,
-        DiskFileFormat.Vhdx or DiskFileFormat.VhdxFixed => 64L << 40,
-        DiskFileFormat.Vmdk => 62L << 40,
-        _ => long.MaxValue,
-    };
-
-    public static DiskFileFormat ParseDiskFormat(string name) => name.ToLowerInvariant() switch
-    {
-        "vhd" => DiskFileFormat.Vhd,
-        "vhd-fixed" => DiskFileFormat.VhdFixed,
-        "vhdx" => DiskFileFormat.Vhdx,
-        "vhdx-fixed" => DiskFileFormat.VhdxFixed,
-        "raw" or "img" => DiskFileFormat.Raw,
-        "vmdk" => DiskFileFormat.Vmdk,
-        _ => throw new ArgumentException($"unknown disk format '{name}' (vhd, vhd-fixed, vhdx, vhdx-fixed, raw, vmdk)"),
-    };
-
-    public static string DiskFormatName(DiskFileFormat f) => f switch
-    {
-        DiskFileFormat.VhdFixed => "vhd-fixed",
-        DiskFileFormat.VhdxFixed => "vhdx-fixed",
-        _ => f.ToString().ToLowerInvariant(),
-    };
-
-    public static string Extension(DiskFileFormat f) => f switch
-    {
-        DiskFileFormat.Vhd or DiskFileFormat.VhdFixed => ".vhd",
-        DiskFileFormat.Vhdx or DiskFileFormat.VhdxFixed => ".vhdx",
-        DiskFileFormat.Vmdk => ".vmdk",
-        _ => ".img",
     };
 }

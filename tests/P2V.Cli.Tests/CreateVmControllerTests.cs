@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -175,7 +176,7 @@ public sealed class CreateVmControllerTests : IDisposable
     {
         var dir = Directory.CreateDirectory(_tmp.File(folder)).FullName;
         var vm = Path.Combine(dir, "vm");
-        PlannedDisk Disk(string source, int unit) => new(source, 64L << 20, 512, Path.Combine(vm, $"WEB01_{source}.img"), DiskFileFormat.Raw, VmDiskBus.Ide, 0, unit);
+        PlannedDisk Disk(string source, int unit) => new(source, 64L << 20, 512, Path.Combine(vm, $"WEB01_{source}.img"), VirtualDiskFormat.Raw, VmDiskBus.Ide, 0, unit);
         var plan = new MigrationPlan
         {
             Name = "WEB01", Target = TargetKind.Qemu, VmConfigPath = vm, VirtualDiskPath = vm, DestHost = "localhost",

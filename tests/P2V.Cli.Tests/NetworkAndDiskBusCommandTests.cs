@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using P2V.Migration.Planning;
 using P2V.Windows;
 
@@ -106,7 +107,7 @@ public sealed class NetworkAndDiskBusCommandTests : IDisposable
                 Name = "WEB01", Target = target, VmConfigPath = vm, VirtualDiskPath = vm, DestHost = "localhost",
                 MemoryMB = 512, Vcpus = 1, Hal = new PlannedHal(HalAction.Keep, "halaacpi.dll", "kept"),
                 Guest = new PlannedGuest("Windows Server 2003", "5.2", "2", true),
-                Disks = [new PlannedDisk("sda", 64L << 20, 512, Path.Combine(vm, "WEB01_sda" + ext), target == TargetKind.Qemu ? DiskFileFormat.Raw : DiskFileFormat.Vhd, VmDiskBus.Ide, 0, 0)],
+                Disks = [new PlannedDisk("sda", 64L << 20, 512, Path.Combine(vm, "WEB01_sda" + ext), target == TargetKind.Qemu ? VirtualDiskFormat.Raw : VirtualDiskFormat.Vhd, VmDiskBus.Ide, 0, 0)],
                 Nics = [new PlannedNic("eth0", "00:11:22:33:44:55", "rtl8139", "VM0")],
                 Networks = [new PlannedNetwork("VM0", null, "VM0", NetworkPlanning.Definition(target, vm, "VM0"))],
                 Floppy = Path.Combine(vm, "WEB01.vfd"), ConfigFile = Path.Combine(vm, "WEB01" + MigrationPlanner.ConfigExtension(target)),

@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -17,11 +18,11 @@ public sealed class CreateVmTests(WindowsDisks disks) : IClassFixture<WindowsDis
         JsonDocument.Parse(ExternalTool.Run("qemu-img", "info", "--output=json", path)).RootElement;
 
     [Theory]
-    [InlineData(TargetKind.Qemu, DiskFileFormat.Vhd, "vpc")]
-    [InlineData(TargetKind.HyperV, DiskFileFormat.Vhdx, "vhdx")]
-    [InlineData(TargetKind.Libvirt, DiskFileFormat.Raw, "raw")]
-    [InlineData(TargetKind.Vmware, DiskFileFormat.Vmdk, "vmdk")]
-    public async Task CreatesDisksSizedLikeTheSource(TargetKind target, DiskFileFormat format, string qemuFormat)
+    [InlineData(TargetKind.Qemu, VirtualDiskFormat.Vhd, "vpc")]
+    [InlineData(TargetKind.HyperV, VirtualDiskFormat.Vhdx, "vhdx")]
+    [InlineData(TargetKind.Libvirt, VirtualDiskFormat.Raw, "raw")]
+    [InlineData(TargetKind.Vmware, VirtualDiskFormat.Vmdk, "vmdk")]
+    public async Task CreatesDisksSizedLikeTheSource(TargetKind target, VirtualDiskFormat format, string qemuFormat)
     {
         using var dir = new TempDirectory();
         var (plan, _) = PlanTests.SmallServerPlan(disks, target, dir.Path, Path.Combine(dir.Path, "disks"), format);
@@ -32,12 +33,12 @@ public sealed class CreateVmTests(WindowsDisks disks) : IClassFixture<WindowsDis
         Assert.Equal(qemuFormat, info.GetProperty("format").GetString());
         long size = info.GetProperty("virtual-size").GetInt64();
         // VHD rounds up to whole CHS geometry; the others are exact.
-        if (format == DiskFileFormat.Vhd) Assert.InRange(size, plan.Disks[0].SizeBytes, plan.Disks[0].SizeBytes + (16L << 20));
+        if (format == VirtualDiskFormat.Vhd) Assert.InRange(size, plan.Disks[0].SizeBytes, plan.Disks[0].SizeBytes + (16L << 20));
         else Assert.Equal(plan.Disks[0].SizeBytes, size);
-        if (format == DiskFileFormat.Vhdx)
+        if (format == VirtualDiskFormat.Vhdx)
             ExternalTool.Run("qemu-img", "check", "-f", qemuFormat, file);   // qemu-img checks no VHD, raw or VMDK-flat
         // not zero-filled: the 80 GB disk takes (almost) no space on the host
-        var data = format == DiskFileFormat.Vmdk ? Path.ChangeExtension(file, null) + "-flat.vmdk" : file;
+        var data = format == VirtualDiskFormat.Vmdk ? Path.ChangeExtension(file, null) + "-flat.vmdk" : file;
         long allocated = long.Parse(ExternalTool.Run("stat", "-c", "%b", data).Trim()) * 512;
         Assert.InRange(allocated, 0, 64L << 20);
 
@@ -82,7 +83,7 @@ public sealed class CreateVmTests(WindowsDisks disks) : IClassFixture<WindowsDis
     public async Task QemuConfiguration_BootsTheFloppysBootLoader()
     {
         using var dir = new TempDirectory();
-        var (plan, _) = PlanTests.SmallServerPlan(disks, TargetKind.Qemu, dir.Path, dir.Path, DiskFileFormat.Vhd);
+        var (plan, _) = PlanTests.SmallServerPlan(disks, TargetKind.Qemu, dir.Path, dir.Path, VirtualDiskFormat.Vhd);
         var created = await VmCreator.CreateAsync(plan, new CreateVmOptions { MakeFloppyScript = TestPaths.MakeFloppy });
 
         var psi = new ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };

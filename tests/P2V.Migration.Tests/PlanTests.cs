@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using System.Text;
 using System.Text.RegularExpressions;
 using System.Xml;
@@ -16,7 +17,7 @@ namespace P2V.Migration.Tests;
 public sealed class PlanTests(WindowsDisks disks) : IClassFixture<WindowsDisks>
 {
     internal static (MigrationPlan Plan, SourceInventory Inventory) SmallServerPlan(WindowsDisks disks, TargetKind target, string configPath, string diskPath,
-        DiskFileFormat? format = null, string name = "SMALL")
+        VirtualDiskFormat? format = null, string name = "SMALL")
     {
         var inv = GatherTests.Gather("small-server", disks.SystemDisk);
         var (plan, _) = MigrationPlanner.Plan(inv, new PlanOptions
@@ -34,7 +35,7 @@ public sealed class PlanTests(WindowsDisks disks) : IClassFixture<WindowsDisks>
         var nic = Assert.Single(vs.Nics);
         Assert.Equal(("eth0", "00:1e:0b:aa:bb:cc", "net-192.168.10.0-24"), (nic.Source, nic.Mac, nic.Network));   // its subnet, from the SYSTEM hive
         var disk = Assert.Single(vs.Disks);
-        Assert.Equal(("sda", 156301488L * 512, "D:\\VMs\\SMALL\\SMALL_sda.vhd", DiskFileFormat.Vhd, VmDiskBus.Ide, 0, 0),
+        Assert.Equal(("sda", 156301488L * 512, "D:\\VMs\\SMALL\\SMALL_sda.vhd", VirtualDiskFormat.Vhd, VmDiskBus.Ide, 0, 0),
             (disk.Source, disk.SizeBytes, disk.File, disk.Format, disk.Bus, disk.Controller, disk.Unit));
         // halmacpi.dll and a one-CPU target: swapped, one vCPU
         Assert.Equal((HalAction.SwapToUniprocessor, 1), (vs.Hal.Action, vs.Vcpus));
@@ -42,7 +43,7 @@ public sealed class PlanTests(WindowsDisks disks) : IClassFixture<WindowsDisks>
 
         var (qemu, _) = SmallServerPlan(disks, TargetKind.Qemu, "/srv/vm", "/srv/vm");
         Assert.Equal((HalAction.Keep, 2, "rtl8139"), (qemu.Hal.Action, qemu.Vcpus, qemu.Nics[0].Model));
-        Assert.Equal(DiskFileFormat.Raw, qemu.Disks[0].Format);
+        Assert.Equal(VirtualDiskFormat.Raw, qemu.Disks[0].Format);
 
         var back = MigrationPlan.Load(WriteTemp(qemu.ToJson()));
         Assert.Equal(qemu.ToJson(), back.ToJson());
@@ -182,7 +183,7 @@ public sealed class PlanTests(WindowsDisks disks) : IClassFixture<WindowsDisks>
 
     [Fact]
     public void Plan_RefusesUnknownFormatForTarget() =>
-        Assert.Throws<ArgumentException>(() => SmallServerPlan(disks, TargetKind.VirtualServer, "/v", "/v", DiskFileFormat.Vhdx));
+        Assert.Throws<ArgumentException>(() => SmallServerPlan(disks, TargetKind.VirtualServer, "/v", "/v", VirtualDiskFormat.Vhdx));
 
     private static void Golden(string name, byte[] actual)
     {

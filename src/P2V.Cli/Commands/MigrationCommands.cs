@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using System.CommandLine;
 using System.Text.Json;
 using P2V.Controller.Client;
@@ -26,8 +27,8 @@ public static class MigrationCommands
     private static Option<TargetKind?> Target(string description) =>
         CliOptions.Parsed("--target", description, TargetHypervisor.ParseKind, Targets, Targets.Split('|'));
 
-    private static Option<DiskFileFormat?> DiskFormat() =>
-        CliOptions.Parsed("--disk-format", "Format of the VM's disk files", TargetHypervisor.ParseDiskFormat, "vhd|vhd-fixed|vhdx|vhdx-fixed|raw|vmdk",
+    private static Option<VirtualDiskFormat?> DiskFormat() =>
+        CliOptions.Parsed("--disk-format", "Format of the VM's disk files", VirtualDisk.ParseFormat, "vhd|vhd-fixed|vhdx|vhdx-fixed|raw|vmdk",
             "vhd", "vhd-fixed", "vhdx", "vhdx-fixed", "raw", "vmdk");
 
     private static Option<VmDiskBus?> DiskBus() =>
@@ -144,7 +145,7 @@ public static class MigrationCommands
         return 0;
     }
 
-    private static int ValidateAsync(string path, TargetKind? target, DiskFileFormat? format, VmDiskBus? bus, bool json)
+    private static int ValidateAsync(string path, TargetKind? target, VirtualDiskFormat? format, VmDiskBus? bus, bool json)
     {
         if (bus is { } b)
         {

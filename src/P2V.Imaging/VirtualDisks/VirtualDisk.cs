@@ -7,10 +7,13 @@ namespace P2V.Imaging.VirtualDisks;
 public enum VirtualDiskFormat
 {
     Raw,
-    VhdDynamic,
+    /// <summary>A dynamic VHD.</summary>
+    Vhd,
     VhdFixed,
     Vhdx,
     VhdxFixed,
+    /// <summary>VMware's monolithic flat layout: a text descriptor naming a raw "-flat.vmdk" extent. Only <c>p2v createvm</c> makes one (VmCreator); it is read through its extent, as raw.</summary>
+    Vmdk,
 }
 
 /// <summary>How to make a new disk: the sector size, the block size of dynamic formats, and how fixed ones get their space.</summary>
@@ -40,7 +43,7 @@ public static class VirtualDisk
         return Detect(path) switch
         {
             VirtualDiskFormat.Vhdx => VhdxDisk.Open(path, writable),
-            VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed => VhdDisk.Open(path, writable, depth),
+            VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed => VhdDisk.Open(path, writable, depth),
             _ => writable ? RawDisk.OpenReadWrite(path, sectorSize) : RawDisk.OpenRead(path, sectorSize),
         };
     }
@@ -71,11 +74,11 @@ public static class VirtualDisk
         Span<byte> head = stackalloc byte[VhdFooter.Size];
         int n = RandomAccess.Read(handle, head, 0);
         if (VhdxFileIdentifier.HasSignature(head[..n])) return VirtualDiskFormat.Vhdx;
-        if (VhdFooter.HasCookie(head[..n])) return VirtualDiskFormat.VhdDynamic;
+        if (VhdFooter.HasCookie(head[..n])) return VirtualDiskFormat.Vhd;
         long length = RandomAccess.GetLength(handle);
         if (length >= VhdFooter.Size && RandomAccess.Read(handle, head, length - VhdFooter.Size) == VhdFooter.Size
             && VhdFooter.HasCookie(head))
-            return head[63] == (byte)VhdDiskType.Fixed ? VirtualDiskFormat.VhdFixed : VirtualDiskFormat.VhdDynamic;
+            return head[63] == (byte)VhdDiskType.Fixed ? VirtualDiskFormat.VhdFixed : VirtualDiskFormat.Vhd;
         return VirtualDiskFormat.Raw;
     }
 
@@ -87,15 +90,16 @@ public static class VirtualDisk
     {
         if (options.SectorSize is not (512 or 4096))
             throw new ArgumentException($"sector size must be 512 or 4096, not {options.SectorSize}");
-        if (format is VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed && options.SectorSize != 512)
+        if (format is VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed && options.SectorSize != 512)
             throw new ArgumentException("VHD files have 512-byte sectors only; use VHDX for 4096-byte sectors");
         return format switch
         {
             VirtualDiskFormat.Raw => CreateRaw(path, length, options),
             VirtualDiskFormat.VhdFixed => VhdDisk.CreateFixed(path, length, options.Preallocation),
-            VirtualDiskFormat.VhdDynamic => VhdDisk.CreateDynamic(path, length, options.BlockSize ?? VhdDynamicHeader.DefaultBlockSize),
+            VirtualDiskFormat.Vhd => VhdDisk.CreateDynamic(path, length, options.BlockSize ?? VhdDynamicHeader.DefaultBlockSize),
             VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdxFixed => VhdxDisk.Create(path, length, options.SectorSize,
                 options.BlockSize ?? VhdxDisk.DefaultBlockSize, format == VirtualDiskFormat.VhdxFixed, options.Preallocation),
+            VirtualDiskFormat.Vmdk => throw new ArgumentException($"{path}: a VMDK is made only by p2v createvm, as a descriptor and a raw extent; write raw here"),
             _ => throw new ArgumentException($"unknown disk format {format}"),
         };
     }
@@ -115,7 +119,7 @@ public static class VirtualDisk
     /// <summary>The format a new disk file gets when none is asked for: by its extension, .vhd (dynamic) or .vhdx, else raw.</summary>
     public static VirtualDiskFormat FormatFromExtension(string path) => Path.GetExtension(path).ToLowerInvariant() switch
     {
-        ".vhd" => VirtualDiskFormat.VhdDynamic,
+        ".vhd" => VirtualDiskFormat.Vhd,
         ".vhdx" => VirtualDiskFormat.Vhdx,
         _ => VirtualDiskFormat.Raw,
     };
@@ -125,7 +129,7 @@ public static class VirtualDisk
 
     private static int Container(VirtualDiskFormat f) => f switch
     {
-        VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed => 1,
+        VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed => 1,
         VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdxFixed => 2,
         _ => 0,
     };
@@ -138,7 +142,7 @@ public static class VirtualDisk
     /// </summary>
     public static int SectorSizeFor(VirtualDiskFormat format, int sourceSectorSize, int? asked)
     {
-        bool vhd = format is VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed;
+        bool vhd = format is VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed;
         if (vhd && asked == null && sourceSectorSize != 512)
             throw new ArgumentException($"the source has {sourceSectorSize}-byte sectors and VHD has 512-byte sectors only: use vhdx, or sector size 512 to copy the bytes anyway");
         return asked ?? (vhd ? 512 : sourceSectorSize);
@@ -147,22 +151,38 @@ public static class VirtualDisk
     public static VirtualDiskFormat ParseFormat(string name) => name.ToLowerInvariant() switch
     {
         "raw" or "img" => VirtualDiskFormat.Raw,
-        "vhd" or "vpc" => VirtualDiskFormat.VhdDynamic,
+        "vhd" or "vpc" => VirtualDiskFormat.Vhd,
         "vhd-fixed" => VirtualDiskFormat.VhdFixed,
         "vhdx" => VirtualDiskFormat.Vhdx,
         "vhdx-fixed" => VirtualDiskFormat.VhdxFixed,
-        _ => throw new ArgumentException($"unknown disk format '{name}' (raw, vhd, vhd-fixed, vhdx, vhdx-fixed)"),
+        "vmdk" => VirtualDiskFormat.Vmdk,
+        _ => throw new ArgumentException($"unknown disk format '{name}' (raw, vhd, vhd-fixed, vhdx, vhdx-fixed, vmdk)"),
     };
 
-    /// <summary>The name <see cref="ParseFormat"/> takes for a format.</summary>
+    /// <summary>The name <see cref="ParseFormat"/> takes for a format (also its name in plan files).</summary>
     public static string FormatName(VirtualDiskFormat format) => format switch
     {
-        VirtualDiskFormat.Raw => "raw",
-        VirtualDiskFormat.VhdDynamic => "vhd",
         VirtualDiskFormat.VhdFixed => "vhd-fixed",
-        VirtualDiskFormat.Vhdx => "vhdx",
         VirtualDiskFormat.VhdxFixed => "vhdx-fixed",
-        _ => format.ToString(),
+        _ => format.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>The file extension a new disk of a format gets.</summary>
+    public static string Extension(VirtualDiskFormat format) => format switch
+    {
+        VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed => ".vhd",
+        VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdxFixed => ".vhdx",
+        VirtualDiskFormat.Vmdk => ".vmdk",
+        _ => ".img",
+    };
+
+    /// <summary>The largest disk a format holds: VHD the spec's 2040 GiB, VHDX 64 TiB, VMDK 62 TiB.</summary>
+    public static long MaxLength(VirtualDiskFormat format) => format switch
+    {
+        VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed => VhdFooter.MaxDiskSize,
+        VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdxFixed => 64L << 40,
+        VirtualDiskFormat.Vmdk => 62L << 40,
+        _ => long.MaxValue,
     };
 
     /// <summary>The format, geometry and allocation of an open disk.</summary>

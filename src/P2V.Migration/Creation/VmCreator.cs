@@ -78,7 +78,7 @@ public static class VmCreator
     private static void CreateDisk(PlannedDisk d, bool zeroFill)
     {
         var prealloc = zeroFill ? Preallocation.ZeroFill : Preallocation.Sparse;
-        if (d.Format == DiskFileFormat.Vmdk)
+        if (d.Format == VirtualDiskFormat.Vmdk)
         {
             // A descriptor naming a raw "-flat.vmdk" extent: no VMDK writer needed, and any tool reads the extent as raw.
             var flat = Path.ChangeExtension(d.File, null) + "-flat.vmdk";
@@ -87,15 +87,7 @@ public static class VmCreator
             File.WriteAllText(d.File, VmdkDescriptor.Write(Path.GetFileName(flat), d.SizeBytes, d.Bus == VmDiskBus.Ide ? "ide" : "lsilogic"), new UTF8Encoding(false));
             return;
         }
-        var format = d.Format switch
-        {
-            DiskFileFormat.Vhd => VirtualDiskFormat.VhdDynamic,
-            DiskFileFormat.VhdFixed => VirtualDiskFormat.VhdFixed,
-            DiskFileFormat.Vhdx => VirtualDiskFormat.Vhdx,
-            DiskFileFormat.VhdxFixed => VirtualDiskFormat.VhdxFixed,
-            _ => VirtualDiskFormat.Raw,
-        };
-        using var disk = VirtualDisk.Create(d.File, format, d.SizeBytes, new VirtualDiskCreateOptions { SectorSize = d.SectorSize, Preallocation = prealloc });
+        using var disk = VirtualDisk.Create(d.File, d.Format, d.SizeBytes, new VirtualDiskCreateOptions { SectorSize = d.SectorSize, Preallocation = prealloc });
         disk.Flush();
     }
 

@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using System.Text.Json;
 using P2V.Windows;
 
@@ -67,7 +68,7 @@ public sealed record PlannedGuest(string? Product, string? Version, string? Serv
 }
 
 /// <summary>One VM disk: the source disk it stands for, its size, file and place on the VM's buses.</summary>
-public sealed record PlannedDisk(string Source, long SizeBytes, int SectorSize, string File, DiskFileFormat Format, VmDiskBus Bus, int Controller, int Unit);
+public sealed record PlannedDisk(string Source, long SizeBytes, int SectorSize, string File, VirtualDiskFormat Format, VmDiskBus Bus, int Controller, int Unit);
 
 /// <summary>One VM network adapter with the source adapter's MAC address.</summary>
 public sealed record PlannedNic(string Source, string Mac, string Model, string Network);

@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using P2V.Migration.Inventory;
 using P2V.Migration.Validation;
 using P2V.Windows;
@@ -11,7 +12,7 @@ public sealed record PlanOptions
     public required string VmConfigPath { get; init; }
     public required string VirtualDiskPath { get; init; }
     public required string DestHost { get; init; }
-    public DiskFileFormat? DiskFormat { get; init; }
+    public VirtualDiskFormat? DiskFormat { get; init; }
     /// <summary>The controller every disk goes on; null: IDE, then SCSI when IDE is full (<see cref="DiskPlacement"/>).</summary>
     public VmDiskBus? DiskBus { get; init; }
     public long? MemoryMB { get; init; }
@@ -40,7 +41,7 @@ public static class MigrationPlanner
         var limits = TargetHypervisor.For(o.Target);
         var format = o.DiskFormat ?? limits.DefaultDiskFormat;
         if (!limits.DiskFormats.Contains(format))
-            throw new ArgumentException($"{limits.DisplayName} cannot use {TargetHypervisor.DiskFormatName(format)} disks ({string.Join(", ", limits.DiskFormats.Select(TargetHypervisor.DiskFormatName))})");
+            throw new ArgumentException($"{limits.DisplayName} cannot use {VirtualDisk.FormatName(format)} disks ({string.Join(", ", limits.DiskFormats.Select(VirtualDisk.FormatName))})");
         if (o.DiskBus is { } bus) DiskBusSupport.CheckTarget(limits, bus);
         var context = ValidationContext.For(inv, o.Target, format, o.DiskBus);
         var (drivers, firstBoot, extra) = DriversAndFirstBoot.Check(o.Drivers, o.FirstBoot, inv, o.Target);
@@ -59,8 +60,8 @@ public static class MigrationPlanner
 
         var (slots, _) = DiskPlacement.Place(DiskPlacement.MigratedDisks(inv), limits, o.DiskBus);
         var disks = slots.Select((s, i) => new PlannedDisk(s.Disk.Name, s.Disk.SizeBytes,
-            s.Disk.LogicalSectorSize == 4096 && format is DiskFileFormat.Vhdx or DiskFileFormat.VhdxFixed ? 4096 : 512,
-            HostPath.Join(o.VirtualDiskPath, $"{o.Name}_{s.Disk.Name}{TargetHypervisor.Extension(format)}"), format, s.Bus, s.Controller, s.Unit)).ToList();
+            s.Disk.LogicalSectorSize == 4096 && format is VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdxFixed ? 4096 : 512,
+            HostPath.Join(o.VirtualDiskPath, $"{o.Name}_{s.Disk.Name}{VirtualDisk.Extension(format)}"), format, s.Bus, s.Controller, s.Unit)).ToList();
 
         var plan = new MigrationPlan
         {

@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using System.Text;
 using P2V.Migration.VmConfigs;
 using P2V.Windows;
@@ -211,7 +212,7 @@ public static class MigrationScripts
     }
 
     /// <summary>The file p2v writes for a VM disk: a VMDK's raw "-flat.vmdk" extent (VmCreator), else the disk file itself.</summary>
-    private static string WritableFile(PlannedDisk d) => d.Format == DiskFileFormat.Vmdk
+    private static string WritableFile(PlannedDisk d) => d.Format == VirtualDiskFormat.Vmdk
         ? d.File[..^".vmdk".Length] + "-flat.vmdk" : d.File;
 
     private static string ExtrasText(MigrationPlan plan) => string.Join(" and ", new[]

@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
 using P2V.Windows;
@@ -8,13 +9,13 @@ namespace P2V.Migration.Validation;
 /// What a rule looks at: the inventory, and the target with its limits, disk format, disk bus (null: IDE, then SCSI
 /// when IDE is full) and HAL decision when one is named.
 /// </summary>
-public sealed record ValidationContext(SourceInventory Inventory, TargetHypervisor? Target, DiskFileFormat DiskFormat, HalDecision Hal, VmDiskBus? DiskBus = null)
+public sealed record ValidationContext(SourceInventory Inventory, TargetHypervisor? Target, VirtualDiskFormat DiskFormat, HalDecision Hal, VmDiskBus? DiskBus = null)
 {
-    public static ValidationContext For(SourceInventory inv, TargetKind? target, DiskFileFormat? diskFormat = null, VmDiskBus? diskBus = null)
+    public static ValidationContext For(SourceInventory inv, TargetKind? target, VirtualDiskFormat? diskFormat = null, VmDiskBus? diskBus = null)
     {
         var limits = target is { } t ? TargetHypervisor.For(t) : null;
         // With no target, the seed's: a Virtual Server VHD.
-        return new(inv, limits, diskFormat ?? limits?.DefaultDiskFormat ?? DiskFileFormat.Vhd, HalPolicy.Decide(inv, limits), diskBus);
+        return new(inv, limits, diskFormat ?? limits?.DefaultDiskFormat ?? VirtualDiskFormat.Vhd, HalPolicy.Decide(inv, limits), diskBus);
     }
 }
 

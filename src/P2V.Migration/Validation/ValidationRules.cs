@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using P2V.Migration.Inventory;
 using P2V.Migration.Planning;
 using P2V.Windows;
@@ -87,8 +88,8 @@ public static class ValidationRules
                 : []),
 
         new("disk-too-large-for-vhd", Severity.Error, "disk over 2040 GiB for a VHD", c =>
-            c.DiskFormat is DiskFileFormat.Vhd or DiskFileFormat.VhdFixed
-                ? DiskPlacement.MigratedDisks(c.Inventory).Where(d => d.SizeBytes > TargetHypervisor.MaxDiskBytes(DiskFileFormat.Vhd))
+            c.DiskFormat is VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed
+                ? DiskPlacement.MigratedDisks(c.Inventory).Where(d => d.SizeBytes > VirtualDisk.MaxLength(VirtualDiskFormat.Vhd))
                     .Select(d => new Finding("disk-too-large-for-vhd", Severity.Error, d.Name, $"{d.Name} is {d.SizeBytes / (1L << 30)} GiB; a VHD holds at most 2040 GiB",
                         "use VHDX (--disk-format vhdx, Hyper-V) or shrink the partitions below 2040 GiB first"))
                 : []),
@@ -141,9 +142,9 @@ public static class ValidationRules
                 : []),
 
         new("target-disk-size", Severity.Error, "disk larger than the target's disk format", c =>
-            c.Target != null && c.DiskFormat is not (DiskFileFormat.Vhd or DiskFileFormat.VhdFixed)
-                ? DiskPlacement.MigratedDisks(c.Inventory).Where(d => d.SizeBytes > TargetHypervisor.MaxDiskBytes(c.DiskFormat))
-                    .Select(d => new Finding("target-disk-size", Severity.Error, d.Name, $"{d.Name} is larger than a {TargetHypervisor.DiskFormatName(c.DiskFormat)} disk can be",
+            c.Target != null && c.DiskFormat is not (VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed)
+                ? DiskPlacement.MigratedDisks(c.Inventory).Where(d => d.SizeBytes > VirtualDisk.MaxLength(c.DiskFormat))
+                    .Select(d => new Finding("target-disk-size", Severity.Error, d.Name, $"{d.Name} is larger than a {VirtualDisk.FormatName(c.DiskFormat)} disk can be",
                         "shrink the partitions first, or split the data across disks"))
                 : []),
 

@@ -1,3 +1,4 @@
+using P2V.Imaging.VirtualDisks;
 using System.Globalization;
 using System.Text;
 using P2V.Migration.Planning;
@@ -14,11 +15,11 @@ namespace P2V.Migration.VmConfigs;
 public static class QemuCommandLine
 {
     /// <summary>The QEMU block driver name of a disk format ("vpc" is QEMU's name for VHD).</summary>
-    public static string QemuFormat(DiskFileFormat f) => f switch
+    public static string QemuFormat(VirtualDiskFormat f) => f switch
     {
-        DiskFileFormat.Vhd or DiskFileFormat.VhdFixed => "vpc",
-        DiskFileFormat.Vhdx or DiskFileFormat.VhdxFixed => "vhdx",
-        DiskFileFormat.Vmdk => "vmdk",
+        VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed => "vpc",
+        VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdxFixed => "vhdx",
+        VirtualDiskFormat.Vmdk => "vmdk",
         _ => "raw",
     };
 

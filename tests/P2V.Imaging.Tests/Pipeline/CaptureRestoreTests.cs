@@ -172,7 +172,7 @@ public sealed class CaptureRestoreTests : IDisposable
 
     [Theory]
     [InlineData(VirtualDiskFormat.Vhdx, "vhdx")]
-    [InlineData(VirtualDiskFormat.VhdDynamic, "vpc")]
+    [InlineData(VirtualDiskFormat.Vhd, "vpc")]
     [InlineData(VirtualDiskFormat.VhdFixed, "vpc")]
     public async Task RestoresIntoVirtualDisksAndCapturesFromThem(VirtualDiskFormat format, string qemuFormat)
     {

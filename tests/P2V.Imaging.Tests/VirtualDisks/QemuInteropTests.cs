@@ -36,8 +36,8 @@ public sealed class QemuInteropTests
     }
 
     [Theory]
-    [InlineData(VirtualDiskFormat.VhdDynamic, 512, 0)]
-    [InlineData(VirtualDiskFormat.VhdDynamic, 512, 512 * 1024)]
+    [InlineData(VirtualDiskFormat.Vhd, 512, 0)]
+    [InlineData(VirtualDiskFormat.Vhd, 512, 512 * 1024)]
     [InlineData(VirtualDiskFormat.VhdFixed, 512, 0)]
     [InlineData(VirtualDiskFormat.Vhdx, 512, 1 << 20)]
     [InlineData(VirtualDiskFormat.Vhdx, 512, 0)]
@@ -83,7 +83,7 @@ public sealed class QemuInteropTests
             Assert.Equal(sectorSize, disk.SectorSize);
             AssertSameData(raw, disk);
             AssertExtentsCoverData(raw, disk);
-            if (format is VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdDynamic)
+            if (format is VirtualDiskFormat.Vhdx or VirtualDiskFormat.Vhd)
                 // Unwritten blocks stay unallocated: far less than the disk in the file, and no zeros written.
                 Assert.True(HostAllocated(file) < 20 * MiB, $"{HostAllocated(file)} bytes allocated on the host");
         }
@@ -112,7 +112,7 @@ public sealed class QemuInteropTests
     public void QemuWritesIntoOurFilesAndWeReadIt()
     {
         using var dir = new TempDirectory();
-        foreach (var format in new[] { VirtualDiskFormat.VhdDynamic, VirtualDiskFormat.Vhdx })
+        foreach (var format in new[] { VirtualDiskFormat.Vhd, VirtualDiskFormat.Vhdx })
         {
             string file = dir.File($"d.{format}");
             using (var disk = VirtualDisk.Create(file, format, 20 * MiB)) disk.WriteAt(MiB, new byte[4096].Select(_ => (byte)0x11).ToArray());
@@ -159,11 +159,11 @@ public sealed class QemuInteropTests
         Assert.Equal(new VhdGeometry(8323, 16, 63), VhdGeometry.Covering((4L << 30) / 512));
         Assert.Equal(VhdGeometry.MaxSectors, VhdGeometry.Covering(VhdGeometry.MaxSectors + 100).Sectors);
         using var dir = new TempDirectory();
-        Assert.Throws<ArgumentException>(() => VirtualDisk.Create(dir.File("big.vhd"), VirtualDiskFormat.VhdDynamic, 2041L << 30));
-        Assert.Throws<ArgumentException>(() => VirtualDisk.Create(dir.File("4k.vhd"), VirtualDiskFormat.VhdDynamic, MiB, 4096));
+        Assert.Throws<ArgumentException>(() => VirtualDisk.Create(dir.File("big.vhd"), VirtualDiskFormat.Vhd, 2041L << 30));
+        Assert.Throws<ArgumentException>(() => VirtualDisk.Create(dir.File("4k.vhd"), VirtualDiskFormat.Vhd, MiB, 4096));
         // 2000 GiB: past the largest geometry, the footer's current size carries the exact size and qemu uses it.
         string big = dir.File("2000g.vhd");
-        using (var d = VirtualDisk.Create(big, VirtualDiskFormat.VhdDynamic, 2000L << 30)) Assert.Equal(2000L << 30, d.Length);
+        using (var d = VirtualDisk.Create(big, VirtualDiskFormat.Vhd, 2000L << 30)) Assert.Equal(2000L << 30, d.Length);
         Assert.Equal(2000L << 30, QemuInfo(big, "vpc").VirtualSize);
         // 64 TiB VHDX: the largest the format allows.
         string huge = dir.File("64t.vhdx");

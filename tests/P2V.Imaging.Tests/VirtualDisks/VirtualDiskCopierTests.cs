@@ -8,7 +8,7 @@ public sealed class VirtualDiskCopierTests
 {
     [Theory]
     [InlineData(VirtualDiskFormat.Vhdx, "vhdx")]
-    [InlineData(VirtualDiskFormat.VhdDynamic, "vpc")]
+    [InlineData(VirtualDiskFormat.Vhd, "vpc")]
     [InlineData(VirtualDiskFormat.VhdFixed, "vpc")]
     [InlineData(VirtualDiskFormat.Raw, "raw")]
     public void CopiesDataAndSkipsZeros(VirtualDiskFormat format, string qemuFormat)
@@ -40,8 +40,8 @@ public sealed class VirtualDiskCopierTests
     /// </summary>
     [Theory]
     [InlineData(VirtualDiskFormat.Vhdx, 1 << 20)]
-    [InlineData(VirtualDiskFormat.VhdDynamic, 64 << 10)]
-    [InlineData(VirtualDiskFormat.VhdDynamic, 2 << 20)]
+    [InlineData(VirtualDiskFormat.Vhd, 64 << 10)]
+    [InlineData(VirtualDiskFormat.Vhd, 2 << 20)]
     [InlineData(VirtualDiskFormat.VhdFixed, null)]
     [InlineData(VirtualDiskFormat.Raw, null)]
     public void ConcurrentCopyKeepsDiskOrder(VirtualDiskFormat format, int? blockSize)

@@ -140,7 +140,7 @@ public static class VirtualDiskFixture
     /// <summary>qemu's driver name for one of our formats.</summary>
     public static string QemuFormat(VirtualDiskFormat format) => format switch
     {
-        VirtualDiskFormat.VhdDynamic or VirtualDiskFormat.VhdFixed => "vpc",
+        VirtualDiskFormat.Vhd or VirtualDiskFormat.VhdFixed => "vpc",
         VirtualDiskFormat.Vhdx or VirtualDiskFormat.VhdxFixed => "vhdx",
         _ => "raw",
     };

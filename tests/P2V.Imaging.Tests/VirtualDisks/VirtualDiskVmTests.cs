@@ -20,7 +20,7 @@ public sealed partial class VirtualDiskVmTests
         using var dir = new TempDirectory();
         string raw = dir.File("data.raw");
         MakeRaw(raw, 40 * MiB, seed: 9);
-        var disks = new[] { (VirtualDiskFormat.VhdDynamic, dir.File("a.vhd"), "vpc"), (VirtualDiskFormat.Vhdx, dir.File("b.vhdx"), "vhdx") };
+        var disks = new[] { (VirtualDiskFormat.Vhd, dir.File("a.vhd"), "vpc"), (VirtualDiskFormat.Vhdx, dir.File("b.vhdx"), "vhdx") };
         var sizes = new List<long>();
         foreach (var (format, path, _) in disks)
         {
