@@ -171,4 +171,13 @@ internal sealed class FileRecordEditor
         copy.AsSpan(usa, 2).CopyTo(Bytes.AsSpan(usa));
         return copy;
     }
+
+    /// <summary>$STANDARD_INFORMATION times: last write (when the content changed), MFT change and last access.</summary>
+    public void TouchStandardInformation(long now, bool modified)
+    {
+        int at = Find(AttributeType.StandardInformation);
+        if (at < 0) return;
+        var si = ResidentValue(at);
+        if (si.Length >= StandardInformation.MinSize) StandardInformation.Touch(si, now, modified);
+    }
 }

@@ -25,7 +25,7 @@ public sealed partial class NtfsVolume
         var (parent, name) = ResolveNewEntry(path);
 
         long now = DateTime.UtcNow.ToFileTimeUtc();
-        var (number, sequence, usn, grows) = AllocateMftRecord();
+        var (number, sequence, usn, grows) = _records!.Allocate();
         var record = FileRecordEditor.CreateEmpty(BootSector.FileRecordSize, number, -1, sequence, usn, FileRecordFlags.InUse | FileRecordFlags.IsDirectory);
         var parentSi = parent.FindResident(AttributeType.StandardInformation);
         record.TryInsert(AttributeRecord.Resident(AttributeType.StandardInformation, "", 0, StandardInformation.Create(now, 0, parentSi is null ? default : parentSi.ResidentValue)));
@@ -73,16 +73,17 @@ public sealed partial class NtfsVolume
         long now = DateTime.UtcNow.ToFileTimeUtc();
         var runs = file.Attributes.Where(a => a.Header.IsNonResident).SelectMany(a => a.DecodeRuns(TotalClusters)).Where(r => !r.IsSparse).ToList();
 
-        var w = OpenIndexForWrite(parent, inserting: false);
-        RemoveFromIndex(w, LoadRoot(w), name, 0, write: true);
-        TouchStandardInformation(w.Record, now, modified: true);
+        var writer = IndexWriter;
+        var w = writer.Open(parent, inserting: false);
+        writer.Remove(w, name, write: true);
+        w.Record.TouchStandardInformation(now, modified: true);
         _mft.Write(w.Record);
         _disk.Flush();
 
         var record = _mft.ReadForEdit(file.RecordNumber);
         record.MarkFree();
         _mft.Write(record);
-        SetMftBitmapBit(file.RecordNumber, false);
+        _records!.SetBitmapBit(file.RecordNumber, false);
         _disk.Flush();
         _allocator!.Mark(runs, used: false);
         _disk.Flush();
@@ -100,59 +101,8 @@ public sealed partial class NtfsVolume
             if (index.Root.Node.HasChildren || index.Root.Entries.Any(e => e.Key is not null)) throw new IOException($"'{path}' is a directory that is not empty");
         }
         if (parent.Attributes.Any(a => a.Type == AttributeType.AttributeList)) throw new NotSupportedException($"'{path}': its directory has an $ATTRIBUTE_LIST");
-        var w = OpenIndexForWrite(parent, inserting: false);
-        RemoveFromIndex(w, LoadRoot(w), name, 0, write: false);
+        var writer = IndexWriter;
+        writer.Remove(writer.Open(parent, inserting: false), name, write: false);
         return file;
-    }
-
-    /// <summary>
-    /// Finds the entry by the $I30 collation and takes it out of its leaf; refuses an entry in an inner node, and the last
-    /// entry of a block unless the block is the root's only child (then the index becomes small again).
-    /// </summary>
-    private void RemoveFromIndex(IndexWrite w, IndexNodeImage node, string name, int depth, bool write, IndexNodeImage? parent = null)
-    {
-        if (depth > MaxIndexDepth) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: index deeper than {MaxIndexDepth} levels (a loop?)");
-        for (int i = 0; i < node.Entries.Count; i++)
-        {
-            var e = node.Entries[i];
-            int order = IsLast(e) ? -1 : _upcase.Compare(name, KeyName(e));
-            if (order > 0) continue;
-            if (order == 0)
-            {
-                if (HasChild(e)) throw new NotSupportedException($"{w.What}: '{name}' sits in an inner node of the index; removing it needs the tree rebalanced, which is not supported");
-                if (!node.IsRoot && node.Entries.Count == 2)
-                {
-                    // The last entry of a block: only when that block is the root's one child does the tree simply
-                    // become a small index again (the root keeps its end entry, now without a child; the block's
-                    // $I30 $BITMAP bit is cleared, $INDEX_ALLOCATION stays allocated for later growth).
-                    if (parent is not { IsRoot: true, Entries.Count: 1 })
-                        throw new NotSupportedException($"{w.What}: '{name}' is the only entry of its index block; removing it needs the tree rebalanced, which is not supported");
-                    if (!write) return;
-                    FreeBlock(w, node.Vcn);
-                    if (!SaveRoot(w, [EndEntry(null)])) throw new InvalidOperationException("an empty root always fits");
-                    return;
-                }
-                if (!write) return;
-                node.Entries.RemoveAt(i);
-                if (node.IsRoot) { if (!SaveRoot(w, node.Entries)) throw new InvalidOperationException("a smaller root always fits"); }
-                else WriteBlock(w, node);
-                return;
-            }
-            if (!HasChild(e)) break;
-            RemoveFromIndex(w, LoadBlock(w, ChildVcn(e)), name, depth + 1, write, node);
-            return;
-        }
-        throw new FileNotFoundException($"{w.What}: no entry '{name}'");
-    }
-
-    /// <summary>Clears an INDX block's bit in the directory's resident $I30 $BITMAP (the record is written by the caller).</summary>
-    private static void FreeBlock(IndexWrite w, long vcn)
-    {
-        int at = w.Record.Find(AttributeType.Bitmap, "$I30");
-        if (at < 0 || w.Record.HeaderAt(at).IsNonResident) throw new NotSupportedException($"{w.What}: no resident $I30 $BITMAP to free the block in");
-        long block = (vcn << w.VcnShift) / w.BlockSize;
-        var bits = w.Record.ResidentValue(at);
-        if (block / 8 >= bits.Length) throw new NtfsException(w.Record.VolumeOffset + at, $"{w.What}: block {block} lies past its $BITMAP");
-        bits[(int)(block / 8)] &= (byte)~(1 << (int)(block % 8));
     }
 }

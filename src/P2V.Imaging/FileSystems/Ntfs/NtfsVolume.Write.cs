@@ -11,13 +11,13 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// </summary>
 public sealed partial class NtfsVolume
 {
-    /// <summary>How many records $MFT grows by when it has no free record left (ntfs-3g grows it 16 records at a time as well).</summary>
-    private const int MftGrowthRecords = 16;
-
     private const int WriteChunk = 1 << 20;
 
     private bool _writeChecked;
     private ClusterAllocator? _allocator;
+    private MftRecordAllocator? _records;
+
+    private DirectoryIndexWriter IndexWriter => new(_io, _mft, _upcase, ClusterSize, _allocator);
 
     /// <summary>Write even though the volume is marked dirty or its $LogFile needs replaying (the log is then emptied and the volume marked dirty, so Windows checks it).</summary>
     public bool AllowUncleanVolume { get; set; }
@@ -32,33 +32,7 @@ public sealed partial class NtfsVolume
     }
 
     /// <summary>Reads the restart area of $LogFile (both copies; the newer counts).</summary>
-    public LogFileState ReadLogFileState()
-    {
-        var data = LogFileData();
-        var bytes = new byte[(int)Math.Min(data.DataSize, 2 * 65536)];
-        _io.Read(data, 0, bytes);
-        int firstPage = Math.Min(bytes.Length, 4096);
-        if (bytes.AsSpan(0, firstPage).IndexOfAnyExcept((byte)0xFF) < 0) return LogFileState.Empty;
-        var first = LogFileRestartArea.Parse(bytes, data.VolumeOffset)
-            ?? throw new NtfsException(_io.VolumeOffsetOf(data, 0), $"$LogFile: no restart page (magic \"{FileRecord.Printable(bytes.AsSpan(0, 4))}\", expected \"RSTR\")");
-        int pageSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(LogFileRestartArea.SystemPageSizeField));
-        LogFileRestartArea? second = null;
-        if (pageSize < bytes.Length)
-        {
-            try { second = LogFileRestartArea.Parse(bytes.AsSpan(pageSize), _io.VolumeOffsetOf(data, pageSize)); }
-            catch (NtfsException) { } // a torn second copy: the first stands
-        }
-        var newest = second is not null && second.CurrentLsn > first.CurrentLsn ? second : first;
-        return newest.IsClean ? LogFileState.Clean : LogFileState.Unclean;
-    }
-
-    private AttributeData LogFileData()
-    {
-        var log = _mft.Open(FileReference.Of(SystemFiles.LogFile), "$LogFile");
-        var data = _mft.OpenAttribute(log, AttributeType.Data, "") ?? throw new NtfsException(log.BaseRecord.VolumeOffset, "$LogFile: no unnamed $DATA attribute");
-        if (data.Resident is not null || data.DataSize < 8192) throw new NtfsException(data.VolumeOffset, $"$LogFile: {data.DataSize} bytes{(data.Resident is null ? "" : ", resident")}, too small for its restart pages");
-        return data;
-    }
+    public LogFileState ReadLogFileState() => new LogFile(_io, _mft).State();
 
     private void EnsureWritable()
     {
@@ -68,19 +42,16 @@ public sealed partial class NtfsVolume
         {
             if (!AllowUncleanVolume)
                 throw new IOException($"NTFS: the volume {reason}. Boot Windows on it once and shut it down cleanly, or force the write (its $LogFile is then emptied as ntfs-3g does, and it is marked dirty so that Windows checks it)");
-            if (ReadLogFileState() == LogFileState.Unclean)
+            var log = new LogFile(_io, _mft);
+            if (log.State() == LogFileState.Unclean)
             {
-                // As ntfs-3g's ntfs_logfile_reset: all 0xFF is a log Windows re-initialises instead of replaying.
-                var data = LogFileData();
-                var ones = new byte[WriteChunk];
-                ones.AsSpan().Fill(0xFF);
-                for (long offset = 0; offset < data.DataSize; offset += WriteChunk)
-                    _io.Write(data, offset, ones.AsSpan(0, (int)Math.Min(WriteChunk, data.DataSize - offset)));
+                log.Reset();
                 SetVolumeFlags(VolumeFlags.Dirty);
                 _disk.Flush();
             }
         }
         _allocator = new ClusterAllocator(_io, _bitmap, TotalClusters);
+        _records = new MftRecordAllocator(_disk, _io, _mft, _allocator, BootSector);
         _writeChecked = true;
     }
 
@@ -147,7 +118,7 @@ public sealed partial class NtfsVolume
         else home.TryInsert(attribute);
 
         long now = DateTime.UtcNow.ToFileTimeUtc();
-        TouchStandardInformation(baseRecord, now, modified: true);
+        baseRecord.TouchStandardInformation(now, modified: true);
         if (structural != 0)
         {
             ClearStandardInformationBits(baseRecord, structural);
@@ -176,11 +147,11 @@ public sealed partial class NtfsVolume
         foreach (var record in records.Values.Where(r => r != home && r != baseRecord)) _mft.Write(record);
         _disk.Flush();
         _allocator!.Mark(oldRuns, used: false);
-        foreach (var record in emptied) SetMftBitmapBit(record.RecordNumber, false);
+        foreach (var record in emptied) _records!.SetBitmapBit(record.RecordNumber, false);
         _disk.Flush();
 
         long size = content.Length;
-        UpdateIndexCopies(parent, file.RecordNumber, key =>
+        IndexWriter.UpdateCopies(parent, file.RecordNumber, key =>
         {
             FileName.Touch(key, now, modified: true);
             FileName.SetSizes(key, allocated, size);
@@ -281,10 +252,10 @@ public sealed partial class NtfsVolume
         uint before = StandardInformation.GetAttributes(si);
         StandardInformation.SetAttributes(si, (before | (uint)set) & ~(uint)clear);
         long now = DateTime.UtcNow.ToFileTimeUtc();
-        TouchStandardInformation(record, now, modified: false);
+        record.TouchStandardInformation(now, modified: false);
         _mft.Write(record);
         _disk.Flush();
-        UpdateIndexCopies(parent, file.RecordNumber, key =>
+        IndexWriter.UpdateCopies(parent, file.RecordNumber, key =>
         {
             FileName.SetAttributes(key, (FileName.GetAttributes(key) | (uint)set) & ~(uint)clear);
             FileName.Touch(key, now, modified: false);
@@ -303,7 +274,7 @@ public sealed partial class NtfsVolume
         var (parent, name) = ResolveNewEntry(path);
 
         long now = DateTime.UtcNow.ToFileTimeUtc();
-        var (number, sequence, usn, grows) = AllocateMftRecord();
+        var (number, sequence, usn, grows) = _records!.Allocate();
         int size = BootSector.FileRecordSize;
         var record = FileRecordEditor.CreateEmpty(size, number, -1, sequence, usn, FileRecordFlags.InUse);
 
@@ -326,8 +297,7 @@ public sealed partial class NtfsVolume
         EnsureWritable();
         var (parent, name) = ResolveParent(path);
         CheckName(name, path);
-        var index = OpenIndex(parent);
-        if (FindInIndex(index, index.Root.Entries, name, 0) is not null) throw new IOException($"'{path}' already exists");
+        if (OpenIndex(parent).Find(name) is not null) throw new IOException($"'{path}' already exists");
         if (parent.Attributes.Any(a => a.Type == AttributeType.AttributeList))
             throw new NotSupportedException($"'{path}': the directory has an $ATTRIBUTE_LIST; adding to it is not supported");
         return (parent, name);
@@ -342,10 +312,10 @@ public sealed partial class NtfsVolume
     {
         _mft.Write(record, allowUninitialized: grows);
         _disk.Flush();
-        if (grows) GrowMftInitialized(number);
-        SetMftBitmapBit(number, true);
+        if (grows) _records!.GrowInitialized(number);
+        _records!.SetBitmapBit(number, true);
         _disk.Flush();
-        InsertIndexEntry(parent, IndexEntry.Create(FileReference.Of(number, sequence), fileName), name, now);
+        IndexWriter.Add(parent, IndexEntry.Create(FileReference.Of(number, sequence), fileName), name, now);
         _disk.Flush();
     }
 
@@ -354,8 +324,7 @@ public sealed partial class NtfsVolume
     private NtfsFile ResolveForWrite(string path, out NtfsFile parent, bool directoryAllowed)
     {
         (parent, var name) = ResolveParent(path);
-        var index = OpenIndex(parent);
-        var found = FindInIndex(index, index.Root.Entries, name, 0) ?? throw new FileNotFoundException($"'{path}' not found on the NTFS volume", path);
+        var found = OpenIndex(parent).Find(name) ?? throw new FileNotFoundException($"'{path}' not found on the NTFS volume", path);
         var file = _mft.Open(found, $"'{path}'");
         if (file.IsDirectory && !directoryAllowed) throw new IOException($"'{path}' is a directory, not a file");
         return file;
@@ -390,13 +359,6 @@ public sealed partial class NtfsVolume
         bool dos = stem.Length is >= 1 and <= 8 && extension.Length <= 3 && (dot < 0 || extension.Length > 0) && !extension.Contains('.')
             && (stem + extension).All(c => c is >= 'A' and <= 'Z' or >= '0' and <= '9' || "!#$%&'()-@^_`{}~".Contains(c));
         return dos ? FileNameNamespace.Win32AndDos : FileNameNamespace.Posix;
-    }
-
-    private IReadOnlyList<DataRun> DecodeRuns(FileRecordEditor record, int at, AttributeHeader header)
-    {
-        if (header.LowestVcn != 0) throw new NtfsException(record.VolumeOffset + at, $"MFT record {record.RecordNumber}: attribute 0x{(uint)header.Type:X} starts at VCN {header.LowestVcn}");
-        return MappingPairs.Decode(record.Bytes.AsSpan(at + header.MappingPairsOffset, header.RecordLength - header.MappingPairsOffset), 0, TotalClusters,
-            record.VolumeOffset + at + header.MappingPairsOffset, $"MFT record {record.RecordNumber} attribute 0x{(uint)header.Type:X}");
     }
 
     /// <summary>
@@ -444,124 +406,5 @@ public sealed partial class NtfsVolume
         _disk.Flush();
         _allocator!.Mark(runs, used: true);
         _disk.Flush();
-    }
-
-    /// <summary>$STANDARD_INFORMATION times: last write (when the content changed), MFT change and last access.</summary>
-    private static void TouchStandardInformation(FileRecordEditor record, long now, bool modified)
-    {
-        int at = record.Find(AttributeType.StandardInformation);
-        if (at < 0) return;
-        var si = record.ResidentValue(at);
-        if (si.Length >= StandardInformation.MinSize) StandardInformation.Touch(si, now, modified);
-    }
-
-    // ---- MFT records -------------------------------------------------------------------------------------
-
-    private (long Number, ushort Sequence, ushort Usn, bool Grows) AllocateMftRecord()
-    {
-        int size = BootSector.FileRecordSize;
-        var (bitmap, bits) = _mft.ReadBitmap();
-        long count = _mft.Data.InitializedSize / size;
-        for (long n = SystemFiles.FirstUserRecord; n < Math.Min(count, bits.Length * 8L); n++)
-        {
-            if ((bits[n / 8] & (1 << (int)(n % 8))) != 0) continue;
-            var buffer = new byte[size];
-            _io.Read(_mft.Data, n * size, buffer);
-            ushort usn = 0, sequence = 1;
-            if (buffer.AsSpan(0, 4).SequenceEqual(FileRecord.Magic))
-            {
-                try
-                {
-                    var old = FileRecord.Parse(buffer, n, _io.VolumeOffsetOf(_mft.Data, n * size));
-                    if (old.InUse) continue; // $MFT's bitmap says free, the record says in use: leave it alone
-                    sequence = old.SequenceNumber == 0 ? (ushort)1 : old.SequenceNumber; // freeing already bumped it
-                    usn = UpdateSequence.Number(buffer);
-                }
-                catch (NtfsException) { } // a damaged free record is simply overwritten
-            }
-            return (n, sequence, usn, false);
-        }
-        // No free record: the next one past the initialized size, inside the allocation (grown if need be).
-        if ((count + 1) * size > _mft.Data.AllocatedSize) GrowMftAllocation();
-        _ = bitmap;
-        return (count, 1, 0, true);
-    }
-
-    private void SetMftBitmapBit(long number, bool used)
-    {
-        var record = _mft.ReadForEdit(SystemFiles.Mft);
-        int at = record.Find(AttributeType.Bitmap);
-        if (at < 0) throw new NtfsException(record.VolumeOffset, "$MFT: no $BITMAP attribute");
-        var header = record.HeaderAt(at);
-        int bit = 1 << (int)(number % 8);
-        if (!header.IsNonResident)
-        {
-            var value = record.ResidentValue(at);
-            value[(int)(number / 8)] = used ? (byte)(value[(int)(number / 8)] | bit) : (byte)(value[(int)(number / 8)] & ~bit);
-            _mft.Write(record);
-            return;
-        }
-        var (bitmap, _) = _mft.ReadBitmap();
-        var one = new byte[1];
-        _io.Read(bitmap, number / 8, one);
-        one[0] = used ? (byte)(one[0] | bit) : (byte)(one[0] & ~bit);
-        _io.Write(bitmap, number / 8, one);
-    }
-
-    /// <summary>Takes record <paramref name="number"/> (just written past the end) into $MFT's data and initialized size, widening $MFT's $BITMAP to cover it.</summary>
-    private void GrowMftInitialized(long number)
-    {
-        int size = BootSector.FileRecordSize;
-        var record = _mft.ReadForEdit(SystemFiles.Mft);
-        if (record.Find(AttributeType.AttributeList) >= 0) throw new NotSupportedException("$MFT has an $ATTRIBUTE_LIST; growing it is not supported");
-        int data = record.Find(AttributeType.Data);
-        long newSize = (number + 1) * size;
-        AttributeHeader.SetSizes(record.Bytes.AsSpan(data), newSize, newSize);
-
-        int at = record.Find(AttributeType.Bitmap);
-        var header = record.HeaderAt(at);
-        long needed = (number + 8) / 8;
-        if (!header.IsNonResident && header.ValueLength < needed)
-        {
-            var value = new byte[AttributeRecord.Align8((int)needed)];
-            record.ResidentValue(at).CopyTo(value);
-            if (!record.TryReplace(at, AttributeRecord.Resident(AttributeType.Bitmap, "", header.Id, value)))
-                throw new NotSupportedException("$MFT: no room in record 0 to widen its resident $BITMAP");
-        }
-        else if (header.IsNonResident && header.DataSize < needed)
-        {
-            long grown = AttributeRecord.Align8((int)needed);
-            if (grown > header.AllocatedSize) throw new NotSupportedException("$MFT: its $BITMAP would need more clusters; growing it is not supported");
-            // Past the initialized size the clusters hold whatever was there: zero the bytes about to become valid.
-            var (bitmap, _) = _mft.ReadBitmap();
-            _io.Write(bitmap, header.InitializedSize, new byte[grown - header.InitializedSize]);
-            _disk.Flush();
-            AttributeHeader.SetSizes(record.Bytes.AsSpan(at), grown, grown);
-        }
-        _mft.Write(record);
-        _disk.Flush();
-        _mft.Reload();
-    }
-
-    /// <summary>Gives $MFT's $DATA more clusters (claimed in $Bitmap first), keeping its sizes; records there are initialized one by one as they are used.</summary>
-    private void GrowMftAllocation()
-    {
-        var record = _mft.ReadForEdit(SystemFiles.Mft);
-        if (record.Find(AttributeType.AttributeList) >= 0) throw new NotSupportedException("$MFT has an $ATTRIBUTE_LIST; growing it is not supported");
-        int at = record.Find(AttributeType.Data);
-        var header = record.HeaderAt(at);
-        var runs = DecodeRuns(record, at, header);
-        long bytes = (long)MftGrowthRecords * BootSector.FileRecordSize;
-        long clusters = (bytes + ClusterSize - 1) / ClusterSize;
-        var last = runs.LastOrDefault(r => !r.IsSparse);
-        var added = _allocator!.Allocate(clusters, runs.Count == 0 ? 0 : runs[^1].NextVcn, last.Length > 0 ? last.Lcn + last.Length : -1);
-        _allocator.Mark(added, used: true);
-        _disk.Flush();
-        var all = Runlist.Coalesce(runs.Concat(added));
-        var attribute = AttributeRecord.NonResident(AttributeType.Data, "", header.Id, all, header.AllocatedSize + clusters * ClusterSize, header.DataSize, header.InitializedSize);
-        if (!record.TryReplace(at, attribute)) throw new NotSupportedException("$MFT: its grown runlist does not fit record 0");
-        _mft.Write(record);
-        _disk.Flush();
-        _mft.Reload();
     }
 }

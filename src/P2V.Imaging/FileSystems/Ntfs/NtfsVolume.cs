@@ -12,9 +12,6 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// </summary>
 public sealed partial class NtfsVolume
 {
-    /// <summary>A B+ tree of this depth would index more names than any volume holds; deeper means a loop.</summary>
-    private const int MaxIndexDepth = 32;
-
     private const int BitmapChunkSize = 1 << 20;
 
     public const long DefaultReadFileCap = 256L << 20;
@@ -289,9 +286,7 @@ public sealed partial class NtfsVolume
     {
         var dir = Resolve(path) ?? throw new DirectoryNotFoundException($"'{path}' not found on the NTFS volume");
         if (!dir.IsDirectory) throw new DirectoryNotFoundException($"'{path}' is a file, not a directory");
-        var index = OpenIndex(dir);
-        var entries = new List<IndexEntry>();
-        WalkIndex(index, index.Root.Entries, 0, new HashSet<long>(), entries);
+        var entries = OpenIndex(dir).Entries();
         var result = new List<NtfsDirectoryEntry>(entries.Count);
         foreach (var entry in entries)
         {
@@ -313,6 +308,8 @@ public sealed partial class NtfsVolume
         return attributes == 0 ? FileAttributes.Normal : attributes;
     }
 
+    private DirectoryIndex OpenIndex(NtfsFile dir) => DirectoryIndex.Open(_mft, _io, _upcase, ClusterSize, dir);
+
     private NtfsFile? Resolve(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -320,87 +317,12 @@ public sealed partial class NtfsVolume
         foreach (var name in path.Split(['\\', '/'], StringSplitOptions.RemoveEmptyEntries))
         {
             if (!current.IsDirectory) return null;
-            var index = OpenIndex(current);
-            var found = FindInIndex(index, index.Root.Entries, name, 0);
+            var found = OpenIndex(current).Find(name);
             if (found is null) return null;
             current = _mft.Open(found.Value, $"'{path}'");
         }
         return current;
     }
-
-    // ---- $I30 directory indexes ----------------------------------------------------------------------
-
-    private sealed record DirectoryIndex(NtfsFile Directory, IndexRoot Root, AttributeData? Allocation, int VcnShift, string What);
-
-    private DirectoryIndex OpenIndex(NtfsFile dir)
-    {
-        string what = $"directory (MFT record {dir.RecordNumber}) $I30";
-        var rootAttribute = dir.FindResident(AttributeType.IndexRoot, "$I30")
-            ?? throw new NtfsException(dir.BaseRecord.VolumeOffset, $"{what}: no resident $INDEX_ROOT");
-        var root = IndexRoot.Parse(rootAttribute.ResidentValue, rootAttribute.VolumeOffset + rootAttribute.Header.ValueOffset, what);
-        if (root.IndexedType != AttributeType.FileName)
-            throw new NtfsException(rootAttribute.VolumeOffset, $"{what}: index of attribute 0x{(uint)root.IndexedType:X}, expected $FILE_NAME (0x30)");
-        AttributeData? allocation = null;
-        if (root.Node.HasChildren)
-        {
-            allocation = _mft.OpenAttribute(dir, AttributeType.IndexAllocation, "$I30");
-            if (allocation is null || allocation.Resident is not null)
-                throw new NtfsException(rootAttribute.VolumeOffset, $"{what}: the root has children but there is no non-resident $INDEX_ALLOCATION");
-        }
-        // VCNs of index records count clusters, or 512-byte blocks when a record is smaller than a cluster.
-        int shift = root.IndexRecordSize >= ClusterSize ? BitOperations.Log2((uint)ClusterSize) : 9;
-        return new DirectoryIndex(dir, root, allocation, shift, what);
-    }
-
-    private IndexRecord ReadIndexRecord(DirectoryIndex index, long vcn)
-    {
-        var allocation = index.Allocation ?? throw new NtfsException(index.Directory.BaseRecord.VolumeOffset, $"{index.What}: an entry points to child VCN {vcn} but there is no $INDEX_ALLOCATION");
-        int size = index.Root.IndexRecordSize;
-        if (vcn < 0 || vcn > (allocation.DataSize - size) >> index.VcnShift)
-            throw new NtfsException(allocation.VolumeOffset, $"{index.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION");
-        long offset = vcn << index.VcnShift;
-        var buffer = new byte[size];
-        _io.Read(allocation, offset, buffer);
-        return IndexRecord.Parse(buffer, vcn, _io.VolumeOffsetOf(allocation, offset), index.What);
-    }
-
-    /// <summary>B+ tree descent by the $I30 collation (upcased names). DOS aliases are skipped, but their subtrees are still searched.</summary>
-    private FileReference? FindInIndex(DirectoryIndex index, IReadOnlyList<IndexEntry> entries, string name, int depth)
-    {
-        if (depth > MaxIndexDepth) throw new NtfsException(index.Directory.BaseRecord.VolumeOffset, $"{index.What}: index deeper than {MaxIndexDepth} levels (a loop?)");
-        foreach (var entry in entries)
-        {
-            if (entry.Key is null) return Descend(entry);
-            int order = _upcase.Compare(name, entry.Key.Name);
-            if (order < 0) return Descend(entry);
-            if (order == 0)
-            {
-                if (entry.Key.Namespace != FileNameNamespace.Dos) return entry.File;
-                if (Descend(entry) is { } inChild) return inChild;
-            }
-        }
-        return null;
-
-        FileReference? Descend(IndexEntry entry) =>
-            entry.ChildVcn is long vcn ? FindInIndex(index, ReadIndexRecord(index, vcn).Entries, name, depth + 1) : null;
-    }
-
-    /// <summary>In-order walk of the whole tree; each index record may be visited once.</summary>
-    private void WalkIndex(DirectoryIndex index, IReadOnlyList<IndexEntry> entries, int depth, HashSet<long> visited, List<IndexEntry> output)
-    {
-        if (depth > MaxIndexDepth) throw new NtfsException(index.Directory.BaseRecord.VolumeOffset, $"{index.What}: index deeper than {MaxIndexDepth} levels (a loop?)");
-        foreach (var entry in entries)
-        {
-            if (entry.ChildVcn is long vcn)
-            {
-                if (!visited.Add(vcn)) throw new NtfsException(index.Directory.BaseRecord.VolumeOffset, $"{index.What}: index record at VCN {vcn} is referenced twice (a loop)");
-                WalkIndex(index, ReadIndexRecord(index, vcn).Entries, depth + 1, visited, output);
-            }
-            if (entry.Key is not null) output.Add(entry);
-        }
-    }
-
-    // ---- MFT records and attributes ------------------------------------------------------------------
 
     // ---- $Volume -------------------------------------------------------------------------------------
 

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
 
 namespace P2V.Imaging.FileSystems.Ntfs;
 
@@ -12,8 +11,10 @@ namespace P2V.Imaging.FileSystems.Ntfs;
 /// there (ntfs-3g ntfs_ir_reparent). New blocks are written first, then the changed blocks, then the
 /// directory's record (root, $I30 $BITMAP, $INDEX_ALLOCATION).
 /// </summary>
-public sealed partial class NtfsVolume
+internal sealed class DirectoryIndexWriter(AttributeReader io, MasterFileTable mft, UpcaseTable upcase, int clusterSize, ClusterAllocator? clusters)
 {
+    private ClusterAllocator Clusters => clusters ?? throw new InvalidOperationException("NTFS: the volume is not open for writing");
+
     /// <summary>
     /// Bytes a directory's MFT record keeps free when its root grows, so that $INDEX_ALLOCATION's runlist and the
     /// $I30 $BITMAP can still grow; a root that would eat into them moves into an INDX block instead.
@@ -23,7 +24,7 @@ public sealed partial class NtfsVolume
     /// <summary>$INDEX_ALLOCATION grows by this many blocks at a time, so its runlist rarely has to.</summary>
     private const int IndexGrowthBlocks = 4;
 
-    private sealed class IndexWrite
+    public sealed class IndexWrite
     {
         public required NtfsFile Directory { get; init; }
         public required FileRecordEditor Record { get; init; }
@@ -46,17 +47,17 @@ public sealed partial class NtfsVolume
 
     /// <param name="inserting">Inserting may add attributes to the directory's record, which is not supported when it
     /// has an $ATTRIBUTE_LIST; patching entries in place changes only the root in the base record and INDX blocks.</param>
-    private IndexWrite OpenIndexForWrite(NtfsFile directory, bool inserting)
+    public IndexWrite Open(NtfsFile directory, bool inserting)
     {
         if (inserting && directory.Attributes.Any(a => a.Type == AttributeType.AttributeList))
             throw new NotSupportedException($"directory MFT record {directory.RecordNumber} has an $ATTRIBUTE_LIST; changing its index is not supported");
-        var index = OpenIndex(directory); // checks the root
-        var allocation = _mft.OpenAttribute(directory, AttributeType.IndexAllocation, "$I30");
+        var index = DirectoryIndex.Open(mft, io, upcase, clusterSize, directory); // checks the root
+        var allocation = mft.OpenAttribute(directory, AttributeType.IndexAllocation, "$I30");
         if (allocation is { Resident: not null }) throw new NtfsException(allocation.VolumeOffset, $"{index.What}: $INDEX_ALLOCATION is resident");
         return new IndexWrite
         {
             Directory = directory,
-            Record = _mft.ReadForEdit(directory.RecordNumber),
+            Record = mft.ReadForEdit(directory.RecordNumber),
             BlockSize = index.Root.IndexRecordSize,
             VcnShift = index.VcnShift,
             Allocation = allocation,
@@ -64,9 +65,9 @@ public sealed partial class NtfsVolume
     }
 
     /// <summary>Applies <paramref name="patch"/> to the $FILE_NAME key of every entry of <paramref name="directory"/> that refers to record <paramref name="recordNumber"/> (Win32 and DOS names alike).</summary>
-    private void UpdateIndexCopies(NtfsFile directory, long recordNumber, SpanAction patch)
+    public void UpdateCopies(NtfsFile directory, long recordNumber, SpanAction patch)
     {
-        var w = OpenIndexForWrite(directory, inserting: false);
+        var w = Open(directory, inserting: false);
         var root = LoadRoot(w);
         var pending = new Stack<(long Vcn, int Depth)>();
         if (PatchEntries(root, recordNumber, patch)) SaveRoot(w, root.Entries);
@@ -75,12 +76,12 @@ public sealed partial class NtfsVolume
         while (pending.Count > 0)
         {
             var (vcn, depth) = pending.Pop();
-            if (depth > MaxIndexDepth || !visited.Add(vcn)) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: index loop at VCN {vcn}");
+            if (depth > DirectoryIndex.MaxDepth || !visited.Add(vcn)) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: index loop at VCN {vcn}");
             var node = LoadBlock(w, vcn);
             if (PatchEntries(node, recordNumber, patch)) WriteBlock(w, node);
             Push(node, depth + 1);
         }
-        _mft.Write(w.Record);
+        mft.Write(w.Record);
 
         void Push(IndexNodeImage node, int depth)
         {
@@ -88,7 +89,7 @@ public sealed partial class NtfsVolume
         }
     }
 
-    internal delegate void SpanAction(Span<byte> key);
+    public delegate void SpanAction(Span<byte> key);
 
     private static bool PatchEntries(IndexNodeImage node, long recordNumber, SpanAction patch)
     {
@@ -104,26 +105,27 @@ public sealed partial class NtfsVolume
         return changed;
     }
 
-    private void InsertIndexEntry(NtfsFile directory, byte[] entry, string name, long now)
+    /// <summary>Adds <paramref name="entry"/> (named <paramref name="name"/>) to <paramref name="directory"/>'s index.</summary>
+    public void Add(NtfsFile directory, byte[] entry, string name, long now)
     {
-        var w = OpenIndexForWrite(directory, inserting: true);
+        var w = Open(directory, inserting: true);
         var root = LoadRoot(w);
         var promoted = Insert(w, root, entry, name, 0);
         if (promoted is not null) throw new InvalidOperationException("the root never splits");
-        TouchStandardInformation(w.Record, now, modified: true);
-        _mft.Write(w.Record);
+        w.Record.TouchStandardInformation(now, modified: true);
+        mft.Write(w.Record);
     }
 
     /// <summary>Inserts into the subtree at <paramref name="node"/>; returns the entry to add to the parent when the node split.</summary>
     private byte[]? Insert(IndexWrite w, IndexNodeImage node, byte[] entry, string name, int depth)
     {
-        if (depth > MaxIndexDepth) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: index deeper than {MaxIndexDepth} levels (a loop?)");
+        if (depth > DirectoryIndex.MaxDepth) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: index deeper than {DirectoryIndex.MaxDepth} levels (a loop?)");
         int i = 0;
         for (; i < node.Entries.Count - 1; i++)
         {
             var e = node.Entries[i];
             if (IsLast(e)) break;
-            int order = _upcase.Compare(name, KeyName(e));
+            int order = upcase.Compare(name, KeyName(e));
             if (order == 0) throw new IOException($"{w.What}: '{name}' is already there (as '{KeyName(e)}')");
             if (order < 0) break;
         }
@@ -210,8 +212,8 @@ public sealed partial class NtfsVolume
         if (vcn < 0 || offset > allocation.DataSize - w.BlockSize)
             throw new NtfsException(allocation.VolumeOffset, $"{w.What}: child VCN {vcn} lies outside the {allocation.DataSize}-byte $INDEX_ALLOCATION");
         var buffer = new byte[w.BlockSize];
-        _io.Read(allocation, offset, buffer);
-        long at = _io.VolumeOffsetOf(allocation, offset);
+        io.Read(allocation, offset, buffer);
+        long at = io.VolumeOffsetOf(allocation, offset);
         IndexRecord.Parse(buffer, vcn, at, w.What); // checks it and takes the fix-ups off
         var node = buffer.AsSpan(IndexRecord.NodeHeaderOffset);
         var header = IndexNodeHeader.Parse(node, at + IndexRecord.NodeHeaderOffset, w.What);
@@ -226,7 +228,7 @@ public sealed partial class NtfsVolume
 
     /// <summary>Writes an INDX block with fresh fix-ups.</summary>
     private void WriteBlock(IndexWrite w, IndexNodeImage node) =>
-        _io.Write(w.Allocation!, node.Vcn << w.VcnShift, IndexRecord.Write(w.BlockSize, node.Vcn, node.Lsn, node.Usn, node.Entries));
+        io.Write(w.Allocation!, node.Vcn << w.VcnShift, IndexRecord.Write(w.BlockSize, node.Vcn, node.Lsn, node.Usn, node.Entries));
 
     /// <summary>
     /// A free INDX block: a clear bit of the directory's $I30 $BITMAP, or a new block at the end of
@@ -251,13 +253,13 @@ public sealed partial class NtfsVolume
             }
         }
 
-        long bytes = Math.Max((long)w.BlockSize * IndexGrowthBlocks, ClusterSize), clusters = bytes / ClusterSize;
+        long bytes = Math.Max((long)w.BlockSize * IndexGrowthBlocks, clusterSize), clusters = bytes / clusterSize;
         var oldRuns = w.Allocation?.Runs.Runs ?? [];
         var last = oldRuns.LastOrDefault(r => !r.IsSparse);
-        var added = _allocator!.Allocate(clusters, oldRuns.Count == 0 ? 0 : oldRuns[^1].NextVcn, last.Length > 0 ? last.Lcn + last.Length : -1);
-        _allocator.Mark(added, used: true);
+        var added = Clusters.Allocate(clusters, oldRuns.Count == 0 ? 0 : oldRuns[^1].NextVcn, last.Length > 0 ? last.Lcn + last.Length : -1);
+        Clusters.Mark(added, used: true);
         var runs = Runlist.Coalesce(oldRuns.Concat(added));
-        long dataSize = (w.Allocation?.DataSize ?? 0) + bytes, allocated = (w.Allocation?.AllocatedSize ?? 0) + clusters * ClusterSize;
+        long dataSize = (w.Allocation?.DataSize ?? 0) + bytes, allocated = (w.Allocation?.AllocatedSize ?? 0) + clusters * clusterSize;
         int allocationAt = record.Find(AttributeType.IndexAllocation, "$I30");
         var attribute = AttributeRecord.NonResident(AttributeType.IndexAllocation, "$I30", allocationAt >= 0 ? record.HeaderAt(allocationAt).Id : (ushort)0, runs, allocated, dataSize, dataSize);
         bool fits = allocationAt >= 0 ? record.TryReplace(allocationAt, attribute) : record.TryInsert(attribute);
@@ -310,4 +312,58 @@ public sealed partial class NtfsVolume
     private static long ChildVcn(byte[] e) => IndexEntry.ChildVcnOf(e);
     private static byte[] WithChild(byte[] e, long vcn) => IndexEntry.WithChild(e, vcn);
     private static string KeyName(byte[] e) => FileName.NameOf(IndexEntry.KeyOf(e));
+
+    /// <summary>Takes <paramref name="name"/>'s entry out of the index (<paramref name="write"/> false: only checks that it can).</summary>
+    public void Remove(IndexWrite w, string name, bool write) => Remove(w, LoadRoot(w), name, 0, write);
+
+    /// <summary>
+    /// Finds the entry by the $I30 collation and takes it out of its leaf; refuses an entry in an inner node, and the last
+    /// entry of a block unless the block is the root's only child (then the index becomes small again).
+    /// </summary>
+    private void Remove(IndexWrite w, IndexNodeImage node, string name, int depth, bool write, IndexNodeImage? parent = null)
+    {
+        if (depth > DirectoryIndex.MaxDepth) throw new NtfsException(w.Record.VolumeOffset, $"{w.What}: index deeper than {DirectoryIndex.MaxDepth} levels (a loop?)");
+        for (int i = 0; i < node.Entries.Count; i++)
+        {
+            var e = node.Entries[i];
+            int order = IsLast(e) ? -1 : upcase.Compare(name, KeyName(e));
+            if (order > 0) continue;
+            if (order == 0)
+            {
+                if (HasChild(e)) throw new NotSupportedException($"{w.What}: '{name}' sits in an inner node of the index; removing it needs the tree rebalanced, which is not supported");
+                if (!node.IsRoot && node.Entries.Count == 2)
+                {
+                    // The last entry of a block: only when that block is the root's one child does the tree simply
+                    // become a small index again (the root keeps its end entry, now without a child; the block's
+                    // $I30 $BITMAP bit is cleared, $INDEX_ALLOCATION stays allocated for later growth).
+                    if (parent is not { IsRoot: true, Entries.Count: 1 })
+                        throw new NotSupportedException($"{w.What}: '{name}' is the only entry of its index block; removing it needs the tree rebalanced, which is not supported");
+                    if (!write) return;
+                    FreeBlock(w, node.Vcn);
+                    if (!SaveRoot(w, [EndEntry(null)])) throw new InvalidOperationException("an empty root always fits");
+                    return;
+                }
+                if (!write) return;
+                node.Entries.RemoveAt(i);
+                if (node.IsRoot) { if (!SaveRoot(w, node.Entries)) throw new InvalidOperationException("a smaller root always fits"); }
+                else WriteBlock(w, node);
+                return;
+            }
+            if (!HasChild(e)) break;
+            Remove(w, LoadBlock(w, ChildVcn(e)), name, depth + 1, write, node);
+            return;
+        }
+        throw new FileNotFoundException($"{w.What}: no entry '{name}'");
+    }
+
+    /// <summary>Clears an INDX block's bit in the directory's resident $I30 $BITMAP (the record is written by the caller).</summary>
+    private static void FreeBlock(IndexWrite w, long vcn)
+    {
+        int at = w.Record.Find(AttributeType.Bitmap, "$I30");
+        if (at < 0 || w.Record.HeaderAt(at).IsNonResident) throw new NotSupportedException($"{w.What}: no resident $I30 $BITMAP to free the block in");
+        long block = (vcn << w.VcnShift) / w.BlockSize;
+        var bits = w.Record.ResidentValue(at);
+        if (block / 8 >= bits.Length) throw new NtfsException(w.Record.VolumeOffset + at, $"{w.What}: block {block} lies past its $BITMAP");
+        bits[(int)(block / 8)] &= (byte)~(1 << (int)(block % 8));
+    }
 }
