@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using P2V.Imaging;
 using P2V.Imaging.VirtualDisks;
 using P2V.Migration.Planning;
 using P2V.Migration.VmConfigs;
@@ -62,8 +63,7 @@ public static class VmCreator
             var path = network.Definition!;
             if (File.Exists(path)) continue;
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            await File.WriteAllBytesAsync(path + ".partial", bytes, cancel);
-            File.Move(path + ".partial", path);
+            AtomicFile.WriteAllBytes(path, bytes);
             if (plan.Target == TargetKind.Qemu && !OperatingSystem.IsWindows())
                 File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.UserExecute);
             networks.Add(path);
