@@ -7,8 +7,8 @@ namespace P2V.Controller.Api;
 /// <summary>
 /// GET /api/events: the console's live view. Every change made through this controller is sent as it was made, in
 /// order (its <see cref="JobFeed"/>), so no progress report is skipped however fast they come; once a second the view
-/// also reads the database, for changes made through other controllers on it (those it shows as of that second).
-/// A job is never sent at an older revision than one it was sent at.
+/// also reads the database, for changes made through other controllers on it (those it shows as of that read, a second
+/// later). A job is never sent at an older revision than one it was sent at.
 /// </summary>
 public static class JobStream
 {
@@ -16,30 +16,42 @@ public static class JobStream
 
     public static async Task RunAsync(HttpContext context, JobRepository jobs, JobEvents events, CancellationToken cancel)
     {
-        // Subscribed before the first read of the database: a change is in the feed, or in that read, or both.
+        // Subscribed before the first read of the database, and that read done before the answer starts: a change the
+        // viewer makes after it sees the stream open is in the feed, never only in a read.
         using var feed = events.Subscribe();
+        long since = Data.Sql.Now();
+        var start = await jobs.ChangedSinceAsync(since - 5000, cancel);
         context.Response.ContentType = "text/event-stream";
         context.Response.Headers.CacheControl = "no-cache";
         context.Response.Headers["X-Accel-Buffering"] = "no";
         await context.Response.Body.FlushAsync(cancel);
         var sent = new Dictionary<long, long>();
-        long since = Data.Sql.Now();
-        DateTime nextPoll = DateTime.MinValue, heartbeat = DateTime.UtcNow;
+        foreach (var job in start) await SendAsync(context.Response, job, sent, cancel);
+        // What the last read of the database found, sent at the next read unless the feed has shown it by then: a read
+        // may see a revision whose predecessor, made here, is still on its way into the feed, and sending the read's
+        // row first would hide that one. So other controllers' changes are shown one to two seconds late.
+        var read = new List<Job>();
+        DateTime nextPoll = DateTime.UtcNow + PollEvery, heartbeat = DateTime.UtcNow;
         try
         {
             while (!cancel.IsCancellationRequested)
             {
-                // The feed first: a revision read from the database would hide an earlier one still in the feed.
                 await SendFeedAsync(context.Response, feed, sent, cancel);
-                if (DateTime.UtcNow >= nextPoll || feed.TakeOverflow())
+                bool overflowed = feed.TakeOverflow();
+                if (DateTime.UtcNow >= nextPoll || overflowed)
                 {
+                    foreach (var job in read) await SendAsync(context.Response, job, sent, cancel);
                     long queried = Data.Sql.Now();
                     // A margin of a few seconds for clocks of other controllers; the revision filter drops repeats.
-                    foreach (var job in await jobs.ChangedSinceAsync(since - 5000, cancel))
-                        await SendAsync(context.Response, job, sent, cancel);
+                    read = await jobs.ChangedSinceAsync(since - 5000, cancel);
                     since = queried;
                     nextPoll = DateTime.UtcNow + PollEvery;
-                    await SendFeedAsync(context.Response, feed, sent, cancel);
+                    // After the feed dropped changes, the state now, at once.
+                    if (overflowed)
+                    {
+                        foreach (var job in read) await SendAsync(context.Response, job, sent, cancel);
+                        read.Clear();
+                    }
                 }
                 if (DateTime.UtcNow - heartbeat > HeartbeatEvery)
                 {
