@@ -273,6 +273,48 @@ public abstract class ControllerApiTests(ITestDatabase database)
     }
 
     [SkippableFact]
+    public async Task Event_stream_shows_every_progress_report_however_fast_they_come()
+    {
+        // 20 agents, each reporting 50 times back to back: the live view must show every report. It used to re-read the
+        // jobs at each wake-up and send what it found then, so a report followed by the next before that read was never shown.
+        await using var c = await TestController.StartAsync(database);
+        using var client = c.Client();
+        var created = new List<CreatedJob>();
+        for (int i = 0; i < 20; i++)
+        {
+            var mac = $"52:54:00:00:01:{i:x2}";
+            await client.AddDeviceAsync(new DeviceRequest(mac, Controlled: true));
+            created.Add(await client.CreateJobAsync(new JobRequest(mac, JobKind.Capture, $"fast-{i}")));
+        }
+        using var admin = c.Admin();
+        using var stream = await admin.GetAsync("api/events", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
+        const int Reports = 50;
+        await Task.WhenAll(created.Select(j => Task.Run(async () =>
+        {
+            Assert.True(await c.Server.Jobs.ClaimAsync(j.Job.Id, "test"));
+            for (int k = 1; k <= Reports; k++)
+                Assert.True(await c.Server.Jobs.ReportProgressAsync(j.Job.Id, new JobProgress("capture", k, Reports, 1, null, null)));
+            Assert.True(await c.Server.Jobs.CompleteAsync(j.Job.Id, true, null));
+        })));
+
+        var shown = new HashSet<(long Job, long BytesDone)>();
+        var ended = new HashSet<long>();
+        while (ended.Count < created.Count)
+        {
+            var line = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.NotNull(line);
+            if (!line.StartsWith("data: ")) continue;
+            var job = JsonNode.Parse(line[6..])!.AsObject();
+            long id = (long)job["id"]!;
+            if ((string?)job["state"] == "running") shown.Add((id, (long)job["progress"]!["bytesDone"]!));
+            if ((string?)job["state"] == "succeeded") ended.Add(id);
+        }
+        var missing = created.SelectMany(j => Enumerable.Range(1, Reports).Select(k => (j.Job.Id, (long)k))).Where(r => !shown.Contains(r)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} of {created.Count * Reports} progress reports never shown, e.g. job {missing.FirstOrDefault().Item1} at {missing.FirstOrDefault().Item2}");
+    }
+
+    [SkippableFact]
     public async Task OpenApi_document_describes_the_api()
     {
         await using var c = await TestController.StartAsync(database);

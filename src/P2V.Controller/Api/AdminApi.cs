@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -97,43 +96,5 @@ public static class AdminApi
         while ((read = await reader.ReadAsync(buffer, cancel)) > 0)
             if (text.Append(buffer, 0, read).Length > limit) throw new ArgumentException($"{what} is larger than {limit >> 10} KiB");
         return text.ToString();
-    }
-}
-
-/// <summary>GET /api/events: the job stream of the console's live view.</summary>
-public static class JobStream
-{
-    public static async Task RunAsync(HttpContext context, JobRepository jobs, JobEvents events, CancellationToken cancel)
-    {
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        context.Response.Headers["X-Accel-Buffering"] = "no";
-        await context.Response.Body.FlushAsync(cancel);
-        var sent = new Dictionary<long, long>();
-        long since = Data.Sql.Now();
-        var heartbeat = DateTime.UtcNow;
-        try
-        {
-            while (!cancel.IsCancellationRequested)
-            {
-                long queried = Data.Sql.Now();
-                // A margin of a few seconds for clocks of other controllers; the revision filter drops repeats.
-                foreach (var job in await jobs.ChangedSinceAsync(since - 5000, cancel))
-                {
-                    if (sent.TryGetValue(job.Id, out var rev) && rev == job.Revision) continue;
-                    sent[job.Id] = job.Revision;
-                    await context.Response.WriteAsync($"event: job\nid: {job.Id}.{job.Revision}\ndata: {JsonSerializer.Serialize(job, ControllerJson.Default.Job)}\n\n", cancel);
-                }
-                since = queried;
-                if (DateTime.UtcNow - heartbeat > TimeSpan.FromSeconds(15))
-                {
-                    await context.Response.WriteAsync(": keep-alive\n\n", cancel);
-                    heartbeat = DateTime.UtcNow;
-                }
-                await context.Response.Body.FlushAsync(cancel);
-                await events.WaitAsync(TimeSpan.FromSeconds(1), cancel);
-            }
-        }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
     }
 }

@@ -47,8 +47,9 @@ public sealed class JobRepository(ControllerDatabase db, JobEvents events)
             """, cancel, ("@mac", mac), ("@kind", JobWords.Of(kind)),
             ("@steps", JsonSerializer.Serialize(steps is { Count: > 0 } ? steps : JobWords.DefaultSteps(kind), ControllerJson.Default.IReadOnlyListString)),
             ("@image", image), ("@fixup", fixup?.GetRawText()), ("@token", token), ("@now", now)));
-        events.Changed();
-        return ((await GetAsync(c, id, cancel))!, token);
+        var job = (await GetAsync(c, id, cancel))!;
+        events.Published(job);
+        return (job, token);
     }
 
     public async Task<Job?> GetAsync(long id, CancellationToken cancel = default)
@@ -138,12 +139,16 @@ public sealed class JobRepository(ControllerDatabase db, JobEvents events)
     public Task<bool> CancelAsync(long id, CancellationToken cancel = default) =>
         ChangeAsync($"UPDATE jobs SET state = 'cancelled', finished_at = @now, updated_at = @now, revision = revision + 1 WHERE id = @id AND state IN {Active}", id, cancel);
 
+    /// <summary>
+    /// One conditional UPDATE; the row as it left it (RETURNING, in the same statement) goes to the live views, so each
+    /// revision is shown, not only the one a view happens to read next.
+    /// </summary>
     private async Task<bool> ChangeAsync(string sql, long id, CancellationToken cancel, params (string, object?)[] more)
     {
         await using var c = await db.ConnectAsync(cancel);
-        var n = await c.ExecuteAsync(sql, cancel, [("@id", id), ("@now", Sql.Now()), .. more]);
-        if (n > 0) events.Changed();
-        return n > 0;
+        var changed = await c.QueryAsync($"{sql} RETURNING {Columns}", Read, cancel, [("@id", id), ("@now", Sql.Now()), .. more]);
+        foreach (var job in changed) events.Published(job);
+        return changed.Count > 0;
     }
 
     public async Task AppendLogAsync(long id, IEnumerable<string> lines, CancellationToken cancel = default)
@@ -157,13 +162,15 @@ public sealed class JobRepository(ControllerDatabase db, JobEvents events)
             cmd.Transaction = tx;
             await cmd.ExecuteNonQueryAsync(cancel);
         }
-        await using (var touch = c.Command("UPDATE jobs SET updated_at = @now, revision = revision + 1 WHERE id = @id", ("@id", id), ("@now", now)))
+        var touched = new List<Job>();
+        await using (var touch = c.Command($"UPDATE jobs SET updated_at = @now, revision = revision + 1 WHERE id = @id RETURNING {Columns}", ("@id", id), ("@now", now)))
         {
             touch.Transaction = tx;
-            await touch.ExecuteNonQueryAsync(cancel);
+            await using var r = await touch.ExecuteReaderAsync(cancel);
+            while (await r.ReadAsync(cancel)) touched.Add(Read(r));
         }
         await tx.CommitAsync(cancel);
-        events.Changed();
+        foreach (var job in touched) events.Published(job);
     }
 
     public async Task<List<JobLogLine>> LogAsync(long id, long afterLine = 0, CancellationToken cancel = default)
@@ -208,18 +215,4 @@ public sealed class JobRepository(ControllerDatabase db, JobEvents events)
         StartedAt: r.NullableInt64(17) is { } s ? Sql.Time(s) : null,
         FinishedAt: r.NullableInt64(18) is { } e ? Sql.Time(e) : null,
         Revision: r.GetInt64(19));
-}
-
-/// <summary>
-/// Wakes the console's live views when a job changes in this process; views also look at the database every second,
-/// which is how they see changes made through another controller on the same database.
-/// </summary>
-public sealed class JobEvents
-{
-    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    public void Changed() => Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-
-    /// <summary>Completes at the next change or after the timeout, whichever is first.</summary>
-    public Task WaitAsync(TimeSpan timeout, CancellationToken cancel) => Task.WhenAny(Volatile.Read(ref _next).Task, Task.Delay(timeout, cancel));
 }
