@@ -45,18 +45,45 @@ public static class ImagingCommands
         };
         var json = CliOptions.Json("Print the result as JSON instead of the summary (on standard error with -o -)");
         var jsonFile = new Option<string>("--json-file") { Description = "Also write the result as JSON to this file", HelpName = "FILE" };
+        // Diagnostic, for bench/compare's device limit: the disk ranges a capture would read, one "offset length" a line.
+        var printPlan = new Option<bool>("--print-plan") { Hidden = true };
+        // Diagnostic, for bench/compare's warm-cache row: the CPU limit (LZ4 + BLAKE3 of the same bytes on every worker, no I/O).
+        var codecLimit = new Option<bool>("--codec-limit") { Hidden = true };
+        // Diagnostic, for bench/compare cold: read through the page cache instead of O_DIRECT.
+        var bufferedReads = new Option<bool>("--buffered-reads") { Hidden = true };
         var command = new Command("capture", "Capture a disk's used data (block device, raw image, VHD, VHDX) into a P2V image")
-            { disk, output, store, name, token, raw, rawOnDamage, sectorSize, source, workers, codec, json, jsonFile };
+            { disk, output, store, name, token, raw, rawOnDamage, sectorSize, source, workers, codec, json, jsonFile, printPlan, codecLimit, bufferedReads };
         command.SetAction((r, ct) =>
         {
+            if (r.GetValue(codecLimit)) return Task.FromResult(PrintCodecLimit(r.GetValue(disk)!, r.GetValue(sectorSize) ?? 512, r.GetValue(workers), ct));
+            if (r.GetValue(printPlan)) return Task.FromResult(PrintPlan(r.GetValue(disk)!, r.GetValue(raw), r.GetValue(rawOnDamage), r.GetValue(sectorSize) ?? 512));
             var codecChoice = ParseCodec(r.GetValue(codec)!);
             if ((r.GetValue(output) is null) == (r.GetValue(store) is null)) throw new UsageException(r.GetValue(output) is null ? "missing option --output (or --store URL --name NAME)" : "give -o IMAGE or --store URL, not both");
             if (r.GetValue(store) is not null && r.GetValue(name) is null) throw new UsageException("--store needs --name NAME");
             var target = r.GetValue(store) is { } url ? new CaptureTarget(null, url, r.GetValue(name), r.GetValue(token)) : new CaptureTarget(r.GetValue(output), null, null, null);
             return CaptureAsync(r.GetValue(disk)!, target, r.GetValue(raw), r.GetValue(rawOnDamage), r.GetValue(sectorSize) ?? 512,
-                r.GetValue(source), r.GetValue(workers), codecChoice, r.GetValue(json), r.GetValue(jsonFile), ct);
+                r.GetValue(source), r.GetValue(workers), codecChoice, r.GetValue(json), r.GetValue(jsonFile), !r.GetValue(bufferedReads), ct);
         });
         return command;
+    }
+
+    private static int PrintPlan(string source, bool raw, bool rawOnDamage, int sectorSize)
+    {
+        using var disk = VirtualDisk.Open(source, sectorSize: sectorSize);
+        var plan = CapturePlanner.Plan(disk, raw, "", ToolVersion, rawOnDamage);
+        var text = new System.Text.StringBuilder();
+        foreach (var region in plan.Regions) text.Append(region.Range.Offset).Append(' ').Append(region.Range.Length).Append('\n');
+        Console.Out.Write(text.ToString());
+        return 0;
+    }
+
+    private static int PrintCodecLimit(string source, int sectorSize, int workers, CancellationToken cancel)
+    {
+        using var disk = VirtualDisk.Open(source, sectorSize: sectorSize);
+        var plan = CapturePlanner.Plan(disk, toolVersion: ToolVersion);
+        var (bytes, seconds, cpu) = CodecLimit.Measure(disk, plan, workers, cancel);
+        Console.Out.WriteLine($"{bytes} {seconds:F3} {cpu:F3}");
+        return 0;
     }
 
     private static CodecChoice ParseCodec(string value) => value switch
@@ -106,7 +133,7 @@ public static class ImagingCommands
     private sealed record CaptureTarget(string? Output, string? Store, string? Name, string? Token);
 
     private static async Task<int> CaptureAsync(string source, CaptureTarget target, bool raw, bool rawOnDamage, int sectorSize, string? sourceFile, int workers, CodecChoice codec, bool json,
-        string? jsonFile, CancellationToken cancel)
+        string? jsonFile, bool directReads, CancellationToken cancel)
     {
         // Everything that can be refused is refused before the first read: where the image goes, the description, the disk.
         bool toStdout = target.Output == "-";
@@ -124,7 +151,7 @@ public static class ImagingCommands
                 Console.Error.WriteLine($"  volume {v.Index}: {v.Kind}{(v.PartitionNumber > 0 ? $" (partition {v.PartitionNumber})" : "")} {ByteSize.Format(v.Length)}, {ByteSize.Format(v.DeclaredUsedBytes)} used{(v.Label.Length > 0 ? $", \"{v.Label}\"" : "")}");
         }
 
-        var pipeline = (Action<PipelineProgress> progress) => new CapturePipeline { Workers = workers, Progress = progress };
+        var pipeline = (Action<PipelineProgress> progress) => new CapturePipeline { Workers = workers, Progress = progress, DirectReads = directReads };
         CaptureResult result;
         StoreCaptureSink? sink = null;
         string output = target.Output ?? $"{target.Store}/images/{target.Name}";

@@ -10,7 +10,8 @@ public sealed record CaptureResult(IReadOnlyList<VolumeStats> Volumes, long Byte
     long ImageBytes, int Chunks, TimeSpan Elapsed, TimeSpan CpuTime);
 
 /// <summary>
-/// The capture pipeline: one reader doing large reads of only the planned regions and cutting them into
+/// The capture pipeline: a read-ahead keeping several large reads of only the planned regions in flight
+/// (<see cref="ExtentReadAhead"/>, past the page cache where the disk allows), one reader cutting them into
 /// chunks at stable boundaries (<see cref="ChunkBoundaries"/>); a worker per core hashing (BLAKE3) and
 /// compressing (LZ4 or zstd, <see cref="CodecChooser"/>); one consumer handing chunks, in disk order, to a sink (an image file, or the image
 /// store). The bounded order queue is the only buffer: memory is a few MiB per core whatever the disk size,
@@ -24,6 +25,12 @@ public sealed class CapturePipeline
     public int Workers { get; init; } = Environment.ProcessorCount;
 
     public Action<PipelineProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// Read a raw disk or block device past the page cache (O_DIRECT) where it allows that: a cold disk is read once,
+    /// and the page cache would only add a copy and read-ahead into free clusters. Off, the read-ahead goes through the disk's reads.
+    /// </summary>
+    public bool DirectReads { get; init; } = true;
 
     /// <summary>Where chunks are cut.</summary>
     public ChunkBoundaries Boundaries { get; init; } = ChunkBoundaries.ContentDefined;
@@ -47,8 +54,10 @@ public sealed class CapturePipeline
         bool compress = sink.WantsEveryChunkCompressed;
 
         long done = 0, total = plan.BytesToRead;
+        using var direct = DirectReads ? disk.OpenDirectReader() : null;
+        using var readAhead = new ExtentReadAhead(disk, direct, plan.Regions);
         await OrderedParallel.RunAsync<CapturedChunk>(Workers,
-            (emit, stop) => ReadRegions(disk, plan, Boundaries, read, zeroSkipped, emit, stop),
+            (emit, stop) => ReadRegions(readAhead, plan, Boundaries, read, zeroSkipped, emit, stop),
             chunk =>
             {
                 if (chunk.Length == 0) return;
@@ -93,7 +102,7 @@ public sealed class CapturePipeline
     /// Reads the regions in disk order and cuts chunks: at the boundaries' cut points, at their maximum
     /// size, and wherever the volume changes (so one volume's boundaries never depend on another's data).
     /// </summary>
-    private static void ReadRegions(IVirtualDisk disk, CapturePlan plan, ChunkBoundaries boundaries, long[] read, long[] zeroSkipped,
+    private static void ReadRegions(ExtentReadAhead source, CapturePlan plan, ChunkBoundaries boundaries, long[] read, long[] zeroSkipped,
         Action<CapturedChunk> emit, CancellationToken cancel)
     {
         int max = boundaries.MaxChunkSize;
@@ -123,11 +132,11 @@ public sealed class CapturePipeline
                 var span = chunk.Data.AsSpan(chunk.Length, n);
                 try
                 {
-                    disk.ReadAt(pos, span);
+                    source.Read(pos, span);
                 }
                 catch (IOException e)
                 {
-                    throw new IOException($"volume {region.VolumeIndex}: read of {n} bytes at disk offset {pos} failed: {e.Message}", e);
+                    throw new IOException($"volume {region.VolumeIndex}: {e.Message}", e);
                 }
                 read[region.VolumeIndex] += n;
                 if (region.SkipZeroBlocks) zeroSkipped[region.VolumeIndex] += chunk.AppendNonZero(pos, n, region.VolumeIndex, ZeroScanBlock);

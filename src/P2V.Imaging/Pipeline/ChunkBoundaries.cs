@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using P2V.Imaging.Images;
 
 namespace P2V.Imaging.Pipeline;
@@ -82,18 +84,21 @@ public sealed class ContentDefinedBoundaries : ChunkBoundaries
         if (end <= _min) return -1;
         int i = Math.Max(chunk.Scanned, _min);
         ulong fp = chunk.Fingerprint;
-        var data = chunk.Data;
-        var gear = Gear;
+        // This loop sees every captured byte on the one reader thread: no bounds checks (end <= Data.Length, a byte indexes Gear's 256).
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(end, chunk.Data.Length);
+        ref byte data = ref MemoryMarshal.GetArrayDataReference(chunk.Data);
+        ref ulong gear = ref MemoryMarshal.GetArrayDataReference(Gear);
+        ulong maskS = _maskS, maskL = _maskL;
         int normalEnd = Math.Min(_normal, end);
         for (; i < normalEnd; i++)
         {
-            fp = (fp << 1) + gear[data[i]];
-            if ((fp & _maskS) == 0) return i;
+            fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i));
+            if ((fp & maskS) == 0) return i;
         }
         for (; i < end; i++)
         {
-            fp = (fp << 1) + gear[data[i]];
-            if ((fp & _maskL) == 0) return i;
+            fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i));
+            if ((fp & maskL) == 0) return i;
         }
         chunk.Scanned = i;
         chunk.Fingerprint = fp;

@@ -35,6 +35,12 @@ public interface IVirtualDisk : IDisposable
     /// </summary>
     bool ConcurrentWrites => false;
 
+    /// <summary>
+    /// A handle for reads that bypass the page cache (O_DIRECT), in this disk's own offsets, or null where the disk
+    /// has none (a container, a file system without direct I/O). The caller disposes it.
+    /// </summary>
+    DirectReader? OpenDirectReader() => null;
+
     /// <summary>Makes the blocks that will hold [offset, offset+length) present, as a write there would; nothing for a disk without blocks.</summary>
     void Allocate(long offset, long length) { }
 }

@@ -1,0 +1,195 @@
+using P2V.Imaging.VirtualDisks;
+
+namespace P2V.Imaging.Pipeline;
+
+/// <summary>
+/// Reads a capture's regions ahead of the chunker, following the used-extent list rather than the file offset:
+/// the regions are cut into pieces of at most <see cref="PieceSize"/> on a grid of that size, <see cref="Depth"/>
+/// pieces are in flight at once on <see cref="Readers"/> threads, and the chunker takes their bytes back in disk
+/// order (<see cref="Read"/>). With a <see cref="DirectReader"/> the pieces come straight from the device, widened to
+/// its 4 KiB alignment and no further; otherwise through the disk's own reads (the page cache, a VHD's blocks).
+/// Nothing outside the regions is read, so a cluster the bitmap marks free is never requested.
+/// </summary>
+internal sealed class ExtentReadAhead : IDisposable
+{
+    public const int PieceSize = 1 << 20;
+
+    private readonly IReadOnlyList<CaptureRegion> _regions;
+    private readonly IVirtualDisk _disk;
+    private readonly DirectReader? _direct;
+    private readonly Slot[] _slots;
+    private readonly Thread[] _threads;
+    private readonly object _gate = new();
+
+    // The producer side, under _gate: the next piece to hand to a reader thread.
+    private int _claimRegion;
+    private long _claimPosition;
+    private long _claimed;
+    private bool _stopped;
+
+    // The consumer side: the piece being copied out, and where in it.
+    private long _consumed;
+    private long _expected = -1;
+
+    public ExtentReadAhead(IVirtualDisk disk, DirectReader? direct, IReadOnlyList<CaptureRegion> regions, int depth = 8, int readers = 4)
+    {
+        _disk = disk;
+        _direct = direct;
+        _regions = regions;
+        Depth = depth;
+        // A disk that cannot take concurrent reads (a container with state) still gets its reads off the chunker's thread.
+        Readers = direct is null && !disk.ConcurrentReads ? 1 : Math.Min(readers, depth);
+        _slots = new Slot[depth];
+        for (int i = 0; i < depth; i++)
+        {
+            if (direct is null)
+            {
+                _slots[i] = new Slot(new byte[PieceSize], 0);
+                continue;
+            }
+            var pinned = GC.AllocateUninitializedArray<byte>(PieceSize + DirectReader.Alignment, pinned: true);
+            _slots[i] = new Slot(pinned, DirectReader.AlignedOffset(pinned));
+        }
+        if (regions.Count > 0) _claimPosition = regions[0].Range.Offset;
+        _threads = new Thread[Readers];
+        for (int i = 0; i < Readers; i++)
+        {
+            _threads[i] = new Thread(ReadPieces) { IsBackground = true, Name = $"capture read-ahead {i}" };
+            _threads[i].Start();
+        }
+    }
+
+    public int Depth { get; }
+
+    public int Readers { get; }
+
+    /// <summary>Whether the pieces come from the device directly (O_DIRECT) rather than through the page cache.</summary>
+    public bool Direct => _direct is not null;
+
+    /// <summary>
+    /// Copies the next <paramref name="destination"/>.Length bytes of the regions into <paramref name="destination"/>;
+    /// <paramref name="offset"/> is where they lie on the disk, which must be where the previous read ended or the
+    /// start of the next region (the chunker reads the regions in order, each front to back).
+    /// </summary>
+    public void Read(long offset, Span<byte> destination)
+    {
+        while (destination.Length > 0)
+        {
+            var slot = _slots[_consumed % Depth];
+            lock (_gate)
+            {
+                while (slot.Sequence != _consumed && !_stopped) Monitor.Wait(_gate);
+                if (slot.Sequence != _consumed) throw new ObjectDisposedException(nameof(ExtentReadAhead));
+            }
+            if (slot.Error is { } error) throw error;
+            if (_expected < 0) _expected = slot.Offset;
+            if (offset != _expected)
+                throw new InvalidOperationException($"read-ahead holds disk offset {_expected} next, but {offset} was asked for");
+            int start = (int)(offset - slot.Offset);
+            int n = (int)Math.Min(destination.Length, slot.Length - start);
+            slot.Buffer.AsSpan(slot.DataStart + start, n).CopyTo(destination);
+            destination = destination[n..];
+            offset += n;
+            _expected = offset;
+            if (start + n == slot.Length)
+            {
+                _expected = -1;
+                lock (_gate)
+                {
+                    slot.Sequence = -1;
+                    _consumed++;
+                    Monitor.PulseAll(_gate);
+                }
+            }
+        }
+    }
+
+    private void ReadPieces()
+    {
+        while (true)
+        {
+            long sequence, offset;
+            int length;
+            Slot slot;
+            lock (_gate)
+            {
+                if (_stopped || !NextPiece(out offset, out length)) return;
+                sequence = _claimed++;
+                slot = _slots[sequence % Depth];
+                // The slot is free once the chunker has taken the piece Depth before this one.
+                while (sequence >= _consumed + Depth && !_stopped) Monitor.Wait(_gate);
+                if (_stopped) return;
+            }
+            slot.Offset = offset;
+            slot.Length = length;
+            slot.Error = null;
+            try
+            {
+                if (_direct is not null)
+                {
+                    long aligned = offset - offset % DirectReader.Alignment;
+                    int span = (int)(offset + length - aligned);
+                    int padded = (span + DirectReader.Alignment - 1) / DirectReader.Alignment * DirectReader.Alignment;
+                    _direct.Read(aligned, slot.Buffer.AsSpan(slot.AlignedStart, padded), span);
+                    slot.DataStart = slot.AlignedStart + (int)(offset - aligned);
+                }
+                else
+                {
+                    _disk.ReadAt(offset, slot.Buffer.AsSpan(0, length));
+                    slot.DataStart = 0;
+                }
+            }
+            catch (Exception e)
+            {
+                slot.Error = e is IOException
+                    ? new IOException($"read of {length} bytes at disk offset {offset} failed: {e.Message}", e)
+                    : e;
+            }
+            lock (_gate)
+            {
+                slot.Sequence = sequence;
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    /// <summary>The next piece of the regions: up to the region's end and the next <see cref="PieceSize"/> grid line.</summary>
+    private bool NextPiece(out long offset, out int length)
+    {
+        while (_claimRegion < _regions.Count && _claimPosition >= _regions[_claimRegion].Range.End)
+            if (++_claimRegion < _regions.Count) _claimPosition = _regions[_claimRegion].Range.Offset;
+        if (_claimRegion >= _regions.Count)
+        {
+            (offset, length) = (0, 0);
+            return false;
+        }
+        offset = _claimPosition;
+        long gridEnd = offset - offset % PieceSize + PieceSize;
+        length = (int)(Math.Min(gridEnd, _regions[_claimRegion].Range.End) - offset);
+        _claimPosition += length;
+        return true;
+    }
+
+    /// <summary>Stops the reader threads and waits for them, so that no read is still writing into a buffer.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _stopped = true;
+            Monitor.PulseAll(_gate);
+        }
+        foreach (var t in _threads) t.Join();
+    }
+
+    /// <summary>One piece's buffer; for direct reads a pinned array whose aligned part starts at <see cref="AlignedStart"/>.</summary>
+    private sealed class Slot(byte[] buffer, int alignedStart)
+    {
+        public byte[] Buffer { get; } = buffer;
+        public int AlignedStart { get; } = alignedStart;
+        public long Sequence = -1;
+        public long Offset;
+        public int Length;
+        public int DataStart;
+        public Exception? Error;
+    }
+}
