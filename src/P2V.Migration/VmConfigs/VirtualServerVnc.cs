@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Xml;
 using P2V.Migration.Planning;
@@ -39,7 +38,7 @@ public static class VirtualServerVnc
     }
 
     /// <summary>A stable id from the name (its SHA-256's first 16 bytes): every plan writes the same file for a network.</summary>
-    internal static string Id(string name) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(name.ToUpperInvariant())).AsSpan(0, 16));
+    internal static string Id(string name) => Convert.ToHexString(P2V.Imaging.Sha256.HashData(Encoding.UTF8.GetBytes(name.ToUpperInvariant())).AsSpan(0, 16));
 
     private static void Value(XmlWriter w, string name, string type, string value)
     {

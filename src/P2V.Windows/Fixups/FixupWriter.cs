@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using P2V.Imaging;
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
@@ -16,7 +15,7 @@ internal sealed class FixupWriter(IVirtualDisk disk, NtfsVolume volume, FixupRep
     public NtfsVolume Volume => volume;
     public IVirtualDisk Disk => disk;
 
-    public static string Sha256(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+    public static string Sha256(ReadOnlySpan<byte> bytes) => P2V.Imaging.Sha256.HexOf(bytes);
 
     public static string BackupFolder(string reportPath) => reportPath + ".files";
 
