@@ -44,11 +44,11 @@ public sealed partial class FolderBackend : IStoreBackend
     [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
     private static partial int SyncFs(int fd);
 
-    public async Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel)
+    public async Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel, bool durable = true)
     {
         var path = PathOf(key);
         if (File.Exists(path)) return false;
-        var temp = await WriteTempAsync(data, durable: true, cancel).ConfigureAwait(false);
+        var temp = await WriteTempAsync(data, durable, cancel).ConfigureAwait(false);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         try
         {
@@ -85,6 +85,22 @@ public sealed partial class FolderBackend : IStoreBackend
         try
         {
             return await File.ReadAllBytesAsync(PathOf(key), cancel).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<(long Size, byte[] Prefix)?> HeadAsync(string key, int length, CancellationToken cancel)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            long size = RandomAccess.GetLength(handle);
+            var prefix = new byte[(int)Math.Min(length, size)];
+            int read = await RandomAccess.ReadAsync(handle, prefix, 0, cancel).ConfigureAwait(false);
+            return (size, prefix[..read]);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
