@@ -113,9 +113,16 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
         if (state.TryGet(chunk.Hash, out var known)) return known;
         // Create-only: a copy another sender kept first (perhaps in another codec) stays, and is what this session's manifest must name.
         // Not durable one by one: the commit flushes the backend once before the manifest is written.
-        var held = await backend.PutIfAbsentAsync(ChunkKey(chunk.Hash), chunk.Blob.ToArray(), cancel, durable: false).ConfigureAwait(false)
-            ? new HeldChunk(chunk.Blob.Codec, chunk.Blob.Stored.Length)
-            : await HeldAsync(chunk.Hash, cancel).ConfigureAwait(false);
+        // The object's bytes in a pooled buffer: a fresh array per chunk (most are over 85 KB) churned the large-object heap.
+        var bytes = ArrayPool<byte>.Shared.Rent(chunk.Blob.Length);
+        bool created;
+        try
+        {
+            chunk.Blob.Write(bytes);
+            created = await backend.PutIfAbsentAsync(ChunkKey(chunk.Hash), bytes.AsMemory(0, chunk.Blob.Length), cancel, durable: false).ConfigureAwait(false);
+        }
+        finally { ArrayPool<byte>.Shared.Return(bytes); }
+        var held = created ? new HeldChunk(chunk.Blob.Codec, chunk.Blob.Stored.Length) : await HeldAsync(chunk.Hash, cancel).ConfigureAwait(false);
         if (held.IsMissing) throw new StoreException($"chunk {chunk.Hash} vanished from the store while it was being kept");
         state.Add(chunk.Hash, held);
         return held;
@@ -252,15 +259,44 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
 
     public async Task<ChunkBlob[]> ReadChunksAsync(string image, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
     {
+        var (blobs, rented) = await ReadPooledChunksAsync(image, hashes, cancel).ConfigureAwait(false);
+        // Callers of the interface own what they get: copies, and the pooled objects go back.
+        var owned = blobs.Select(b => b with { Stored = b.Stored.ToArray() }).ToArray();
+        ReturnAll(rented);
+        return owned;
+    }
+
+    /// <summary>
+    /// The chunks in pooled buffers (a fresh array per chunk, most over 85 KB, churned the large-object heap): each blob's
+    /// bytes lie in <c>Rented[i]</c>, which the caller returns with <see cref="ReturnAll"/> once it has written them out.
+    /// </summary>
+    internal async Task<(ChunkBlob[] Blobs, byte[]?[] Rented)> ReadPooledChunksAsync(string image, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
+    {
         var blobs = new ChunkBlob[hashes.Count];
-        await Parallel.ForAsync(0, hashes.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (i, ct) =>
+        var rented = new byte[]?[hashes.Count];
+        try
         {
-            var key = ChunkKey(hashes[i]);
-            var bytes = await backend.GetAsync(key, ct).ConfigureAwait(false)
-                ?? throw new StoreException($"image '{image}': chunk {hashes[i]} is missing from the store ({backend.Location})");
-            blobs[i] = ChunkBlob.Parse(bytes, hashes[i].ToString());
-        }).ConfigureAwait(false);
-        return blobs;
+            await Parallel.ForAsync(0, hashes.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (i, ct) =>
+            {
+                var key = ChunkKey(hashes[i]);
+                var (bytes, length) = await backend.GetPooledAsync(key, ct).ConfigureAwait(false)
+                    ?? throw new StoreException($"image '{image}': chunk {hashes[i]} is missing from the store ({backend.Location})");
+                rented[i] = bytes;
+                blobs[i] = ChunkBlob.Parse(bytes.AsMemory(0, length), hashes[i].ToString());
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            ReturnAll(rented);
+            throw;
+        }
+        return (blobs, rented);
+    }
+
+    internal static void ReturnAll(byte[]?[] rented)
+    {
+        for (int i = 0; i < rented.Length; i++)
+            if (Interlocked.Exchange(ref rented[i], null) is { } b) ArrayPool<byte>.Shared.Return(b);
     }
 
     /// <summary>The hashes an image's manifest names (for checking what a reader of that image may fetch).</summary>

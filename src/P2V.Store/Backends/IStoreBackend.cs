@@ -27,6 +27,18 @@ public interface IStoreBackend
     /// <summary>The whole object, or null when there is none.</summary>
     Task<byte[]?> GetAsync(string key, CancellationToken cancel);
 
+    /// <summary>
+    /// The whole object in an array rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/> (the caller returns it), with
+    /// its length; null when there is none. For reads of many objects at once without a fresh array each.
+    /// </summary>
+    async Task<(byte[] Rented, int Length)?> GetPooledAsync(string key, CancellationToken cancel)
+    {
+        if (await GetAsync(key, cancel).ConfigureAwait(false) is not { } bytes) return null;
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(1, bytes.Length));
+        bytes.CopyTo(rented, 0);
+        return (rented, bytes.Length);
+    }
+
     /// <summary>The object's size, or null when there is none.</summary>
     Task<long?> SizeAsync(string key, CancellationToken cancel);
 

@@ -91,17 +91,24 @@ public static class StoreEndpoints
             var allowed = await store.ChunksOfAsync(name, c.RequestAborted);
             foreach (var h in hashes)
                 if (!allowed.Contains(h)) throw new StoreException($"chunk {h} is not part of image '{name}'");
-            var blobs = await store.ReadChunksAsync(name, hashes, c.RequestAborted);
-            c.Response.ContentType = "application/octet-stream";
-            c.Response.ContentLength = blobs.Sum(b => (long)ChunkRecord.PrefixLength + b.Stored.Length);
-            var writer = c.Response.BodyWriter;
-            for (int i = 0; i < blobs.Length; i++)
+            var (blobs, rented) = await store.ReadPooledChunksAsync(name, hashes, c.RequestAborted);
+            try
             {
-                var b = blobs[i];
-                ChunkRecord.WritePrefix(writer.GetSpan(ChunkRecord.PrefixLength), hashes[i], b.Codec, b.UncompressedLength, b.Stored.Length);
-                writer.Advance(ChunkRecord.PrefixLength);
-                await writer.WriteAsync(b.Stored, c.RequestAborted);
+                c.Response.ContentType = "application/octet-stream";
+                c.Response.ContentLength = blobs.Sum(b => (long)ChunkRecord.PrefixLength + b.Stored.Length);
+                var writer = c.Response.BodyWriter;
+                for (int i = 0; i < blobs.Length; i++)
+                {
+                    var b = blobs[i];
+                    ChunkRecord.WritePrefix(writer.GetSpan(ChunkRecord.PrefixLength), hashes[i], b.Codec, b.UncompressedLength, b.Stored.Length);
+                    writer.Advance(ChunkRecord.PrefixLength);
+                    // WriteAsync copies into the pipe (flushing when it holds enough): the buffer can go back right after.
+                    await writer.WriteAsync(b.Stored, c.RequestAborted);
+                    if (rented[i] is { } done) ArrayPool<byte>.Shared.Return(done);
+                    rented[i] = null;
+                }
             }
+            finally { ImageStore.ReturnAll(rented); }
         });
 
         public Task BeginIngest(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
