@@ -37,14 +37,17 @@ public readonly record struct ChunkBlob(ChunkCodec Codec, int UncompressedLength
     }
 
     /// <summary>Parses a blob read back from a backend; <paramref name="key"/> names it in errors.</summary>
-    public static ChunkBlob Parse(ReadOnlyMemory<byte> data, string key)
+    public static ChunkBlob Parse(ReadOnlyMemory<byte> data, string key) => Parse(data, key, data.Length - PrefixLength);
+
+    /// <summary>Parses a blob's prefix; <paramref name="storedLength"/> is its payload's length (when <paramref name="data"/> holds only the prefix, from the object's size).</summary>
+    public static ChunkBlob Parse(ReadOnlyMemory<byte> data, string key, long storedLength)
     {
         var span = data.Span;
         if (span.Length < PrefixLength) throw new StoreException($"chunk {key}: {span.Length} bytes, shorter than its {PrefixLength}-byte prefix");
         var codec = (ChunkCodec)span[0];
         int length = BinaryPrimitives.ReadInt32LittleEndian(span[4..]);
-        if (!Enum.IsDefined(codec) || length is < 1 or > ImageFormat.MaxChunkSize)
-            throw new StoreException($"chunk {key}: corrupt prefix (codec {(byte)codec}, length {length})");
+        if (!Enum.IsDefined(codec) || length is < 1 or > ImageFormat.MaxChunkSize || storedLength < 0 || storedLength > ChunkEncoder.MaxStoredLength(length))
+            throw new StoreException($"chunk {key}: corrupt prefix (codec {(byte)codec}, length {length}, stored {storedLength})");
         return new ChunkBlob(codec, length, data[PrefixLength..]);
     }
 

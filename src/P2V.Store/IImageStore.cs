@@ -8,6 +8,16 @@ public sealed record IngestSession(string Id, string Image);
 /// <summary>A chunk to send: its hash and its stored form.</summary>
 public readonly record struct ChunkUpload(ChunkHash Hash, ChunkBlob Blob);
 
+/// <summary>
+/// How the store holds a chunk: the codec and stored length (payload bytes) of its chunk object, the one source of
+/// truth for what a manifest records about the chunk; or <see cref="Missing"/> when the store lacks it.
+/// </summary>
+public readonly record struct HeldChunk(ChunkCodec Codec, int StoredLength)
+{
+    public static readonly HeldChunk Missing = new(ChunkCodec.Stored, -1);
+    public bool IsMissing => StoredLength < 0;
+}
+
 /// <summary>A committed image and what it costs the store.</summary>
 /// <param name="StoredBytes">What its distinct chunks occupy (as if it were alone in the store).</param>
 /// <param name="UniqueBytes">What only this image's chunks occupy: what removing it (and collecting garbage) frees.</param>
@@ -29,10 +39,11 @@ public interface IImageStore
 {
     Task<IngestSession> BeginIngestAsync(string image, CancellationToken cancel);
 
-    /// <summary>For each hash, the stored length of the chunk the store holds (its blob's payload), or -1 when the store lacks it and it must be sent.</summary>
-    Task<int[]> FindMissingAsync(IngestSession session, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel);
+    /// <summary>For each hash, how the store holds the chunk (codec and stored length), or <see cref="HeldChunk.Missing"/> when it must be sent.</summary>
+    Task<HeldChunk[]> FindMissingAsync(IngestSession session, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel);
 
-    Task PutChunksAsync(IngestSession session, IReadOnlyList<ChunkUpload> chunks, CancellationToken cancel);
+    /// <summary>Sends chunks; answers, per chunk, how the store holds it: as sent, or as another sender's copy that got there first.</summary>
+    Task<HeldChunk[]> PutChunksAsync(IngestSession session, IReadOnlyList<ChunkUpload> chunks, CancellationToken cancel);
 
     /// <summary>Makes the image visible, atomically, once every chunk its manifest names is in the store.</summary>
     Task CommitAsync(IngestSession session, byte[] manifest, CancellationToken cancel);

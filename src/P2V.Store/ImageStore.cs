@@ -72,39 +72,60 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
         }
     }
 
-    public async Task<int[]> FindMissingAsync(IngestSession session, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
+    public async Task<HeldChunk[]> FindMissingAsync(IngestSession session, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
     {
         var state = await SessionAsync(session, cancel).ConfigureAwait(false);
-        var stored = new int[hashes.Count];
+        var held = new HeldChunk[hashes.Count];
         await Parallel.ForAsync(0, hashes.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (i, ct) =>
         {
-            if (state.TryGet(hashes[i], out stored[i])) return;
-            var size = await backend.SizeAsync(ChunkKey(hashes[i]), ct).ConfigureAwait(false);
-            stored[i] = size is { } n ? (int)(n - ChunkBlob.PrefixLength) : -1;
-            if (size is not null) state.Add(hashes[i], stored[i]);
+            if (state.TryGet(hashes[i], out held[i])) return;
+            held[i] = await HeldAsync(hashes[i], ct).ConfigureAwait(false);
+            if (!held[i].IsMissing) state.Add(hashes[i], held[i]);
         }).ConfigureAwait(false);
-        return stored;
+        return held;
     }
 
-    public async Task PutChunksAsync(IngestSession session, IReadOnlyList<ChunkUpload> chunks, CancellationToken cancel)
+    /// <summary>How the chunk object holds the chunk, from its prefix (the codec) and size: what a manifest must record.</summary>
+    private async Task<HeldChunk> HeldAsync(ChunkHash hash, CancellationToken cancel)
+    {
+        var key = ChunkKey(hash);
+        if (await backend.HeadAsync(key, ChunkBlob.PrefixLength, cancel).ConfigureAwait(false) is not { } head) return HeldChunk.Missing;
+        var blob = ChunkBlob.Parse(head.Prefix.AsMemory(), key, head.Size - ChunkBlob.PrefixLength);
+        return new HeldChunk(blob.Codec, (int)(head.Size - ChunkBlob.PrefixLength));
+    }
+
+    public async Task<HeldChunk[]> PutChunksAsync(IngestSession session, IReadOnlyList<ChunkUpload> chunks, CancellationToken cancel)
     {
         var state = await SessionAsync(session, cancel).ConfigureAwait(false);
+        var held = new HeldChunk[chunks.Count];
         await Parallel.ForAsync(0, chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(Parallelism, Environment.ProcessorCount), CancellationToken = cancel },
-            async (i, ct) => await PutChunkAsync(state, chunks[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+            async (i, ct) => held[i] = await PutChunkAsync(state, chunks[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+        return held;
     }
 
-    /// <summary>Verifies one received chunk (decompress, BLAKE3) and keeps it unless the store has it already.</summary>
-    internal async Task PutChunkAsync(IngestSession session, ChunkUpload chunk, CancellationToken cancel) =>
+    /// <summary>Verifies one received chunk (decompress, BLAKE3) and keeps it unless the store has it already; answers how the store holds it.</summary>
+    internal async Task<HeldChunk> PutChunkAsync(IngestSession session, ChunkUpload chunk, CancellationToken cancel) =>
         await PutChunkAsync(await SessionAsync(session, cancel).ConfigureAwait(false), chunk, cancel).ConfigureAwait(false);
 
-    private async Task PutChunkAsync(SessionState state, ChunkUpload chunk, CancellationToken cancel)
+    private async Task<HeldChunk> PutChunkAsync(SessionState state, ChunkUpload chunk, CancellationToken cancel)
     {
         Verify(chunk);
-        if (state.TryGet(chunk.Hash, out _)) return;
-        var key = ChunkKey(chunk.Hash);
-        var size = await backend.SizeAsync(key, cancel).ConfigureAwait(false);
-        if (size is null) await backend.PutAsync(key, chunk.Blob.ToArray(), cancel).ConfigureAwait(false);
-        state.Add(chunk.Hash, size is { } n ? (int)(n - ChunkBlob.PrefixLength) : chunk.Blob.Stored.Length);
+        if (state.TryGet(chunk.Hash, out var known)) return known;
+        // Create-only: a copy another sender kept first (perhaps in another codec) stays, and is what this session's manifest must name.
+        // Not durable one by one: the commit flushes the backend once before the manifest is written.
+        // The object's bytes in a pooled buffer: a fresh array per chunk (most are over 85 KB) churned the large-object heap.
+        var bytes = ArrayPool<byte>.Shared.Rent(chunk.Blob.Length);
+        bool created;
+        try
+        {
+            chunk.Blob.Write(bytes);
+            created = await backend.PutIfAbsentAsync(ChunkKey(chunk.Hash), bytes.AsMemory(0, chunk.Blob.Length), cancel, durable: false).ConfigureAwait(false);
+        }
+        finally { ArrayPool<byte>.Shared.Return(bytes); }
+        var held = created ? new HeldChunk(chunk.Blob.Codec, chunk.Blob.Stored.Length) : await HeldAsync(chunk.Hash, cancel).ConfigureAwait(false);
+        if (held.IsMissing) throw new StoreException($"chunk {chunk.Hash} vanished from the store while it was being kept");
+        state.Add(chunk.Hash, held);
+        return held;
     }
 
     private static void Verify(ChunkUpload chunk)
@@ -125,14 +146,24 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
         ImageManifest parsed;
         try { parsed = ImageManifest.Parse(manifest); }
         catch (ImageFormatException e) { throw new StoreException($"manifest of '{session.Image}' is corrupt: {e.Message}"); }
-        var needed = parsed.Trailer.Chunks.Select(c => ChunkHash.From(c.Hash)).Distinct().Where(h => !state.TryGet(h, out _)).ToList();
-        var absent = new ConcurrentBag<ChunkHash>();
-        await Parallel.ForEachAsync(needed, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (h, ct) =>
+        // Every chunk named must be held, and recorded as held (codec, stored length): the chunk object is the one source of truth.
+        var entries = parsed.Trailer.Chunks.DistinctBy(c => ChunkHash.From(c.Hash)).ToList();
+        var wrong = new ConcurrentBag<string>();
+        int absent = 0;
+        await Parallel.ForEachAsync(entries, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (c, ct) =>
         {
-            if (await backend.SizeAsync(ChunkKey(h), ct).ConfigureAwait(false) is null) absent.Add(h);
+            var h = ChunkHash.From(c.Hash);
+            if (!state.TryGet(h, out var held))
+            {
+                held = await HeldAsync(h, ct).ConfigureAwait(false);
+                if (held.IsMissing) { Interlocked.Increment(ref absent); wrong.Add($"names chunk {h} the store does not hold"); return; }
+                state.Add(h, held);
+            }
+            if (held.Codec != c.Codec || held.StoredLength != c.StoredLength)
+                wrong.Add($"records chunk {h} as codec {c.Codec}, {c.StoredLength} bytes; the store holds it as codec {held.Codec}, {held.StoredLength} bytes");
         }).ConfigureAwait(false);
-        if (!absent.IsEmpty)
-            throw new StoreException($"manifest of '{session.Image}' names {absent.Count} chunks the store does not hold (first: {absent.First()}); nothing was committed");
+        if (!wrong.IsEmpty)
+            throw new StoreException($"manifest of '{session.Image}' {wrong.First()} ({wrong.Count} chunks wrong, {absent} missing); nothing was committed");
         // The chunks first, durably; only then the manifest that names them.
         await backend.FlushAsync(cancel).ConfigureAwait(false);
         if (!await backend.PutIfAbsentAsync(ImageKey(session.Image), manifest, cancel).ConfigureAwait(false))
@@ -177,12 +208,12 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
 
     private sealed class SessionState(string image, DateTimeOffset leaseWritten)
     {
-        // The chunks this session was told the store holds, or sent: with their stored lengths.
-        private readonly Dictionary<ChunkHash, int> _known = [];
+        // The chunks this session was told the store holds, or sent: as the store holds them.
+        private readonly Dictionary<ChunkHash, HeldChunk> _known = [];
         public string Image { get; } = image;
         public DateTimeOffset LeaseWritten { get; set; } = leaseWritten;
-        public bool TryGet(ChunkHash h, out int stored) { lock (_known) return _known.TryGetValue(h, out stored); }
-        public void Add(ChunkHash h, int stored) { lock (_known) _known[h] = stored; }
+        public bool TryGet(ChunkHash h, out HeldChunk held) { lock (_known) return _known.TryGetValue(h, out held); }
+        public void Add(ChunkHash h, HeldChunk held) { lock (_known) _known[h] = held; }
     }
 
     // ---- locks: "image\nexpiry (Unix ms)" ---------------------------------------------------------
@@ -228,15 +259,44 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
 
     public async Task<ChunkBlob[]> ReadChunksAsync(string image, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
     {
+        var (blobs, rented) = await ReadPooledChunksAsync(image, hashes, cancel).ConfigureAwait(false);
+        // Callers of the interface own what they get: copies, and the pooled objects go back.
+        var owned = blobs.Select(b => b with { Stored = b.Stored.ToArray() }).ToArray();
+        ReturnAll(rented);
+        return owned;
+    }
+
+    /// <summary>
+    /// The chunks in pooled buffers (a fresh array per chunk, most over 85 KB, churned the large-object heap): each blob's
+    /// bytes lie in <c>Rented[i]</c>, which the caller returns with <see cref="ReturnAll"/> once it has written them out.
+    /// </summary>
+    internal async Task<(ChunkBlob[] Blobs, byte[]?[] Rented)> ReadPooledChunksAsync(string image, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
+    {
         var blobs = new ChunkBlob[hashes.Count];
-        await Parallel.ForAsync(0, hashes.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (i, ct) =>
+        var rented = new byte[]?[hashes.Count];
+        try
         {
-            var key = ChunkKey(hashes[i]);
-            var bytes = await backend.GetAsync(key, ct).ConfigureAwait(false)
-                ?? throw new StoreException($"image '{image}': chunk {hashes[i]} is missing from the store ({backend.Location})");
-            blobs[i] = ChunkBlob.Parse(bytes, hashes[i].ToString());
-        }).ConfigureAwait(false);
-        return blobs;
+            await Parallel.ForAsync(0, hashes.Count, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancel }, async (i, ct) =>
+            {
+                var key = ChunkKey(hashes[i]);
+                var (bytes, length) = await backend.GetPooledAsync(key, ct).ConfigureAwait(false)
+                    ?? throw new StoreException($"image '{image}': chunk {hashes[i]} is missing from the store ({backend.Location})");
+                rented[i] = bytes;
+                blobs[i] = ChunkBlob.Parse(bytes.AsMemory(0, length), hashes[i].ToString());
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            ReturnAll(rented);
+            throw;
+        }
+        return (blobs, rented);
+    }
+
+    internal static void ReturnAll(byte[]?[] rented)
+    {
+        for (int i = 0; i < rented.Length; i++)
+            if (Interlocked.Exchange(ref rented[i], null) is { } b) ArrayPool<byte>.Shared.Return(b);
     }
 
     /// <summary>The hashes an image's manifest names (for checking what a reader of that image may fetch).</summary>

@@ -22,6 +22,7 @@ internal sealed class ManifestCache(IStoreBackend backend, Func<string, string> 
 {
     public const int Capacity = 32;
     private readonly ConcurrentDictionary<string, CachedManifest> _entries = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _loading = new(1, 1);
 
     public async Task<CachedManifest> GetAsync(string image, CancellationToken cancel)
     {
@@ -31,11 +32,22 @@ internal sealed class ManifestCache(IStoreBackend backend, Func<string, string> 
             Forget(image);
             throw new ImageNotFoundException(image);
         }
-        if (_entries.TryGetValue(image, out var cached) && cached.Size == size)
-        {
-            Volatile.Write(ref cached.LastUsed, Environment.TickCount64);
-            return cached;
-        }
+        if (Hit(image, size) is { } hit) return hit;
+        // One load at a time: a restore's first requests arrive together, and each would otherwise read and parse the manifest.
+        await _loading.WaitAsync(cancel).ConfigureAwait(false);
+        try { return Hit(image, size) ?? await LoadAsync(image, key, cancel).ConfigureAwait(false); }
+        finally { _loading.Release(); }
+    }
+
+    private CachedManifest? Hit(string image, long size)
+    {
+        if (!_entries.TryGetValue(image, out var cached) || cached.Size != size) return null;
+        Volatile.Write(ref cached.LastUsed, Environment.TickCount64);
+        return cached;
+    }
+
+    private async Task<CachedManifest> LoadAsync(string image, string key, CancellationToken cancel)
+    {
         var bytes = await backend.GetAsync(key, cancel).ConfigureAwait(false) ?? throw new ImageNotFoundException(image);
         ImageManifest manifest;
         try { manifest = ImageManifest.Parse(bytes); }

@@ -13,8 +13,11 @@ namespace P2V.Store;
 /// </summary>
 public sealed class StoreCaptureSink : CaptureSink
 {
-    // Two batches are held at once (one sent while the next fills): 2 × BatchBytes of chunks in flight.
-    private const int BatchChunks = 256;
+    // Batches sent at once, while one more fills: each round trip (query, compress, send, the store's verify and
+    // write) overlaps the others and the reading and hashing of the next batch, instead of one batch at a time.
+    private const int InFlight = 3;
+    private const int BatchChunks = 128;
+    /// <summary>The memory budget: the batches in flight and the one filling hold about 2 × this (each also compressed).</summary>
     public const long DefaultBatchBytes = 16L << 20;
     private const int SendAttempts = 5;
 
@@ -23,15 +26,14 @@ public sealed class StoreCaptureSink : CaptureSink
     private readonly byte[] _headerBytes;
     private readonly ImageTrailerWriter _trailer = new();
     private List<PendingChunk> _batch = [];
-    // Buffers for the chunks of the two batches in flight (data, and stored form), reused batch after batch.
-    private readonly ArrayPool<byte> _buffers = ArrayPool<byte>.Create(ChunkEncoder.MaxStoredLength(ImageFormat.MaxChunkSize), 4 * BatchChunks);
-    // The previous batch's send, still under way while the pipeline reads and hashes the next batch.
-    private Task? _sending;
-    // Chunks this capture already knows the store holds, with their stored lengths (repeats, e.g. zero chunks, are asked about once).
-    private readonly Dictionary<ChunkHash, int> _known = [];
-    // The codecs of the chunks this capture sent.
-    private readonly Dictionary<ChunkHash, ChunkCodec> _sentCodecs = [];
+    // Buffers for the chunks of the batches in memory (data, and stored form), reused batch after batch.
+    private readonly ArrayPool<byte> _buffers = ArrayPool<byte>.Create(ChunkEncoder.MaxStoredLength(ImageFormat.MaxChunkSize), 2 * (InFlight + 1) * BatchChunks);
+    // The sends under way, oldest first; their chunks enter the manifest in this order, as the disk holds them.
+    private readonly Queue<(List<PendingChunk> Batch, Task<HeldChunk[]> Send)> _sending = new();
+    // Chunks this capture already knows the store holds, as the store holds them (repeats, e.g. zero chunks, are asked about once).
+    private readonly Dictionary<ChunkHash, HeldChunk> _known = [];
     private long _batchBytes, _framePosition, _sent;
+    private int _chunksSent, _putsUnderWay;
     private bool _committed;
 
     private StoreCaptureSink(IImageStore store, IngestSession session, byte[] headerBytes)
@@ -52,19 +54,22 @@ public sealed class StoreCaptureSink : CaptureSink
 
     public int Workers { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>The chunk bytes sent per request; two batches are in memory at once, each with its compressed form.</summary>
+    /// <summary>The memory budget: the batches in memory (sending, and filling) hold about twice this, each also in its compressed form.</summary>
     public long BatchBytes { get; private init; } = DefaultBatchBytes;
+
+    // Each of the InFlight + 1 batches in memory gets its share of 2 × BatchBytes.
+    private long BatchLimit => Math.Max(1L << 20, 2 * BatchBytes / (InFlight + 1));
 
     public override bool WantsEveryChunkCompressed => false;
 
     /// <summary>Chunk payload bytes sent to the store (the chunks it lacked, compressed).</summary>
-    public override long BytesWritten => _sent;
+    public override long BytesWritten => Interlocked.Read(ref _sent);
 
     public override int ChunkCount => _trailer.ChunkCount;
 
     /// <summary>Chunks the store already held (not sent), and chunks sent.</summary>
     public int ChunksDeduplicated => ChunkCount - ChunksSent;
-    public int ChunksSent { get; private set; }
+    public int ChunksSent => Volatile.Read(ref _chunksSent);
 
     /// <summary>Bytes the manifest says the image's chunks occupy (stored form).</summary>
     public long StoredBytes => _trailer.TotalStored;
@@ -73,43 +78,59 @@ public sealed class StoreCaptureSink : CaptureSink
     {
         _batch.Add(new PendingChunk(chunk, _buffers));
         _batchBytes += chunk.UncompressedLength;
-        if (_batch.Count >= BatchChunks || _batchBytes >= BatchBytes) await StartSendAsync(cancel).ConfigureAwait(false);
+        if (_batch.Count >= BatchChunks || _batchBytes >= BatchLimit) await StartSendAsync(cancel).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Hands the batch to a send of its own and returns once the previous send has finished: one batch travels
-    /// while the next is read and hashed, instead of the capture standing still for every round trip. Sends stay
-    /// in order (each waits for the one before), so the manifest lists the chunks as the disk holds them.
+    /// Hands the batch to a send of its own; when <see cref="InFlight"/> sends are under way, waits for the oldest and
+    /// adds its chunks to the manifest. Sends overlap; the manifest still lists the chunks in the order they came.
     /// </summary>
     private async Task StartSendAsync(CancellationToken cancel)
     {
-        if (_sending is { } previous)
-        {
-            _sending = null;
-            await previous.ConfigureAwait(false);
-        }
+        while (_sending.Count >= InFlight) await RetireOldestAsync().ConfigureAwait(false);
+        if (_batch.Count == 0) return;
         var batch = _batch;
         _batch = [];
         _batchBytes = 0;
-        _sending = Task.Run(() => SendAsync(batch, cancel), CancellationToken.None);
+        _sending.Enqueue((batch, Task.Run(() => SendAsync(batch, cancel), CancellationToken.None)));
     }
 
-    private async Task SendAsync(List<PendingChunk> batch, CancellationToken cancel)
+    /// <summary>Waits for the oldest send and records its chunks in the manifest, each as the store holds it.</summary>
+    private async Task RetireOldestAsync()
+    {
+        var (batch, send) = _sending.Dequeue();
+        var held = await send.ConfigureAwait(false);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            var c = batch[i];
+            // As the store holds it, whoever sent it and with whatever codec: the store checks this at commit.
+            // Where the frame would be in the equivalent image file (docs/image-format.md, "Manifest").
+            _trailer.Add(_framePosition, held[i].Codec, c.UncompressedLength, held[i].StoredLength, c.Hash, c.Runs);
+            _framePosition += ChunkFrameHeader.LengthFor(c.Runs.Length) + held[i].StoredLength;
+        }
+    }
+
+    private bool TryKnown(ChunkHash h, out HeldChunk held) { lock (_known) return _known.TryGetValue(h, out held); }
+
+    private void Learn(ChunkHash h, HeldChunk held) { lock (_known) _known[h] = held; }
+
+    /// <summary>Asks which of the batch's chunks the store lacks, compresses and sends those; answers how the store holds each chunk of the batch.</summary>
+    private async Task<HeldChunk[]> SendAsync(List<PendingChunk> batch, CancellationToken cancel)
     {
         try
         {
             var hashes = batch.Select(c => ChunkHash.From(c.Hash)).ToArray();
-            var ask = hashes.Where(h => !_known.ContainsKey(h)).Distinct().ToList();
+            var ask = hashes.Where(h => !TryKnown(h, out _)).Distinct().ToList();
             var missing = new HashSet<ChunkHash>();
             for (int attempt = 1; ask.Count > 0; attempt++)
             {
                 try
                 {
-                    var stored = await _store.FindMissingAsync(_session, ask, cancel).ConfigureAwait(false);
+                    var held = await _store.FindMissingAsync(_session, ask, cancel).ConfigureAwait(false);
                     missing.Clear();
                     for (int i = 0; i < ask.Count; i++)
-                        if (stored[i] < 0) missing.Add(ask[i]);
-                        else _known[ask[i]] = stored[i];
+                        if (held[i].IsMissing) missing.Add(ask[i]);
+                        else Learn(ask[i], held[i]);
                     if (missing.Count == 0) break;
                     var send = Enumerable.Range(0, batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => batch[i]).ToList();
                     Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress(Codecs));
@@ -117,17 +138,17 @@ public sealed class StoreCaptureSink : CaptureSink
                     var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.Codec, c.UncompressedLength, c.Stored))).ToList();
                     ask = uploads.Select(u => u.Hash).ToList();
                     long start = Stopwatch.GetTimestamp();
-                    await _store.PutChunksAsync(_session, uploads, cancel).ConfigureAwait(false);
+                    int together = Interlocked.Increment(ref _putsUnderWay);
+                    HeldChunk[] kept;
+                    try { kept = await _store.PutChunksAsync(_session, uploads, cancel).ConfigureAwait(false); }
+                    finally { Interlocked.Decrement(ref _putsUnderWay); }
                     long bytes = uploads.Sum(u => (long)u.Blob.Stored.Length);
-                    // How fast the link and the store took the batch: what an automatic codec choice weighs compression against.
-                    Codecs.Drained(bytes, Stopwatch.GetElapsedTime(start).TotalSeconds);
-                    _sent += bytes;
-                    foreach (var u in uploads)
-                    {
-                        _known[u.Hash] = u.Blob.Stored.Length;
-                        _sentCodecs[u.Hash] = u.Blob.Codec;
-                    }
-                    ChunksSent += uploads.Count;
+                    // How fast the link and the store took the batch (sharing it with the sends beside it): what an
+                    // automatic codec choice weighs compression against.
+                    Codecs.Drained(bytes, Stopwatch.GetElapsedTime(start).TotalSeconds / together);
+                    Interlocked.Add(ref _sent, bytes);
+                    for (int i = 0; i < uploads.Count; i++) Learn(uploads[i].Hash, kept[i]);
+                    Interlocked.Add(ref _chunksSent, uploads.Count);
                     break;
                 }
                 catch (StoreConnectionException) when (attempt < SendAttempts && !cancel.IsCancellationRequested)
@@ -136,33 +157,22 @@ public sealed class StoreCaptureSink : CaptureSink
                     await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), cancel).ConfigureAwait(false);
                 }
             }
+            var result = new HeldChunk[batch.Count];
             for (int i = 0; i < batch.Count; i++)
-            {
-                var c = batch[i];
-                int storedLength = _known[hashes[i]];
-                // A chunk this capture sent has the codec it was sent with. Of one the store held already, the missing-query
-                // tells only the stored length: a compressed one is recorded as LZ4, meaning "compressed", and the chunk
-                // object's own prefix names its codec; readers take it from there (docs/store-protocol.md, "Codecs").
-                var codec = storedLength == 0 ? ChunkCodec.Zero : storedLength == c.UncompressedLength ? ChunkCodec.Stored
-                    : _sentCodecs.TryGetValue(hashes[i], out var sentCodec) ? sentCodec : ChunkCodec.Lz4;
-                // Where the frame would be in the equivalent image file (docs/image-format.md, "Manifest").
-                _trailer.Add(_framePosition, codec, c.UncompressedLength, storedLength, c.Hash, c.Runs);
-                _framePosition += ChunkFrameHeader.LengthFor(c.Runs.Length) + storedLength;
-            }
+                if (!TryKnown(hashes[i], out result[i])) throw new StoreException($"the store did not say how it holds chunk {hashes[i]}");
+            return result;
         }
         finally
         {
+            // The data and compressed buffers go back at once; the chunks' hashes and runs stay for the manifest.
             foreach (var c in batch) c.Release();
-            batch.Clear();
         }
     }
 
     public override async ValueTask FinishAsync(IReadOnlyList<VolumeStats> volumes, CancellationToken cancel)
     {
         await StartSendAsync(cancel).ConfigureAwait(false);
-        var last = _sending!;
-        _sending = null;
-        await last.ConfigureAwait(false);
+        while (_sending.Count > 0) await RetireOldestAsync().ConfigureAwait(false);
         using var manifest = new MemoryStream();
         ImageManifest.Write(manifest, _headerBytes, _trailer, volumes);
         await _store.CommitAsync(_session, manifest.ToArray(), cancel).ConfigureAwait(false);
@@ -171,10 +181,11 @@ public sealed class StoreCaptureSink : CaptureSink
 
     public override void Dispose()
     {
-        // A send still under way (the capture failed elsewhere) releases its own batch; let it end first.
-        if (_sending is { } sending)
-            try { sending.Wait(TimeSpan.FromSeconds(30)); }
+        // Sends still under way (the capture failed elsewhere) release their own batches; let them end first.
+        foreach (var (_, send) in _sending)
+            try { send.Wait(TimeSpan.FromSeconds(30)); }
             catch (Exception) { }
+        _sending.Clear();
         foreach (var c in _batch) c.Release();
         _batch.Clear();
         _trailer.Dispose();

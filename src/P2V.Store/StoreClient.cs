@@ -42,23 +42,26 @@ public sealed class StoreClient : IImageStore, IDisposable
         return new IngestSession(s.Session, s.Image);
     }
 
-    public async Task<int[]> FindMissingAsync(IngestSession session, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
+    public async Task<HeldChunk[]> FindMissingAsync(IngestSession session, IReadOnlyList<ChunkHash> hashes, CancellationToken cancel)
     {
-        var result = new int[hashes.Count];
+        var result = new HeldChunk[hashes.Count];
         for (int start = 0; start < hashes.Count; start += StoreEndpoints.MaxHashesPerRequest)
         {
             int count = Math.Min(StoreEndpoints.MaxHashesPerRequest, hashes.Count - start);
             using var response = await SendAsync(HttpMethod.Post, Session(session) + "/missing", HashList(hashes, start, count), cancel).ConfigureAwait(false);
             var bytes = await response.Content.ReadAsByteArrayAsync(cancel).ConfigureAwait(false);
-            if (bytes.Length != 4 * count) throw new StoreException($"store answered {bytes.Length} bytes for {count} hashes");
-            for (int i = 0; i < count; i++) result[start + i] = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4 * i));
+            if (bytes.Length != StoreEndpoints.HeldAnswerLength * count) throw new StoreException($"store answered {bytes.Length} bytes for {count} hashes");
+            for (int i = 0; i < count; i++) result[start + i] = StoreEndpoints.ReadHeld(bytes.AsSpan(StoreEndpoints.HeldAnswerLength * i));
         }
         return result;
     }
 
-    public async Task PutChunksAsync(IngestSession session, IReadOnlyList<ChunkUpload> chunks, CancellationToken cancel)
+    public async Task<HeldChunk[]> PutChunksAsync(IngestSession session, IReadOnlyList<ChunkUpload> chunks, CancellationToken cancel)
     {
         using var response = await SendAsync(HttpMethod.Post, Session(session) + "/chunks", new ChunkRecordsContent(chunks), cancel).ConfigureAwait(false);
+        var answer = await ReadJsonAsync(response, StoreJson.Default.ChunksReceived, cancel).ConfigureAwait(false);
+        var otherwise = (answer.HeldOtherwise ?? []).ToDictionary(h => h.Hash, h => new HeldChunk((ChunkCodec)h.Codec, h.Stored));
+        return chunks.Select(c => otherwise.TryGetValue(c.Hash.ToString(), out var h) ? h : new HeldChunk(c.Blob.Codec, c.Blob.Stored.Length)).ToArray();
     }
 
     public async Task CommitAsync(IngestSession session, byte[] manifest, CancellationToken cancel)

@@ -149,9 +149,21 @@ public sealed class CaptureCodecCommandTests : IDisposable
         Assert.True(again.ExitCode == 0, again.StdErr);
         Assert.Equal(0, JsonDocument.Parse(again.StdOut).RootElement.GetProperty("chunksSent").GetInt32());
 
+        // And with lz4 (issue 13): nothing sent, and the manifest records the chunks as held, zstd, not as LZ4.
+        var lz4 = P2v("capture", volume, "--store", url, "--name", "l", "--codec", "lz4", "--json");
+        Assert.True(lz4.ExitCode == 0, lz4.StdErr);
+        Assert.Equal(0, JsonDocument.Parse(lz4.StdOut).RootElement.GetProperty("chunksSent").GetInt32());
+
         AssertRestoresIdentically($"{url}/images/z", volume);
         AssertRestoresIdentically($"{url}/images/a", volume);
         AssertRestoresIdentically($"{store}/images/z", volume);
+        foreach (var image in new[] { $"{url}/images/l", $"{store}/images/l", $"{url}/images/a" })
+        {
+            AssertRestoresIdentically(image, volume);
+            // `image verify` of a store's image also checks each manifest record (codec, stored length) against the chunk object.
+            var verify = P2v("image", "verify", image);
+            Assert.True(verify.ExitCode == 0, verify.StdErr);
+        }
     }
 
     private static void WaitForListener(int port)

@@ -23,7 +23,7 @@ public sealed class TestController : IAsyncDisposable
     public string Url => Server.Url;
 
     public static async Task<TestController> StartAsync(ITestDatabase database, string? folder = null, string? sharedDatabase = null,
-        Func<ControllerOptions, ControllerOptions>? configure = null)
+        Func<ControllerOptions, ControllerOptions>? configure = null, string? store = null, string? s3Endpoint = null)
     {
         bool owns = folder == null;
         folder ??= Directory.CreateTempSubdirectory("p2v-controller-").FullName;
@@ -33,6 +33,8 @@ public sealed class TestController : IAsyncDisposable
             Database = sharedDatabase ?? database.NewDatabase(folder),
             Listen = new IPEndPoint(IPAddress.Loopback, 0),
             LongPoll = TimeSpan.FromSeconds(3),
+            Store = store,
+            S3Endpoint = s3Endpoint,
         };
         if (configure != null) options = configure(options);
         var server = await ControllerServer.StartAsync(options, NetbootLog.None);

@@ -32,6 +32,12 @@ public sealed class BackendTests(S3rverFixture s3) : IClassFixture<S3rverFixture
         await backend.PutAsync("images/one", Encoding.UTF8.GetBytes("manifest"), none);
         Assert.Equal("hello", Encoding.UTF8.GetString((await backend.GetAsync("chunks/ab/x", none))!));
         Assert.Equal(70_000, await backend.SizeAsync("chunks/cd/y", none));
+        // The head of an object: its size and first bytes (what the missing-query reads a held chunk's codec from).
+        var head = (await backend.HeadAsync("chunks/ab/x", 3, none))!.Value;
+        Assert.Equal((5L, "hel"), (head.Size, Encoding.UTF8.GetString(head.Prefix)));
+        Assert.Equal(5L, (await backend.HeadAsync("chunks/ab/x", 8, none))!.Value.Size);
+        Assert.Equal(5, (await backend.HeadAsync("chunks/ab/x", 8, none))!.Value.Prefix.Length);
+        Assert.Null(await backend.HeadAsync("chunks/ab/never", 8, none));
         var chunks = new List<StoreObject>();
         await foreach (var o in backend.ListAsync("chunks/", none)) chunks.Add(o);
         Assert.Equal(["chunks/ab/x", "chunks/cd/y"], chunks.Select(o => o.Key).Order());
@@ -40,6 +46,8 @@ public sealed class BackendTests(S3rverFixture s3) : IClassFixture<S3rverFixture
         Assert.False(await backend.PutIfAbsentAsync("images/one", Encoding.UTF8.GetBytes("other"), none));
         Assert.Equal("manifest", Encoding.UTF8.GetString((await backend.GetAsync("images/one", none))!));
         Assert.True(await backend.PutIfAbsentAsync("images/two", Encoding.UTF8.GetBytes("second"), none));
+        Assert.False(await backend.PutIfAbsentAsync("chunks/cd/y", new byte[3], none, durable: false));
+        Assert.Equal(70_000, await backend.SizeAsync("chunks/cd/y", none));
 
         await backend.DeleteAsync("chunks/ab/x", none);
         await backend.DeleteAsync("chunks/ab/never", none);

@@ -58,7 +58,8 @@ public sealed class ManifestCacheTests : IDisposable
 
         public Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel) => inner.PutAsync(key, data, cancel);
         public Task FlushAsync(CancellationToken cancel) => inner.FlushAsync(cancel);
-        public Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel) => inner.PutIfAbsentAsync(key, data, cancel);
+        public Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel, bool durable = true) => inner.PutIfAbsentAsync(key, data, cancel, durable);
+        public Task<(long Size, byte[] Prefix)?> HeadAsync(string key, int length, CancellationToken cancel) => inner.HeadAsync(key, length, cancel);
         public Task<long?> SizeAsync(string key, CancellationToken cancel) => inner.SizeAsync(key, cancel);
         public IAsyncEnumerable<StoreObject> ListAsync(string prefix, CancellationToken cancel) => inner.ListAsync(prefix, cancel);
         public Task DeleteAsync(string key, CancellationToken cancel) => inner.DeleteAsync(key, cancel);

@@ -42,11 +42,11 @@ public static class StoreFixtures
     }
 
     public static async Task<(CaptureResult Result, StoreCaptureSink Sink)> CaptureAsync(string disk, IImageStore store, string name,
-        ChunkBoundaries? boundaries = null)
+        ChunkBoundaries? boundaries = null, CodecChooser? codecs = null)
     {
         using var source = VirtualDisk.Open(disk);
         var plan = CapturePlanner.Plan(source, sourceDescription: "store test", toolVersion: "test");
-        using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, CancellationToken.None);
+        using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, CancellationToken.None, codecs: codecs);
         var result = await new CapturePipeline { Boundaries = boundaries ?? ChunkBoundaries.ContentDefined }.RunAsync(source, plan, sink);
         return (result, sink);
     }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 using P2V.Imaging.Images;
 using P2V.Imaging.Pipeline;
+using P2V.Imaging.VirtualDisks;
 using P2V.Store.Backends;
 using P2V.Store.Http;
 using static P2V.Store.Tests.StoreFixtures;
@@ -36,9 +37,9 @@ public sealed class StoreProtocolTests : IDisposable
         var bad = Upload([9, 9, 9, 9], claimedHash: good.Hash.ToArray().Select(b => (byte)~b).ToArray());
         var e = await Assert.ThrowsAsync<StoreException>(() => client.PutChunksAsync(session, [bad], CancellationToken.None));
         Assert.Contains("BLAKE3 hash mismatch", e.Message);
-        Assert.Equal(new[] { -1 }, await client.FindMissingAsync(session, [bad.Hash], CancellationToken.None));
-        await client.PutChunksAsync(session, [good], CancellationToken.None);
-        Assert.Equal(new[] { 4 }, await client.FindMissingAsync(session, [good.Hash], CancellationToken.None));
+        Assert.Equal(new[] { HeldChunk.Missing }, await client.FindMissingAsync(session, [bad.Hash], CancellationToken.None));
+        Assert.Equal(new[] { new HeldChunk(ChunkCodec.Stored, 4) }, await client.PutChunksAsync(session, [good], CancellationToken.None));
+        Assert.Equal(new[] { new HeldChunk(ChunkCodec.Stored, 4) }, await client.FindMissingAsync(session, [good.Hash], CancellationToken.None));
     }
 
     [Fact]
@@ -85,6 +86,69 @@ public sealed class StoreProtocolTests : IDisposable
         return await scratch.GetManifestBytesAsync("x", CancellationToken.None);
     }
 
+    /// <summary>
+    /// Issue 13: after a zstd capture, an LZ4 capture of the same data sends nothing, and its manifest records every
+    /// chunk as the store holds it (zstd), not as the codec it would have sent; the store refuses a manifest that says otherwise.
+    /// </summary>
+    [Fact]
+    public async Task TheManifestRecordsTheCodecTheStoreHoldsEachChunkIn()
+    {
+        var volume = MakeNtfsVolume(_tmp, "a.vol", 32 * MiB, seed: 6);
+        var backend = Backend();
+        var store = new ImageStore(backend);
+        await using var server = await StoreServer.StartAsync(store);
+        using var client = server.Client();
+        await CaptureAsync(volume, client, "z", codecs: new CodecChooser(CodecChoice.Zstd, 2));
+        var (_, sink) = await CaptureAsync(volume, client, "l", codecs: CodecChooser.Lz4);
+        Assert.Equal(0, sink.ChunksSent);
+
+        var manifest = await store.GetManifestAsync("l", CancellationToken.None);
+        Assert.Contains(manifest.Trailer.Chunks, c => c.Codec == ChunkCodec.Zstd);
+        foreach (var c in manifest.Trailer.Chunks)
+        {
+            // The chunk object itself (docs/store-protocol.md, "Objects"): u8 codec, …, then the stored bytes.
+            var path = Path.Combine(backend.Location, ImageStore.ChunkKey(ChunkHash.From(c.Hash)));
+            Assert.Equal(File.ReadAllBytes(path)[0], (byte)c.Codec);
+            Assert.Equal(new FileInfo(path).Length - ChunkBlob.PrefixLength, c.StoredLength);
+        }
+
+        // Read back with the manifest's records checked against the chunk objects, over HTTP and from the folder.
+        foreach (IImageStore reader in new IImageStore[] { client, store })
+        {
+            var restored = _tmp.File($"r-{Guid.NewGuid():N}.img");
+            var image = await StoreImageSource.OpenAsync(reader, "l", CancellationToken.None, checkRecordedForms: true);
+            using (var disk = RawDisk.Create(restored, image.Header.DiskLength, image.Header.SectorSize))
+                await new RestorePipeline { TargetIsBlank = true }.RunAsync(image, disk);
+            Assert.Contains("Images are identical", ExternalTool.Run("qemu-img", "compare", "-f", "raw", "-F", "raw", volume, restored));
+        }
+
+        // A manifest that records a zstd chunk as LZ4 is refused at commit.
+        var lie = ManifestRecordingAsLz4(await store.GetManifestBytesAsync("l", CancellationToken.None), manifest);
+        var session = await client.BeginIngestAsync("liar", CancellationToken.None);
+        await client.FindMissingAsync(session, manifest.Trailer.Chunks.Select(c => ChunkHash.From(c.Hash)).Distinct().ToList(), CancellationToken.None);
+        var e = await Assert.ThrowsAsync<StoreException>(() => client.CommitAsync(session, lie, CancellationToken.None));
+        Assert.Contains("the store holds it as codec Zstd", e.Message);
+        await Assert.ThrowsAsync<ImageNotFoundException>(() => client.GetManifestAsync("liar", CancellationToken.None));
+    }
+
+    /// <summary>The manifest with its first zstd chunk's codec byte set to LZ4 (trailer CRC recomputed, so only the record lies).</summary>
+    private static byte[] ManifestRecordingAsLz4(byte[] bytes, ImageManifest parsed)
+    {
+        var header = parsed.Header.ToBytes();
+        using var trailer = new ImageTrailerWriter();
+        bool changed = false;
+        foreach (var c in parsed.Trailer.Chunks)
+        {
+            var codec = c.Codec == ChunkCodec.Zstd && !changed ? ChunkCodec.Lz4 : c.Codec;
+            changed |= codec != c.Codec;
+            trailer.Add(c.FrameOffset, codec, c.UncompressedLength, c.StoredLength, c.Hash, c.Runs);
+        }
+        Assert.True(changed);
+        using var output = new MemoryStream();
+        ImageManifest.Write(output, header, trailer, parsed.Trailer.Volumes);
+        return output.ToArray();
+    }
+
     [Fact]
     public async Task ADroppedConnectionResumesWhereItStopped()
     {
@@ -118,7 +182,7 @@ public sealed class StoreProtocolTests : IDisposable
         }
         await using var second = await StoreServer.StartAsync(new ImageStore(new FolderBackend(root)));
         using var again = second.Client();
-        Assert.Equal(new[] { 3 }, await again.FindMissingAsync(session, [data.Hash], CancellationToken.None));
+        Assert.Equal(new[] { new HeldChunk(ChunkCodec.Stored, 3) }, await again.FindMissingAsync(session, [data.Hash], CancellationToken.None));
         await again.AbortAsync(session, CancellationToken.None);
         await Assert.ThrowsAsync<StoreConflictException>(() => again.FindMissingAsync(session, [data.Hash], CancellationToken.None));
     }

@@ -118,11 +118,12 @@ public static class ImagingCommands
 
     private static Command Verify()
     {
-        var image = new Argument<string>("image") { Description = "The P2V image" };
+        var image = new Argument<string>("image") { Description = "The P2V image: a file, or STORE/images/NAME (a URL or a folder)" };
+        var token = StoreCommands.TokenOption();
         var workers = CliOptions.Workers();
         var json = CliOptions.Json();
-        var command = new Command("verify", "Decompress and hash-check every chunk of an image") { image, workers, json };
-        command.SetAction((r, ct) => VerifyAsync(r.GetValue(image)!, r.GetValue(workers), r.GetValue(json), ct));
+        var command = new Command("verify", "Decompress and hash-check every chunk of an image") { image, token, workers, json };
+        command.SetAction((r, ct) => VerifyAsync(r.GetValue(image)!, r.GetValue(token), r.GetValue(workers), r.GetValue(json), ct));
         return command;
     }
 
@@ -326,10 +327,23 @@ public static class ImagingCommands
         return 0;
     }
 
-    private static async Task<int> VerifyAsync(string path, int workers, bool json, CancellationToken cancel)
+    private static async Task<int> VerifyAsync(string path, string? token, int workers, bool json, CancellationToken cancel)
     {
-        CheckImage(path);
-        using var image = ImageReader.Open(path);
+        IImageSource image;
+        IDisposable? owner;
+        if (StoreLocation.IsImageReference(path))
+        {
+            // A store's image: every chunk hash-checked, and the manifest's record of each (codec, stored length) checked against the store's chunk object.
+            var (source, store) = await StoreCommands.OpenImageAsync(path, token, cancel, checkRecordedForms: true);
+            (image, owner) = (source, store);
+        }
+        else
+        {
+            CheckImage(path);
+            var reader = ImageReader.Open(path);
+            (image, owner) = (reader, reader);
+        }
+        using var _ = owner;
         var result = await ProgressDisplay.RunAsync("verify", json, p =>
             new RestorePipeline { Workers = workers, Progress = p, VerifyOnly = true }.RunAsync(image, null, cancel));
         if (json)

@@ -142,12 +142,13 @@ public static class StoreCommands
     }
 
     /// <summary>A restore source for STORE/images/NAME (a URL or a folder).</summary>
-    internal static async Task<(StoreImageSource Source, IDisposable? Store)> OpenImageAsync(string reference, string? token, CancellationToken cancel)
+    internal static async Task<(StoreImageSource Source, IDisposable? Store)> OpenImageAsync(string reference, string? token, CancellationToken cancel,
+        bool checkRecordedForms = false)
     {
         var (location, name) = StoreLocation.ParseImageReference(reference)
             ?? throw new UsageException($"'{reference}' is neither an image file nor STORE/images/NAME");
         var store = StoreLocation.Open(location, Token(token));
-        try { return (await StoreImageSource.OpenAsync(store, name, cancel), store as IDisposable); }
+        try { return (await StoreImageSource.OpenAsync(store, name, cancel, checkRecordedForms: checkRecordedForms), store as IDisposable); }
         catch
         {
             (store as IDisposable)?.Dispose();

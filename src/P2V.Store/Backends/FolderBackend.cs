@@ -26,7 +26,7 @@ public sealed partial class FolderBackend : IStoreBackend
 
     public async Task PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel)
     {
-        var temp = await WriteTempAsync(data, durable: false, cancel).ConfigureAwait(false);
+        var temp = await WriteTempAsync(Path.Combine(_root, TempFolder), data, durable: false, cancel).ConfigureAwait(false);
         var path = PathOf(key);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.Move(temp, path, overwrite: true);
@@ -44,11 +44,11 @@ public sealed partial class FolderBackend : IStoreBackend
     [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
     private static partial int SyncFs(int fd);
 
-    public async Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel)
+    public async Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel, bool durable = true)
     {
         var path = PathOf(key);
         if (File.Exists(path)) return false;
-        var temp = await WriteTempAsync(data, durable: true, cancel).ConfigureAwait(false);
+        var temp = await WriteTempAsync(Path.Combine(_root, TempFolder), data, durable, cancel).ConfigureAwait(false);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         try
         {
@@ -63,21 +63,23 @@ public sealed partial class FolderBackend : IStoreBackend
         }
     }
 
-    private async Task<string> WriteTempAsync(ReadOnlyMemory<byte> data, bool durable, CancellationToken cancel)
+    private static Task<string> WriteTempAsync(string folder, ReadOnlyMemory<byte> data, bool durable, CancellationToken cancel)
     {
-        var temp = Path.Combine(_root, TempFolder, Guid.NewGuid().ToString("N"));
+        cancel.ThrowIfCancellationRequested();
+        var temp = Path.Combine(folder, Guid.NewGuid().ToString("N"));
         try
         {
-            await using var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
-            await f.WriteAsync(data, cancel).ConfigureAwait(false);
-            if (durable) f.Flush(flushToDisk: true);
+            // One write(2) through a plain handle: the callers run on the thread pool already.
+            using var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.None);
+            RandomAccess.Write(handle, data.Span, 0);
+            if (durable) RandomAccess.FlushToDisk(handle);
         }
         catch
         {
             File.Delete(temp);
             throw;
         }
-        return temp;
+        return Task.FromResult(temp);
     }
 
     public async Task<byte[]?> GetAsync(string key, CancellationToken cancel)
@@ -85,6 +87,49 @@ public sealed partial class FolderBackend : IStoreBackend
         try
         {
             return await File.ReadAllBytesAsync(PathOf(key), cancel).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public Task<(byte[] Rented, int Length)?> GetPooledAsync(string key, CancellationToken cancel)
+    {
+        cancel.ThrowIfCancellationRequested();
+        try
+        {
+            using var handle = File.OpenHandle(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            long size = RandomAccess.GetLength(handle);
+            if (size > int.MaxValue) throw new IOException($"{PathOf(key)}: {size} bytes, too large for an object");
+            var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(1, (int)size));
+            int done = 0;
+            try
+            {
+                for (int n; done < size && (n = RandomAccess.Read(handle, rented.AsSpan(done, (int)size - done), done)) > 0;) done += n;
+            }
+            catch
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+                throw;
+            }
+            return Task.FromResult<(byte[], int)?>((rented, done));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult<(byte[], int)?>(null);
+        }
+    }
+
+    public async Task<(long Size, byte[] Prefix)?> HeadAsync(string key, int length, CancellationToken cancel)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(PathOf(key), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            long size = RandomAccess.GetLength(handle);
+            var prefix = new byte[(int)Math.Min(length, size)];
+            int read = await RandomAccess.ReadAsync(handle, prefix, 0, cancel).ConfigureAwait(false);
+            return (size, prefix[..read]);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

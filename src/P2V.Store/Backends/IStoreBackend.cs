@@ -15,11 +15,29 @@ public interface IStoreBackend
     /// <summary>Makes every object written so far durable: the store calls it once before it commits a manifest.</summary>
     Task FlushAsync(CancellationToken cancel);
 
-    /// <summary>Writes only when nothing is under <paramref name="key"/> yet, durably; false when something was.</summary>
-    Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel);
+    /// <summary>
+    /// Writes only when nothing is under <paramref name="key"/> yet; false when something was. Durable when it returns,
+    /// unless <paramref name="durable"/> is false (then after <see cref="FlushAsync"/>, as for <see cref="PutAsync"/>).
+    /// </summary>
+    Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel, bool durable = true);
+
+    /// <summary>The object's size and its first <paramref name="length"/> bytes (fewer when it is shorter), or null when there is none.</summary>
+    Task<(long Size, byte[] Prefix)?> HeadAsync(string key, int length, CancellationToken cancel);
 
     /// <summary>The whole object, or null when there is none.</summary>
     Task<byte[]?> GetAsync(string key, CancellationToken cancel);
+
+    /// <summary>
+    /// The whole object in an array rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/> (the caller returns it), with
+    /// its length; null when there is none. For reads of many objects at once without a fresh array each.
+    /// </summary>
+    async Task<(byte[] Rented, int Length)?> GetPooledAsync(string key, CancellationToken cancel)
+    {
+        if (await GetAsync(key, cancel).ConfigureAwait(false) is not { } bytes) return null;
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(1, bytes.Length));
+        bytes.CopyTo(rented, 0);
+        return (rented, bytes.Length);
+    }
 
     /// <summary>The object's size, or null when there is none.</summary>
     Task<long?> SizeAsync(string key, CancellationToken cancel);

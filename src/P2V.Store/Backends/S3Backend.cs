@@ -64,7 +64,7 @@ public sealed class S3Backend : IStoreBackend, IDisposable
     /// writers of one key both succeed. Image names are unique per capture job, so two commits of one
     /// name at the same instant do not happen in practice; the folder backend closes the window.
     /// </summary>
-    public async Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel)
+    public async Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel, bool durable = true)
     {
         if (await SizeAsync(key, cancel).ConfigureAwait(false) is not null) return false;
         await PutAsync(key, data, cancel).ConfigureAwait(false);
@@ -87,6 +87,28 @@ public sealed class S3Backend : IStoreBackend, IDisposable
         catch (AmazonServiceException e)
         {
             throw new StoreException($"{Location}: reading {key}: {e.Message}");
+        }
+    }
+
+    /// <summary>A ranged GET: the prefix, and the object's size from Content-Range ("bytes 0-7/SIZE").</summary>
+    public async Task<(long Size, byte[] Prefix)?> HeadAsync(string key, int length, CancellationToken cancel)
+    {
+        try
+        {
+            using var response = await _s3.GetObjectAsync(new GetObjectRequest { BucketName = _location.Bucket, Key = Key(key), ByteRange = new ByteRange(0, length - 1) }, cancel).ConfigureAwait(false);
+            var prefix = new byte[response.ContentLength];
+            await response.ResponseStream.ReadExactlyAsync(prefix, cancel).ConfigureAwait(false);
+            var range = response.ContentRange;
+            long size = range is { } r && r.LastIndexOf('/') is int slash and >= 0 && long.TryParse(r.AsSpan(slash + 1), out long total) ? total : prefix.Length;
+            return (size, prefix);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+        catch (AmazonServiceException e)
+        {
+            throw new StoreException($"{Location}: reading the start of {key}: {e.Message}");
         }
     }
 

@@ -21,6 +21,24 @@ public static class StoreEndpoints
     /// <summary>Hashes per "which are missing" or "send me these" request.</summary>
     public const int MaxHashesPerRequest = 4096;
     public const long MaxManifestBytes = 256L << 20;
+    /// <summary>Bytes per hash in the missing-query's answer.</summary>
+    public const int HeldAnswerLength = 8;
+
+    public static void WriteHeld(Span<byte> dest, HeldChunk held)
+    {
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(dest, held.StoredLength);
+        dest[4] = held.IsMissing ? (byte)0 : (byte)held.Codec;
+        dest[5] = dest[6] = dest[7] = 0;
+    }
+
+    public static HeldChunk ReadHeld(ReadOnlySpan<byte> src)
+    {
+        int stored = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(src);
+        var codec = (ChunkCodec)src[4];
+        if (stored < 0) return HeldChunk.Missing;
+        if (!Enum.IsDefined(codec)) throw new StoreException($"store answered codec {(byte)codec} for a held chunk");
+        return new HeldChunk(codec, stored);
+    }
 
     public static IEndpointRouteBuilder MapImageStore(this IEndpointRouteBuilder app, ImageStore store, IStoreAccess access)
     {
@@ -73,17 +91,24 @@ public static class StoreEndpoints
             var allowed = await store.ChunksOfAsync(name, c.RequestAborted);
             foreach (var h in hashes)
                 if (!allowed.Contains(h)) throw new StoreException($"chunk {h} is not part of image '{name}'");
-            var blobs = await store.ReadChunksAsync(name, hashes, c.RequestAborted);
-            c.Response.ContentType = "application/octet-stream";
-            c.Response.ContentLength = blobs.Sum(b => (long)ChunkRecord.PrefixLength + b.Stored.Length);
-            var writer = c.Response.BodyWriter;
-            for (int i = 0; i < blobs.Length; i++)
+            var (blobs, rented) = await store.ReadPooledChunksAsync(name, hashes, c.RequestAborted);
+            try
             {
-                var b = blobs[i];
-                ChunkRecord.WritePrefix(writer.GetSpan(ChunkRecord.PrefixLength), hashes[i], b.Codec, b.UncompressedLength, b.Stored.Length);
-                writer.Advance(ChunkRecord.PrefixLength);
-                await writer.WriteAsync(b.Stored, c.RequestAborted);
+                c.Response.ContentType = "application/octet-stream";
+                c.Response.ContentLength = blobs.Sum(b => (long)ChunkRecord.PrefixLength + b.Stored.Length);
+                var writer = c.Response.BodyWriter;
+                for (int i = 0; i < blobs.Length; i++)
+                {
+                    var b = blobs[i];
+                    ChunkRecord.WritePrefix(writer.GetSpan(ChunkRecord.PrefixLength), hashes[i], b.Codec, b.UncompressedLength, b.Stored.Length);
+                    writer.Advance(ChunkRecord.PrefixLength);
+                    // WriteAsync copies into the pipe (flushing when it holds enough): the buffer can go back right after.
+                    await writer.WriteAsync(b.Stored, c.RequestAborted);
+                    if (rented[i] is { } done) ArrayPool<byte>.Shared.Return(done);
+                    rented[i] = null;
+                }
             }
+            finally { ImageStore.ReturnAll(rented); }
         });
 
         public Task BeginIngest(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
@@ -92,13 +117,13 @@ public static class StoreEndpoints
             await Json(c, 201, new SessionResponse(session.Id, session.Image, (int)store.SessionLease.TotalSeconds), StoreJson.Default.SessionResponse);
         });
 
-        /// <summary>Body: hashes; answer: per hash an i32, the stored length of the chunk the store holds, or -1 when it lacks it.</summary>
+        /// <summary>Body: hashes; answer: per hash 8 bytes, i32 stored length (-1: missing), u8 codec, 3 reserved: how the store holds the chunk.</summary>
         public Task Missing(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
         {
             var hashes = await ReadHashesAsync(c);
-            var stored = await store.FindMissingAsync(Session(c), hashes, c.RequestAborted);
-            var bytes = new byte[4 * stored.Length];
-            for (int i = 0; i < stored.Length; i++) System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 * i), stored[i]);
+            var held = await store.FindMissingAsync(Session(c), hashes, c.RequestAborted);
+            var bytes = new byte[HeldAnswerLength * held.Length];
+            for (int i = 0; i < held.Length; i++) WriteHeld(bytes.AsSpan(HeldAnswerLength * i), held[i]);
             c.Response.ContentType = "application/octet-stream";
             c.Response.ContentLength = bytes.Length;
             await c.Response.Body.WriteAsync(bytes, c.RequestAborted);
@@ -113,11 +138,12 @@ public static class StoreEndpoints
             var session = Session(c);
             // Records are bounded one by one; the body as a whole is as long as the sender's batch.
             if (c.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = null;
-            int received = await ReceiveRecordsAsync(c.Request.BodyReader, session, c.RequestAborted);
-            await Json(c, 200, new ChunksReceived(received), StoreJson.Default.ChunksReceived);
+            var otherwise = new System.Collections.Concurrent.ConcurrentBag<HeldOtherwise>();
+            int received = await ReceiveRecordsAsync(c.Request.BodyReader, session, otherwise, c.RequestAborted);
+            await Json(c, 200, new ChunksReceived(received, otherwise.ToList()), StoreJson.Default.ChunksReceived);
         });
 
-        private async Task<int> ReceiveRecordsAsync(PipeReader reader, IngestSession session, CancellationToken cancel)
+        private async Task<int> ReceiveRecordsAsync(PipeReader reader, IngestSession session, System.Collections.Concurrent.ConcurrentBag<HeldOtherwise> otherwise, CancellationToken cancel)
         {
             int received = 0;
             long offset = 0;
@@ -136,7 +162,13 @@ public static class StoreEndpoints
                         await slots.WaitAsync(cancel);
                         inFlight.Add(Task.Run(async () =>
                         {
-                            try { await store.PutChunkAsync(session, upload.Upload, CancellationToken.None); }
+                            try
+                            {
+                                var (hash, blob) = (upload.Upload.Hash, upload.Upload.Blob);
+                                var held = await store.PutChunkAsync(session, upload.Upload, CancellationToken.None);
+                                if (held.Codec != blob.Codec || held.StoredLength != blob.Stored.Length)
+                                    otherwise.Add(new HeldOtherwise(hash.ToString(), (byte)held.Codec, held.StoredLength));
+                            }
                             finally { upload.Return(); slots.Release(); }
                         }, CancellationToken.None));
                         if (inFlight.Count > 64) { await Task.WhenAll(inFlight); inFlight.Clear(); }
