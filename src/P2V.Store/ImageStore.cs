@@ -90,8 +90,25 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
     {
         var key = ChunkKey(hash);
         if (await backend.HeadAsync(key, ChunkBlob.PrefixLength, cancel).ConfigureAwait(false) is not { } head) return HeldChunk.Missing;
-        var blob = ChunkBlob.Parse(head.Prefix.AsMemory(), key, head.Size - ChunkBlob.PrefixLength);
+        ChunkBlob blob;
+        try { blob = ChunkBlob.Parse(head.Prefix.AsMemory(), key, head.Size - ChunkBlob.PrefixLength); }
+        // A torn object (a power cut before the commit's flush left it short or empty) counts as missing: it is sent again and replaced.
+        catch (StoreException) { return HeldChunk.Missing; }
         return new HeldChunk(blob.Codec, (int)(head.Size - ChunkBlob.PrefixLength));
+    }
+
+    /// <summary>Whether the object under <paramref name="hash"/>'s key decodes to the data of that hash.</summary>
+    private async Task<bool> IntactAsync(ChunkHash hash, CancellationToken cancel)
+    {
+        var key = ChunkKey(hash);
+        if (await backend.GetAsync(key, cancel).ConfigureAwait(false) is not { } bytes) return false;
+        try
+        {
+            var blob = ChunkBlob.Parse(bytes, key);
+            blob.Verify(hash.ToArray(), new byte[blob.UncompressedLength]);
+            return true;
+        }
+        catch (StoreException) { return false; }
     }
 
     public async Task<HeldChunk[]> PutChunksAsync(IngestSession session, IReadOnlyList<ChunkUpload> chunks, CancellationToken cancel)
@@ -120,6 +137,12 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
         {
             chunk.Blob.Write(bytes);
             created = await backend.PutIfAbsentAsync(ChunkKey(chunk.Hash), bytes.AsMemory(0, chunk.Blob.Length), cancel, durable: false).ConfigureAwait(false);
+            // Someone's copy is there: normally whole (another sender's, kept first), but a torn one is replaced by this verified copy.
+            if (!created && !await IntactAsync(chunk.Hash, cancel).ConfigureAwait(false))
+            {
+                await backend.PutAsync(ChunkKey(chunk.Hash), bytes.AsMemory(0, chunk.Blob.Length), cancel).ConfigureAwait(false);
+                created = true;
+            }
         }
         finally { ArrayPool<byte>.Shared.Return(bytes); }
         var held = created ? new HeldChunk(chunk.Blob.Codec, chunk.Blob.Stored.Length) : await HeldAsync(chunk.Hash, cancel).ConfigureAwait(false);

@@ -39,7 +39,7 @@ public sealed class HostAgent : IDisposable
         _server = _started[before];
     }
 
-    /// <summary>kill -9 of the server, as a crash or a power cut does it.</summary>
+    /// <summary>kill -9 of the server, as a crash does it (the page cache survives: this is no power cut).</summary>
     public void KillServer()
     {
         _server!.Kill(entireProcessTree: true);
