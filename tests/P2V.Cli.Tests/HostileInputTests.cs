@@ -39,7 +39,6 @@ public sealed class HostileInputTests : IDisposable
         return image;
     }
 
-    private static string Sha256(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
     [Fact]
     public void CaptureIntoAPipeWhoseReaderGoesAwayFails()
@@ -142,7 +141,7 @@ public sealed class HostileInputTests : IDisposable
     {
         var disk = RandomDisk("self.img", 1);
         var image = CaptureOf(disk);
-        var before = Sha256(image);
+        var before = Hostile.Promise.Hash(image);
         var link = _tmp.File("link.p2v");
         File.CreateSymbolicLink(link, image);
         foreach (var target in new[] { image, link })
@@ -151,7 +150,7 @@ public sealed class HostileInputTests : IDisposable
             Assert.Equal(1, r.ExitCode);
             Assert.Contains("is the image", P2vProcess.OneLine(r));
         }
-        Assert.Equal(before, Sha256(image));
+        Assert.Equal(before, Hostile.Promise.Hash(image));
         Assert.Equal(0, P2v("image", "verify", image).ExitCode);
     }
 
@@ -162,11 +161,11 @@ public sealed class HostileInputTests : IDisposable
         var image = CaptureOf(disk);
         var target = _tmp.File("existing.img");
         File.WriteAllBytes(target, new byte[2 << 20]);
-        var before = Sha256(target);
+        var before = Hostile.Promise.Hash(target);
         var r = P2v("restore", image, target, "--format", "vhdx");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("is a raw disk, not vhdx", P2vProcess.OneLine(r));
-        Assert.Equal(before, Sha256(target));
+        Assert.Equal(before, Hostile.Promise.Hash(target));
 
         // The matching format, or none, writes in place.
         Assert.Equal(0, P2v("restore", image, target, "--format", "raw").ExitCode);
@@ -180,11 +179,11 @@ public sealed class HostileInputTests : IDisposable
         var image = CaptureOf(disk);
         var target = _tmp.File("small.vhdx");
         ExternalTool.Run("qemu-img", "create", "-q", "-f", "vhdx", target, "2M");
-        var before = Sha256(target);
+        var before = Hostile.Promise.Hash(target);
         var r = P2v("restore", image, target);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("bytes but the image's disk is", P2vProcess.OneLine(r));
-        Assert.Equal(before, Sha256(target));
+        Assert.Equal(before, Hostile.Promise.Hash(target));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using P2V.Imaging;
 using P2V.Imaging.Disks;
 using P2V.Imaging.FileSystems.Ntfs;
 using P2V.Imaging.VirtualDisks;
@@ -38,7 +39,7 @@ public static class FixupUndo
                 {
                     var path = change.Path!;
                     var bytes = volume.ReadFile(path);
-                    var current = FixupWriter.Sha256(bytes);
+                    var current = Sha256.HexOf(bytes);
                     if (current == change.OldSha256) continue;
                     var values = report.Changes.Where(c => c.Kind == FixupChange.RegistryKind && string.Equals(c.Path, path, StringComparison.OrdinalIgnoreCase)).ToList();
                     if (current != change.NewSha256 && !force && values.Count > 0)
@@ -62,7 +63,7 @@ public static class FixupUndo
                     var backup = change.Backup is null ? null : Path.Combine(folder, change.Backup);
                     if (backup is null || !File.Exists(backup)) { problems.Add($"{path}: the old content {change.Backup} is missing"); continue; }
                     var old = File.ReadAllBytes(backup);
-                    if (FixupWriter.Sha256(old) != change.OldSha256) { problems.Add($"{backup} does not hold the old content of {path} (SHA-256 differs)"); continue; }
+                    if (Sha256.HexOf(old) != change.OldSha256) { problems.Add($"{backup} does not hold the old content of {path} (SHA-256 differs)"); continue; }
                     actions.Add(() => volume.ReplaceFile(path, old));
                     break;
                 }
@@ -92,7 +93,7 @@ public static class FixupUndo
                 {
                     var path = change.Path!;
                     if (!volume.FileExists(path)) continue; // the fix-up stopped before it
-                    var current = FixupWriter.Sha256(volume.ReadFile(path));
+                    var current = Sha256.HexOf(volume.ReadFile(path));
                     if (current != change.NewSha256 && !force) { problems.Add($"{path} changed since the fix-up (SHA-256 {current})"); continue; }
                     if (volume.CheckDelete(path) is { } why) { problems.Add($"{path} cannot be deleted: {why}"); continue; }
                     deleted.Add(path);

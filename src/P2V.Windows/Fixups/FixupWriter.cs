@@ -15,8 +15,6 @@ internal sealed class FixupWriter(IVirtualDisk disk, NtfsVolume volume, FixupRep
     public NtfsVolume Volume => volume;
     public IVirtualDisk Disk => disk;
 
-    public static string Sha256(ReadOnlySpan<byte> bytes) => P2V.Imaging.Sha256.HexOf(bytes);
-
     public static string BackupFolder(string reportPath) => reportPath + ".files";
 
     private void Record(FixupChange change)
@@ -34,7 +32,7 @@ internal sealed class FixupWriter(IVirtualDisk disk, NtfsVolume volume, FixupRep
     public void ReplaceFile(string step, string path, byte[] content, string description, string source)
     {
         var old = volume.ReadFile(path);
-        string oldSha = Sha256(old), newSha = Sha256(content);
+        string oldSha = Sha256.HexOf(old), newSha = Sha256.HexOf(content);
         if (oldSha == newSha) return;
         string? backup = null;
         if (reportPath is not null)
@@ -63,7 +61,7 @@ internal sealed class FixupWriter(IVirtualDisk disk, NtfsVolume volume, FixupRep
         Record(new FixupChange
         {
             Kind = FixupChange.NewFileKind, Step = step, Description = description, Path = path,
-            NewSha256 = Sha256(content), NewLength = content.Length, Source = source,
+            NewSha256 = Sha256.HexOf(content), NewLength = content.Length, Source = source,
         });
         volume.CreateFile(path, content);
     }
