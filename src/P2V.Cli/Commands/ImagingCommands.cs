@@ -37,12 +37,9 @@ public static class ImagingCommands
         var sectorSize = CliOptions.SectorSize("Sector size of a raw disk image (default: 512)");
         var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML, at most 4 MiB) stored in the image", HelpName = "FILE" };
         var workers = CliOptions.Workers();
-        var codec = new Option<string>("--codec")
-        {
-            Description = "Chunk compression: lz4 (fastest), zstd (smaller, for slow links), or auto (per chunk, from how fast the destination takes bytes)",
-            HelpName = "lz4|zstd|auto",
-            DefaultValueFactory = _ => "lz4",
-        };
+        var codec = CliOptions.Parsed("--codec",
+            "Chunk compression: lz4 (fastest, the default), zstd (smaller, for slow links), or auto (per chunk, from how fast the destination takes bytes)",
+            ParseCodec, "lz4|zstd|auto", "lz4", "zstd", "auto");
         var json = CliOptions.Json("Print the result as JSON instead of the summary (on standard error with -o -)");
         var jsonFile = new Option<string>("--json-file") { Description = "Also write the result as JSON to this file", HelpName = "FILE" };
         // Diagnostic, for bench/compare's device limit: the disk ranges a capture would read, one "offset length" a line.
@@ -57,7 +54,7 @@ public static class ImagingCommands
         {
             if (r.GetValue(codecLimit)) return Task.FromResult(PrintCodecLimit(r.GetValue(disk)!, r.GetValue(sectorSize) ?? 512, r.GetValue(workers), ct));
             if (r.GetValue(printPlan)) return Task.FromResult(PrintPlan(r.GetValue(disk)!, r.GetValue(raw), r.GetValue(rawOnDamage), r.GetValue(sectorSize) ?? 512));
-            var codecChoice = ParseCodec(r.GetValue(codec)!);
+            var codecChoice = r.GetValue(codec) ?? CodecChoice.Lz4;
             if ((r.GetValue(output) is null) == (r.GetValue(store) is null)) throw new UsageException(r.GetValue(output) is null ? "missing option --output (or --store URL --name NAME)" : "give -o IMAGE or --store URL, not both");
             if (r.GetValue(store) is not null && r.GetValue(name) is null) throw new UsageException("--store needs --name NAME");
             var target = r.GetValue(store) is { } url ? new CaptureTarget(null, url, r.GetValue(name), r.GetValue(token)) : new CaptureTarget(r.GetValue(output), null, null, null);
@@ -91,7 +88,7 @@ public static class ImagingCommands
         "lz4" => CodecChoice.Lz4,
         "zstd" => CodecChoice.Zstd,
         "auto" => CodecChoice.Auto,
-        _ => throw new UsageException($"--codec '{value}' is not one of lz4, zstd, auto"),
+        _ => throw new ArgumentException($"--codec '{value}' is not one of lz4, zstd, auto"),
     };
 
     private static Command Restore()
