@@ -111,14 +111,14 @@ public static class StoreEndpoints
             finally { ImageStore.ReturnAll(rented); }
         });
 
-        public Task BeginIngest(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task BeginIngest(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             var session = await store.BeginIngestAsync(Name(c), c.RequestAborted);
             await Json(c, 201, new SessionResponse(session.Id, session.Image, (int)store.SessionLease.TotalSeconds), StoreJson.Default.SessionResponse);
         });
 
         /// <summary>Body: hashes; answer: per hash 8 bytes, i32 stored length (-1: missing), u8 codec, 3 reserved: how the store holds the chunk.</summary>
-        public Task Missing(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task Missing(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             var hashes = await ReadHashesAsync(c);
             var held = await store.FindMissingAsync(Session(c), hashes, c.RequestAborted);
@@ -133,7 +133,7 @@ public static class StoreEndpoints
         /// Body: chunk records, read through the PipeReader as they arrive. Each whole record is verified and
         /// kept at once, so when the connection drops, everything before the break is in the store already.
         /// </summary>
-        public Task ReceiveChunks(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task ReceiveChunks(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             var session = Session(c);
             // Records are bounded one by one; the body as a whole is as long as the sender's batch.
@@ -212,7 +212,7 @@ public static class StoreEndpoints
             return true;
         }
 
-        public Task Commit(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task Commit(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             if (c.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = MaxManifestBytes;
             var manifest = await ReadBodyAsync(c.Request.BodyReader, MaxManifestBytes, "manifest", c.RequestAborted);
@@ -220,7 +220,7 @@ public static class StoreEndpoints
             c.Response.StatusCode = 201;
         });
 
-        public Task Abort(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task Abort(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             await store.AbortAsync(Session(c), c.RequestAborted);
             c.Response.StatusCode = 204;
@@ -262,10 +262,19 @@ public static class StoreEndpoints
             }
         }
 
-        private async Task Run(HttpContext c, StoreOperation operation, string? image, Func<Task> action)
+        private Task Run(HttpContext c, StoreOperation operation, string? image, Func<Task> action) => Run(c, operation, image, ingest: false, action);
+
+        /// <param name="ingest">An ingest request: its format changed in protocol 2, so one without the version header (protocol 1) is refused too.</param>
+        private async Task Run(HttpContext c, StoreOperation operation, string? image, bool ingest, Func<Task> action)
         {
+            c.Response.Headers[StoreProtocol.Header] = StoreProtocol.VersionText;
             try
             {
+                if (StoreProtocol.CheckRequest(c.Request, changedSinceVersion1: ingest) is { } mismatch)
+                {
+                    await Json(c, 400, new StoreError(mismatch), StoreJson.Default.StoreError);
+                    return;
+                }
                 if (image is not null) ImageStore.CheckName(image);
                 switch (await access.AuthorizeAsync(c, operation, image))
                 {
