@@ -216,6 +216,13 @@ public sealed class StoreClient : IImageStore, IDisposable
             var prefix = new byte[ChunkRecord.PrefixLength];
             foreach (var c in chunks)
             {
+                if (c.Record.Length == ChunkRecord.PrefixLength + c.Blob.Stored.Length)
+                {
+                    // One write (one send(2), one TCP segment train) per record: a 44-byte write of its own cost a system call and a wake-up of the store.
+                    ChunkRecord.WritePrefix(c.Record.Span, c.Hash, c.Blob.Codec, c.Blob.UncompressedLength, c.Blob.Stored.Length);
+                    await stream.WriteAsync(c.Record, cancel).ConfigureAwait(false);
+                    continue;
+                }
                 ChunkRecord.WritePrefix(prefix, c.Hash, c.Blob.Codec, c.Blob.UncompressedLength, c.Blob.Stored.Length);
                 await stream.WriteAsync(prefix, cancel).ConfigureAwait(false);
                 await stream.WriteAsync(c.Blob.Stored, cancel).ConfigureAwait(false);

@@ -165,7 +165,7 @@ public static class StoreEndpoints
                             try
                             {
                                 var (hash, blob) = (upload.Upload.Hash, upload.Upload.Blob);
-                                var held = await store.PutChunkAsync(session, upload.Upload, CancellationToken.None);
+                                var held = await store.PutChunkAsync(session, upload.Upload, CancellationToken.None, upload.ChunkObject);
                                 if (held.Codec != blob.Codec || held.StoredLength != blob.Stored.Length)
                                     otherwise.Add(new HeldOtherwise(hash.ToString(), (byte)held.Codec, held.StoredLength));
                             }
@@ -190,8 +190,10 @@ public static class StoreEndpoints
             return received;
         }
 
+        /// <summary>A received record laid out as its chunk object (docs/store-protocol.md, "Objects") in a pooled buffer: kept without another copy.</summary>
         private sealed record PooledUpload(ChunkUpload Upload, byte[] Buffer)
         {
+            public ReadOnlyMemory<byte> ChunkObject => Buffer.AsMemory(0, Upload.Blob.Length);
             public void Return() => ArrayPool<byte>.Shared.Return(Buffer);
         }
 
@@ -205,9 +207,12 @@ public static class StoreEndpoints
             var (hash, codec, ulen, stored) = ChunkRecord.ReadPrefix(prefix, offset);
             length = ChunkRecord.PrefixLength + stored;
             if (buffer.Length < length) return false;
-            var bytes = ArrayPool<byte>.Shared.Rent(Math.Max(1, stored));
-            buffer.Slice(ChunkRecord.PrefixLength, stored).CopyTo(bytes);
-            upload = new PooledUpload(new ChunkUpload(hash, new ChunkBlob(codec, ulen, bytes.AsMemory(0, stored))), bytes);
+            // Copied once, out of the pipe's blocks, behind the chunk object's prefix: the object is then written as it lies.
+            var bytes = ArrayPool<byte>.Shared.Rent(ChunkBlob.PrefixLength + stored);
+            var blob = new ChunkBlob(codec, ulen, bytes.AsMemory(ChunkBlob.PrefixLength, stored));
+            buffer.Slice(ChunkRecord.PrefixLength, stored).CopyTo(bytes.AsSpan(ChunkBlob.PrefixLength));
+            blob.WritePrefix(bytes);
+            upload = new PooledUpload(new ChunkUpload(hash, blob), bytes);
             buffer = buffer.Slice(length);
             return true;
         }
