@@ -19,7 +19,8 @@ public sealed record ImageSummary(long DiskBytes, int SectorSize, string Partiti
 public sealed record ImageVolume(int Index, string Kind, int Partition, long Offset, long Length, int ClusterSize, string Label, int Extents,
     long DeclaredUsedBytes, long? BytesRead, long? BytesCaptured, long? ZeroBytesSkipped);
 
-public sealed record VerifySummary(string Image, bool Ok, int Chunks, long Bytes);
+/// <param name="LegacyRecords">A store image's chunks its manifest records in the form before the codec fix (docs/store-protocol.md, "Codecs").</param>
+public sealed record VerifySummary(string Image, bool Ok, int Chunks, long Bytes, int LegacyRecords = 0);
 
 public sealed record DiskSummary(string File, string Format, long VirtualSize, int LogicalSectorSize, int PhysicalSectorSize, long? BlockSize,
     long FileSize, long AllocatedBytes, int AllocatedExtents, string? Creator, string? DiskId, string? Parent, string? Geometry);

@@ -75,6 +75,8 @@ public sealed class ControllerServer : IAsyncDisposable
                 k.Listen(options.Listen);
                 k.AddServerHeader = false;
             });
+            // The store's ingest reads large request bodies: receives of 64 KiB, not 4 KiB (P2V.Store.Http.StoreTransport).
+            builder.WebHost.UseStoreTransport();
             app = builder.Build();
 
             app.Use((context, next) => Errors(context, next, log));

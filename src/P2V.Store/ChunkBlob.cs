@@ -22,11 +22,17 @@ public readonly record struct ChunkBlob(ChunkCodec Codec, int UncompressedLength
 
     public void Write(Span<byte> dest)
     {
+        WritePrefix(dest);
+        Stored.Span.CopyTo(dest[PrefixLength..]);
+    }
+
+    /// <summary>The object's first <see cref="PrefixLength"/> bytes: codec, reserved, uncompressed length.</summary>
+    public void WritePrefix(Span<byte> dest)
+    {
         dest[0] = (byte)Codec;
         dest[1] = 0;
         BinaryPrimitives.WriteUInt16LittleEndian(dest[2..], 0);
         BinaryPrimitives.WriteInt32LittleEndian(dest[4..], UncompressedLength);
-        Stored.Span.CopyTo(dest[PrefixLength..]);
     }
 
     public byte[] ToArray()

@@ -6,7 +6,14 @@ namespace P2V.Store;
 public sealed record IngestSession(string Id, string Image);
 
 /// <summary>A chunk to send: its hash and its stored form.</summary>
-public readonly record struct ChunkUpload(ChunkHash Hash, ChunkBlob Blob);
+public readonly record struct ChunkUpload(ChunkHash Hash, ChunkBlob Blob)
+{
+    /// <summary>
+    /// When not empty: room for the wire record's prefix followed by <see cref="ChunkBlob.Stored"/> (docs/store-protocol.md,
+    /// "Endpoints"), so that an HTTP sender writes the whole record at once instead of a 44-byte write and then the payload.
+    /// </summary>
+    public Memory<byte> Record { get; init; }
+}
 
 /// <summary>
 /// How the store holds a chunk: the codec and stored length (payload bytes) of its chunk object, the one source of

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using P2V.Imaging.Images;
+using P2V.Imaging.Pipeline;
 using P2V.Store.Backends;
 
 namespace P2V.Store;
@@ -120,31 +121,40 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
         return held;
     }
 
-    /// <summary>Verifies one received chunk (decompress, BLAKE3) and keeps it unless the store has it already; answers how the store holds it.</summary>
-    internal async Task<HeldChunk> PutChunkAsync(IngestSession session, ChunkUpload chunk, CancellationToken cancel) =>
-        await PutChunkAsync(await SessionAsync(session, cancel).ConfigureAwait(false), chunk, cancel).ConfigureAwait(false);
+    /// <summary>
+    /// Verifies one received chunk (decompress, BLAKE3) and keeps it unless the store has it already; answers how the store holds it.
+    /// <paramref name="chunkObject"/>: the chunk object's bytes (docs/store-protocol.md, "Objects") when the receiver laid the
+    /// record out that way already (its payload is <c>chunk.Blob.Stored</c>), so it is written without another copy.
+    /// </summary>
+    internal async Task<HeldChunk> PutChunkAsync(IngestSession session, ChunkUpload chunk, CancellationToken cancel, ReadOnlyMemory<byte>? chunkObject = null) =>
+        await PutChunkAsync(await SessionAsync(session, cancel).ConfigureAwait(false), chunk, cancel, chunkObject).ConfigureAwait(false);
 
-    private async Task<HeldChunk> PutChunkAsync(SessionState state, ChunkUpload chunk, CancellationToken cancel)
+    private async Task<HeldChunk> PutChunkAsync(SessionState state, ChunkUpload chunk, CancellationToken cancel, ReadOnlyMemory<byte>? chunkObject = null)
     {
         Verify(chunk);
         if (state.TryGet(chunk.Hash, out var known)) return known;
         // Create-only: a copy another sender kept first (perhaps in another codec) stays, and is what this session's manifest must name.
         // Not durable one by one: the commit flushes the backend once before the manifest is written.
         // The object's bytes in a pooled buffer: a fresh array per chunk (most are over 85 KB) churned the large-object heap.
-        var bytes = ArrayPool<byte>.Shared.Rent(chunk.Blob.Length);
+        byte[]? rented = null;
+        if (chunkObject is not { } bytes)
+        {
+            rented = ArrayPool<byte>.Shared.Rent(chunk.Blob.Length);
+            chunk.Blob.Write(rented);
+            bytes = rented.AsMemory(0, chunk.Blob.Length);
+        }
         bool created;
         try
         {
-            chunk.Blob.Write(bytes);
-            created = await backend.PutIfAbsentAsync(ChunkKey(chunk.Hash), bytes.AsMemory(0, chunk.Blob.Length), cancel, durable: false).ConfigureAwait(false);
+            created = await backend.PutIfAbsentAsync(ChunkKey(chunk.Hash), bytes, cancel, durable: false).ConfigureAwait(false);
             // Someone's copy is there: normally whole (another sender's, kept first), but a torn one is replaced by this verified copy.
             if (!created && !await IntactAsync(chunk.Hash, cancel).ConfigureAwait(false))
             {
-                await backend.PutAsync(ChunkKey(chunk.Hash), bytes.AsMemory(0, chunk.Blob.Length), cancel).ConfigureAwait(false);
+                await backend.PutAsync(ChunkKey(chunk.Hash), bytes, cancel).ConfigureAwait(false);
                 created = true;
             }
         }
-        finally { ArrayPool<byte>.Shared.Return(bytes); }
+        finally { if (rented is not null) ArrayPool<byte>.Shared.Return(rented); }
         var held = created ? new HeldChunk(chunk.Blob.Codec, chunk.Blob.Stored.Length) : await HeldAsync(chunk.Hash, cancel).ConfigureAwait(false);
         if (held.IsMissing) throw new StoreException($"chunk {chunk.Hash} vanished from the store while it was being kept");
         state.Add(chunk.Hash, held);
@@ -153,6 +163,14 @@ public sealed partial class ImageStore(IStoreBackend backend) : IImageStore
 
     private static void Verify(ChunkUpload chunk)
     {
+        if (chunk.Blob.Codec == ChunkCodec.Stored && chunk.Blob.Stored.Length == chunk.Blob.UncompressedLength)
+        {
+            // The bytes as they are: hashed where they lie, not copied out first (a third of a capture is incompressible).
+            Span<byte> actual = stackalloc byte[ChunkHash.Length];
+            ChunkEncoder.Hash(chunk.Blob.Stored.Span, actual);
+            if (ChunkHash.From(actual) != chunk.Hash) throw new StoreException($"chunk {chunk.Hash}: BLAKE3 hash mismatch, the chunk's data is corrupt");
+            return;
+        }
         var buffer = ArrayPool<byte>.Shared.Rent(chunk.Blob.UncompressedLength);
         try
         {

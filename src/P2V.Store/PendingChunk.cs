@@ -32,8 +32,14 @@ internal sealed class PendingChunk
     public ChunkCodec Codec { get; private set; }
     public int StoredLength { get; private set; }
 
+    /// <summary>Room left in front of the stored form, for the chunk record's prefix (docs/store-protocol.md, "Endpoints").</summary>
+    private const int Headroom = Http.ChunkRecord.PrefixLength;
+
     /// <summary>The stored form, after <see cref="Compress"/>; valid until <see cref="Release"/>.</summary>
-    public ReadOnlyMemory<byte> Stored => _stored.AsMemory(0, StoredLength);
+    public ReadOnlyMemory<byte> Stored => _stored.Length == 0 ? default : _stored.AsMemory(Headroom, StoredLength);
+
+    /// <summary>The record's prefix room and the stored form behind it, so that the record goes out in one write; empty when nothing is stored.</summary>
+    public Memory<byte> Record => _stored.Length == 0 ? default : _stored.AsMemory(0, Headroom + StoredLength);
 
     /// <summary>As the capture pipeline does it: nothing for an all-zero chunk, else LZ4 or zstd as <paramref name="codecs"/> picks, or the bytes as they are.</summary>
     public void Compress(CodecChooser codecs)
@@ -44,8 +50,9 @@ internal sealed class PendingChunk
             (Codec, StoredLength) = (ChunkCodec.Zero, 0);
             return;
         }
-        _stored = _pool.Rent(ChunkEncoder.MaxStoredLength(UncompressedLength));
-        (Codec, StoredLength) = codecs.Compress(data, _stored);
+        // Compressed again after a broken send: the same buffer.
+        if (_stored.Length == 0) _stored = _pool.Rent(Headroom + ChunkEncoder.MaxStoredLength(UncompressedLength));
+        (Codec, StoredLength) = codecs.Compress(data, _stored.AsSpan(Headroom));
     }
 
     public void Release()

@@ -27,7 +27,7 @@ public sealed class StoreCaptureSink : CaptureSink
     private readonly ImageTrailerWriter _trailer = new();
     private List<PendingChunk> _batch = [];
     // Buffers for the chunks of the batches in memory (data, and stored form), reused batch after batch.
-    private readonly ArrayPool<byte> _buffers = ArrayPool<byte>.Create(ChunkEncoder.MaxStoredLength(ImageFormat.MaxChunkSize), 2 * (InFlight + 1) * BatchChunks);
+    private readonly ArrayPool<byte> _buffers = ArrayPool<byte>.Create(Http.ChunkRecord.PrefixLength + ChunkEncoder.MaxStoredLength(ImageFormat.MaxChunkSize), 2 * (InFlight + 1) * BatchChunks);
     // The sends under way, oldest first; their chunks enter the manifest in this order, as the disk holds them.
     private readonly Queue<(List<PendingChunk> Batch, Task<HeldChunk[]> Send)> _sending = new();
     // Chunks this capture already knows the store holds, as the store holds them (repeats, e.g. zero chunks, are asked about once).
@@ -135,7 +135,7 @@ public sealed class StoreCaptureSink : CaptureSink
                     var send = Enumerable.Range(0, batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => batch[i]).ToList();
                     Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress(Codecs));
                     // The pooled buffers go out as they are: the batch holds them until it is released below.
-                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.Codec, c.UncompressedLength, c.Stored))).ToList();
+                    var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.Codec, c.UncompressedLength, c.Stored)) { Record = c.Record }).ToList();
                     ask = uploads.Select(u => u.Hash).ToList();
                     long start = Stopwatch.GetTimestamp();
                     int together = Interlocked.Increment(ref _putsUnderWay);

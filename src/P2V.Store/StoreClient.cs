@@ -27,6 +27,7 @@ public sealed class StoreClient : IImageStore, IDisposable
             Timeout = TimeSpan.FromMinutes(10),
         };
         if (token is { Length: > 0 }) _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        _http.DefaultRequestHeaders.Add(StoreProtocol.Header, StoreProtocol.VersionText);
     }
 
     public Uri BaseAddress => _http.BaseAddress!;
@@ -172,6 +173,13 @@ public sealed class StoreClient : IImageStore, IDisposable
         {
             throw new StoreConnectionException($"{method} {BaseAddress}{path}: no answer within {_http.Timeout.TotalSeconds:F0} s", e);
         }
+        // Another protocol's answer is not read at all: its body may mean something else (docs/store-protocol.md, "Protocol version").
+        // An error without the header is left to the status line: a proxy in front of the store, or a server that is not one.
+        if ((response.IsSuccessStatusCode || response.Headers.Contains(StoreProtocol.Header)) && StoreProtocol.CheckAnswer(response, BaseAddress) is { } mismatch)
+        {
+            response.Dispose();
+            throw new StoreProtocolException(mismatch);
+        }
         if (response.IsSuccessStatusCode) return response;
         using (response)
         {
@@ -208,6 +216,13 @@ public sealed class StoreClient : IImageStore, IDisposable
             var prefix = new byte[ChunkRecord.PrefixLength];
             foreach (var c in chunks)
             {
+                if (c.Record.Length == ChunkRecord.PrefixLength + c.Blob.Stored.Length)
+                {
+                    // One write (one send(2), one TCP segment train) per record: a 44-byte write of its own cost a system call and a wake-up of the store.
+                    ChunkRecord.WritePrefix(c.Record.Span, c.Hash, c.Blob.Codec, c.Blob.UncompressedLength, c.Blob.Stored.Length);
+                    await stream.WriteAsync(c.Record, cancel).ConfigureAwait(false);
+                    continue;
+                }
                 ChunkRecord.WritePrefix(prefix, c.Hash, c.Blob.Codec, c.Blob.UncompressedLength, c.Blob.Stored.Length);
                 await stream.WriteAsync(prefix, cancel).ConfigureAwait(false);
                 await stream.WriteAsync(c.Blob.Stored, cancel).ConfigureAwait(false);
@@ -223,6 +238,9 @@ public sealed class StoreClient : IImageStore, IDisposable
         }
     }
 }
+
+/// <summary>The store speaks another version of the protocol than this client (docs/store-protocol.md, "Protocol version").</summary>
+public sealed class StoreProtocolException(string message) : StoreException(message);
 
 /// <summary>The store refused the token (401) or what it may do (403).</summary>
 public sealed class StoreAccessException(string message) : StoreException(message);

@@ -43,6 +43,23 @@ public sealed class StoreImageSource : IImageSource
     /// </summary>
     public bool CheckRecordedForms { get; init; }
 
+    /// <summary>
+    /// Records in the form a capture wrote before the store's manifests recorded codecs as held (3e139aa, 1 December 2026),
+    /// found by <see cref="CheckRecordedForms"/>: the data is intact (hash-checked like every chunk, and decoded by the chunk
+    /// object's own codec), but the manifest does not say how it is held; a re-capture records it right.
+    /// </summary>
+    public int LegacyRecords { get; private set; }
+
+    /// <summary>
+    /// Whether a record that disagrees with its chunk object is one a capture before 3e139aa wrote: the missing-query then
+    /// told only the stored length, so for a chunk it did not send the capture recorded codec 1 (LZ4) meaning "compressed,
+    /// the chunk object names the codec", or 0 (stored) when the stored length was the chunk's length. The stored length
+    /// still agrees; only the codec byte does not.
+    /// </summary>
+    public static bool IsPreCodecFixRecord(ChunkCodec recorded, int recordedStored, ChunkBlob held) =>
+        recordedStored == held.Stored.Length && held.Codec is not (ChunkCodec.Zero or ChunkCodec.Stored) &&
+        (recorded == ChunkCodec.Lz4 || (recorded == ChunkCodec.Stored && recordedStored == held.UncompressedLength));
+
     public IEnumerable<ChunkFrame> ReadFrames(CancellationToken cancel = default)
     {
         var chunks = Trailer.Chunks;
@@ -80,7 +97,10 @@ public sealed class StoreImageSource : IImageSource
                 if (blob.UncompressedLength != entry.UncompressedLength)
                     throw new StoreException($"image '{Image}': chunk {i + start} ({ChunkHash.From(entry.Hash)}) holds {blob.UncompressedLength} bytes, the manifest says {entry.UncompressedLength}");
                 if (CheckRecordedForms && (blob.Codec != entry.Codec || blob.Stored.Length != entry.StoredLength))
-                    throw new StoreException($"image '{Image}': chunk {i + start} ({ChunkHash.From(entry.Hash)}) is held as codec {blob.Codec}, {blob.Stored.Length} bytes; the manifest records codec {entry.Codec}, {entry.StoredLength} bytes");
+                {
+                    if (IsPreCodecFixRecord(entry.Codec, entry.StoredLength, blob)) LegacyRecords++;
+                    else throw new StoreException($"image '{Image}': chunk {i + start} ({ChunkHash.From(entry.Hash)}) is held as codec {blob.Codec}, {blob.Stored.Length} bytes; the manifest records codec {entry.Codec}, {entry.StoredLength} bytes");
+                }
                 // A pooled blob (from the store's HTTP client) is handed on as is; the restore returns it to the pool.
                 var payload = blob.Rented;
                 if (payload is null)

@@ -82,7 +82,7 @@ public sealed class StoreServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port)).UseStoreTransport();
         var app = builder.Build();
         app.MapImageStore(store, access ?? new AdminTokenAccess(AdminToken));
         await app.StartAsync();

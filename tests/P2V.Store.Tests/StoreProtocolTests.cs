@@ -134,19 +134,71 @@ public sealed class StoreProtocolTests : IDisposable
     /// <summary>The manifest with its first zstd chunk's codec byte set to LZ4 (trailer CRC recomputed, so only the record lies).</summary>
     private static byte[] ManifestRecordingAsLz4(byte[] bytes, ImageManifest parsed)
     {
+        bool changed = false;
+        return Rewritten(parsed, c =>
+        {
+            if (c.Codec != ChunkCodec.Zstd || changed) return (c.Codec, c.StoredLength);
+            changed = true;
+            return (ChunkCodec.Lz4, c.StoredLength);
+        });
+    }
+
+    /// <summary>The manifest with each chunk's record (codec, stored length) as <paramref name="record"/> says; at least one changed.</summary>
+    private static byte[] Rewritten(ImageManifest parsed, Func<ChunkEntry, (ChunkCodec Codec, int Stored)> record)
+    {
         var header = parsed.Header.ToBytes();
         using var trailer = new ImageTrailerWriter();
         bool changed = false;
         foreach (var c in parsed.Trailer.Chunks)
         {
-            var codec = c.Codec == ChunkCodec.Zstd && !changed ? ChunkCodec.Lz4 : c.Codec;
-            changed |= codec != c.Codec;
-            trailer.Add(c.FrameOffset, codec, c.UncompressedLength, c.StoredLength, c.Hash, c.Runs);
+            var (codec, stored) = record(c);
+            changed |= codec != c.Codec || stored != c.StoredLength;
+            trailer.Add(c.FrameOffset, codec, c.UncompressedLength, stored, c.Hash, c.Runs);
         }
         Assert.True(changed);
         using var output = new MemoryStream();
         ImageManifest.Write(output, header, trailer, parsed.Trailer.Volumes);
         return output.ToArray();
+    }
+
+    /// <summary>
+    /// Images committed before the codec fix (3e139aa) record codec 1 (LZ4) for compressed chunks the capture did not send
+    /// itself, whatever codec the store holds them in: `image verify` checks them (every chunk against its hash, the stored
+    /// lengths against the chunk objects) and counts them instead of calling the image corrupt; any other disagreement still fails.
+    /// </summary>
+    [Fact]
+    public async Task VerifyChecksImagesCommittedBeforeTheCodecFixAndCountsTheirOldRecords()
+    {
+        var volume = MakeNtfsVolume(_tmp, "a.vol", 32 * MiB, seed: 7);
+        var backend = Backend();
+        var store = new ImageStore(backend);
+        await using var server = await StoreServer.StartAsync(store);
+        using var client = server.Client();
+        await CaptureAsync(volume, client, "z", codecs: new CodecChooser(CodecChoice.Zstd, 2));
+        var manifest = await store.GetManifestAsync("z", CancellationToken.None);
+        int zstd = manifest.Trailer.Chunks.Count(c => c.Codec == ChunkCodec.Zstd);
+        Assert.True(zstd > 0);
+        // What a capture before the fix committed for the same data after that zstd capture: each compressed chunk as codec 1.
+        Assert.True(await backend.PutIfAbsentAsync("images/old", Rewritten(manifest, c => (c.Codec == ChunkCodec.Zstd ? ChunkCodec.Lz4 : c.Codec, c.StoredLength)), CancellationToken.None));
+        foreach (IImageStore reader in new IImageStore[] { client, store })
+        {
+            var image = await StoreImageSource.OpenAsync(reader, "old", CancellationToken.None, checkRecordedForms: true);
+            var result = await new RestorePipeline { VerifyOnly = true }.RunAsync(image, null);
+            Assert.Equal(manifest.Trailer.Chunks.Count, result.Chunks);
+            Assert.Equal(zstd, image.LegacyRecords);
+        }
+
+        // A record whose stored length disagrees is no old form: still an error naming the chunk.
+        bool changed = false;
+        Assert.True(await backend.PutIfAbsentAsync("images/bad", Rewritten(manifest, c =>
+        {
+            if (c.Codec != ChunkCodec.Zstd || changed) return (c.Codec, c.StoredLength);
+            changed = true;
+            return (ChunkCodec.Lz4, c.StoredLength - 1);
+        }), CancellationToken.None));
+        var bad = await StoreImageSource.OpenAsync(client, "bad", CancellationToken.None, checkRecordedForms: true);
+        var e = await Assert.ThrowsAsync<StoreException>(() => new RestorePipeline { VerifyOnly = true }.RunAsync(bad, null));
+        Assert.Contains("is held as codec Zstd", e.Message);
     }
 
     [Fact]

@@ -343,10 +343,16 @@ public static class ImagingCommands
         using var _ = owner;
         var result = await ProgressDisplay.RunAsync("verify", json, p =>
             new RestorePipeline { Workers = workers, Progress = p, VerifyOnly = true }.RunAsync(image, null, cancel));
+        int legacy = (image as StoreImageSource)?.LegacyRecords ?? 0;
         if (json)
-            Console.WriteLine(JsonSerializer.Serialize(new VerifySummary(path, true, result.Chunks, image.Trailer.TotalUncompressed), CliJsonContext.Default.VerifySummary));
+            Console.WriteLine(JsonSerializer.Serialize(new VerifySummary(path, true, result.Chunks, image.Trailer.TotalUncompressed, legacy), CliJsonContext.Default.VerifySummary));
         else
+        {
             Console.WriteLine($"verify: ok: {result.Chunks} chunks, {ByteSize.Format(image.Trailer.TotalUncompressed)} checked against their BLAKE3 hashes");
+            // The data is intact and restores; only the manifest's codec bytes are of the old form (docs/store-protocol.md, "Codecs").
+            if (legacy > 0)
+                Console.WriteLine($"verify: note: the manifest records {legacy} chunks as codec 1 (LZ4) or 0 where the store holds them otherwise (zstd): it was written before the codec fix of 1 December 2026; restores decode by the store's codec, and a re-capture under a new name records them as held");
+        }
         return 0;
     }
 }

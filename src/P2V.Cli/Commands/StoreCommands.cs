@@ -113,7 +113,7 @@ public static class StoreCommands
             var s = (ImageStore)StoreLocation.Open(location, null);
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint));
+            builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint)).UseStoreTransport();
             await using var app = builder.Build();
             app.MapImageStore(s, new AdminTokenAccess(adminToken));
             await app.StartAsync(ct);

@@ -47,21 +47,38 @@ public sealed partial class FolderBackend : IStoreBackend
     public async Task<bool> PutIfAbsentAsync(string key, ReadOnlyMemory<byte> data, CancellationToken cancel, bool durable = true)
     {
         var path = PathOf(key);
-        if (File.Exists(path)) return false;
+        // Chunks (not durable one by one) are sent only when the store said it lacks them: no stat(2) first, the move finds out.
+        if (durable && File.Exists(path)) return false;
         var temp = await WriteTempAsync(Path.Combine(_root, TempFolder), data, durable, cancel).ConfigureAwait(false);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        try
+        var folder = Path.GetDirectoryName(path)!;
+        for (int attempt = 0; ; attempt++)
         {
-            // Without overwrite, .NET moves by link(2) + unlink on Unix: it fails, rather than replaces, when the name exists.
-            File.Move(temp, path, overwrite: false);
-            return true;
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            File.Delete(temp);
-            return false;
+            // The 256 chunk folders are made once, not asked for per chunk (a path lookup and mkdir(2) each).
+            if (!_folders.ContainsKey(folder))
+            {
+                Directory.CreateDirectory(folder);
+                _folders.TryAdd(folder, 0);
+            }
+            try
+            {
+                // Without overwrite, .NET moves by link(2) + unlink on Unix: it fails, rather than replaces, when the name exists.
+                File.Move(temp, path, overwrite: false);
+                return true;
+            }
+            catch (DirectoryNotFoundException) when (attempt == 0)
+            {
+                // Removed behind this backend's back: make it again.
+                _folders.TryRemove(folder, out _);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                File.Delete(temp);
+                return false;
+            }
         }
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _folders = new();
 
     private static Task<string> WriteTempAsync(string folder, ReadOnlyMemory<byte> data, bool durable, CancellationToken cancel)
     {

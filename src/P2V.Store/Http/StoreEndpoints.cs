@@ -111,14 +111,14 @@ public static class StoreEndpoints
             finally { ImageStore.ReturnAll(rented); }
         });
 
-        public Task BeginIngest(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task BeginIngest(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             var session = await store.BeginIngestAsync(Name(c), c.RequestAborted);
             await Json(c, 201, new SessionResponse(session.Id, session.Image, (int)store.SessionLease.TotalSeconds), StoreJson.Default.SessionResponse);
         });
 
         /// <summary>Body: hashes; answer: per hash 8 bytes, i32 stored length (-1: missing), u8 codec, 3 reserved: how the store holds the chunk.</summary>
-        public Task Missing(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task Missing(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             var hashes = await ReadHashesAsync(c);
             var held = await store.FindMissingAsync(Session(c), hashes, c.RequestAborted);
@@ -133,7 +133,7 @@ public static class StoreEndpoints
         /// Body: chunk records, read through the PipeReader as they arrive. Each whole record is verified and
         /// kept at once, so when the connection drops, everything before the break is in the store already.
         /// </summary>
-        public Task ReceiveChunks(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task ReceiveChunks(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             var session = Session(c);
             // Records are bounded one by one; the body as a whole is as long as the sender's batch.
@@ -165,7 +165,7 @@ public static class StoreEndpoints
                             try
                             {
                                 var (hash, blob) = (upload.Upload.Hash, upload.Upload.Blob);
-                                var held = await store.PutChunkAsync(session, upload.Upload, CancellationToken.None);
+                                var held = await store.PutChunkAsync(session, upload.Upload, CancellationToken.None, upload.ChunkObject);
                                 if (held.Codec != blob.Codec || held.StoredLength != blob.Stored.Length)
                                     otherwise.Add(new HeldOtherwise(hash.ToString(), (byte)held.Codec, held.StoredLength));
                             }
@@ -190,8 +190,10 @@ public static class StoreEndpoints
             return received;
         }
 
+        /// <summary>A received record laid out as its chunk object (docs/store-protocol.md, "Objects") in a pooled buffer: kept without another copy.</summary>
         private sealed record PooledUpload(ChunkUpload Upload, byte[] Buffer)
         {
+            public ReadOnlyMemory<byte> ChunkObject => Buffer.AsMemory(0, Upload.Blob.Length);
             public void Return() => ArrayPool<byte>.Shared.Return(Buffer);
         }
 
@@ -205,14 +207,17 @@ public static class StoreEndpoints
             var (hash, codec, ulen, stored) = ChunkRecord.ReadPrefix(prefix, offset);
             length = ChunkRecord.PrefixLength + stored;
             if (buffer.Length < length) return false;
-            var bytes = ArrayPool<byte>.Shared.Rent(Math.Max(1, stored));
-            buffer.Slice(ChunkRecord.PrefixLength, stored).CopyTo(bytes);
-            upload = new PooledUpload(new ChunkUpload(hash, new ChunkBlob(codec, ulen, bytes.AsMemory(0, stored))), bytes);
+            // Copied once, out of the pipe's blocks, behind the chunk object's prefix: the object is then written as it lies.
+            var bytes = ArrayPool<byte>.Shared.Rent(ChunkBlob.PrefixLength + stored);
+            var blob = new ChunkBlob(codec, ulen, bytes.AsMemory(ChunkBlob.PrefixLength, stored));
+            buffer.Slice(ChunkRecord.PrefixLength, stored).CopyTo(bytes.AsSpan(ChunkBlob.PrefixLength));
+            blob.WritePrefix(bytes);
+            upload = new PooledUpload(new ChunkUpload(hash, blob), bytes);
             buffer = buffer.Slice(length);
             return true;
         }
 
-        public Task Commit(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task Commit(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             if (c.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = MaxManifestBytes;
             var manifest = await ReadBodyAsync(c.Request.BodyReader, MaxManifestBytes, "manifest", c.RequestAborted);
@@ -220,7 +225,7 @@ public static class StoreEndpoints
             c.Response.StatusCode = 201;
         });
 
-        public Task Abort(HttpContext c) => Run(c, StoreOperation.Write, Name(c), async () =>
+        public Task Abort(HttpContext c) => Run(c, StoreOperation.Write, Name(c), ingest: true, async () =>
         {
             await store.AbortAsync(Session(c), c.RequestAborted);
             c.Response.StatusCode = 204;
@@ -262,10 +267,19 @@ public static class StoreEndpoints
             }
         }
 
-        private async Task Run(HttpContext c, StoreOperation operation, string? image, Func<Task> action)
+        private Task Run(HttpContext c, StoreOperation operation, string? image, Func<Task> action) => Run(c, operation, image, ingest: false, action);
+
+        /// <param name="ingest">An ingest request: its format changed in protocol 2, so one without the version header (protocol 1) is refused too.</param>
+        private async Task Run(HttpContext c, StoreOperation operation, string? image, bool ingest, Func<Task> action)
         {
+            c.Response.Headers[StoreProtocol.Header] = StoreProtocol.VersionText;
             try
             {
+                if (StoreProtocol.CheckRequest(c.Request, changedSinceVersion1: ingest) is { } mismatch)
+                {
+                    await Json(c, 400, new StoreError(mismatch), StoreJson.Default.StoreError);
+                    return;
+                }
                 if (image is not null) ImageStore.CheckName(image);
                 switch (await access.AuthorizeAsync(c, operation, image))
                 {
