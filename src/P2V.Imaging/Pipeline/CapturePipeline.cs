@@ -20,7 +20,6 @@ public sealed record CaptureResult(IReadOnlyList<VolumeStats> Volumes, long Byte
 public sealed class CapturePipeline
 {
     private const int ZeroScanBlock = 4096;
-    private const int ReadSize = 256 << 10;
 
     public int Workers { get; init; } = Environment.ProcessorCount;
 
@@ -121,7 +120,8 @@ public sealed class CapturePipeline
             while (pos < end)
             {
                 cancel.ThrowIfCancellationRequested();
-                int n = (int)Math.Min(Math.Min(ReadSize, max - chunk.Length), end - pos);
+                // Reads of the boundaries' scan step: a cut leaves at most one step's bytes to move into the next chunk.
+                int n = (int)Math.Min(Math.Min(boundaries.ReadStep, max - chunk.Length), end - pos);
                 n = boundaries.LimitRead(pos, n);
                 // A read adds at most one run per 512-byte sector: keep the chunk within the format's run limit.
                 if (chunk.Length == max || chunk.RunCount + n / 512 + 1 > ImageFormat.MaxRunsPerChunk || boundaries.StartsNewChunk(chunk, pos))
