@@ -21,6 +21,10 @@ public sealed class CapturePipeline
 {
     private const int ZeroScanBlock = 4096;
 
+    // Chunks in flight: 64 KiB on average, so 2 per worker + 2 (restore's window) is under half a MiB, and a stall of
+    // the reader or the writer idles the workers at once; 8 per worker + 2 keeps them fed, at 256 KiB + its stored form each.
+    private int Window => 8 * Workers + 2;
+
     public int Workers { get; init; } = Environment.ProcessorCount;
 
     public Action<PipelineProgress>? Progress { get; init; }
@@ -70,7 +74,7 @@ public sealed class CapturePipeline
                 if (chunk.Length > 0) await sink.WriteAsync(chunk, cancel).ConfigureAwait(false);
                 Progress?.Invoke(new PipelineProgress(done, total, sink.BytesWritten));
             },
-            chunk => { if (!chunk.Kept) chunk.Release(); }, cancel).ConfigureAwait(false);
+            chunk => { if (!chunk.Kept) chunk.Release(); }, cancel, Window).ConfigureAwait(false);
 
         var stats = plan.Header.Volumes
             .Select(v => new VolumeStats(v.Index, v.DeclaredUsedBytes, read[v.Index], captured[v.Index], zeroSkipped[v.Index]))
