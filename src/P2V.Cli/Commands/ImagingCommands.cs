@@ -155,7 +155,7 @@ public static class ImagingCommands
         string output = target.Output ?? $"{target.Store}/images/{target.Name}";
         if (target.Store is not null)
         {
-            (result, sink) = await StoreCommands.CaptureAsync(disk, plan, target.Store, target.Name!, target.Token, workers, codec, json, cancel);
+            (result, sink) = await StoreCommands.CaptureAsync(disk, plan, target.Store, target.Name!, target.Token, workers, codec, json, cancel, directReads);
         }
         else if (toStdout)
         {
@@ -168,8 +168,12 @@ public static class ImagingCommands
         }
         else
         {
+            // One write(2) per MiB, not two per chunk (the file is opened unbuffered); the image's Finish flushes it.
             result = await AtomicFile.WriteAsync(output, async stream =>
-                await ProgressDisplay.RunAsync("capture", json, p => pipeline(p).RunAsync(disk, plan, stream, cancel, codec)));
+            {
+                await using var buffered = new BufferedStream(stream, 1 << 20);
+                return await ProgressDisplay.RunAsync("capture", json, p => pipeline(p).RunAsync(disk, plan, buffered, cancel, codec));
+            });
         }
 
         var summary = new CaptureSummary(output, result.BytesRead, result.BytesCaptured, result.ZeroBytesSkipped,

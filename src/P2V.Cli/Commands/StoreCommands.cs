@@ -128,14 +128,14 @@ public static class StoreCommands
 
     /// <summary>`p2v capture DISK --store URL --name NAME`: the store sink in place of an image file.</summary>
     internal static async Task<(CaptureResult Result, StoreCaptureSink Sink)> CaptureAsync(IVirtualDisk disk, CapturePlan plan, string storeLocation,
-        string name, string? token, int workers, CodecChoice codec, bool json, CancellationToken cancel)
+        string name, string? token, int workers, CodecChoice codec, bool json, CancellationToken cancel, bool directReads = true)
     {
         var store = StoreLocation.Open(storeLocation, Token(token));
         try
         {
             using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel, codecs: new CodecChooser(codec, workers));
             var result = await ProgressDisplay.RunAsync("capture", json, p =>
-                new CapturePipeline { Workers = workers, Progress = p }.RunAsync(disk, plan, sink, cancel));
+                new CapturePipeline { Workers = workers, Progress = p, DirectReads = directReads }.RunAsync(disk, plan, sink, cancel));
             return (result, sink);
         }
         finally { (store as IDisposable)?.Dispose(); }

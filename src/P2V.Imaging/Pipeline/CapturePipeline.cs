@@ -20,7 +20,10 @@ public sealed record CaptureResult(IReadOnlyList<VolumeStats> Volumes, long Byte
 public sealed class CapturePipeline
 {
     private const int ZeroScanBlock = 4096;
-    private const int ReadSize = 256 << 10;
+
+    // Chunks in flight: 64 KiB on average, so 2 per worker + 2 (restore's window) is under half a MiB, and a stall of
+    // the reader or the writer idles the workers at once; 8 per worker + 2 keeps them fed, at 256 KiB + its stored form each.
+    private int Window => 8 * Workers + 2;
 
     public int Workers { get; init; } = Environment.ProcessorCount;
 
@@ -71,7 +74,7 @@ public sealed class CapturePipeline
                 if (chunk.Length > 0) await sink.WriteAsync(chunk, cancel).ConfigureAwait(false);
                 Progress?.Invoke(new PipelineProgress(done, total, sink.BytesWritten));
             },
-            chunk => { if (!chunk.Kept) chunk.Release(); }, cancel).ConfigureAwait(false);
+            chunk => { if (!chunk.Kept) chunk.Release(); }, cancel, Window).ConfigureAwait(false);
 
         var stats = plan.Header.Volumes
             .Select(v => new VolumeStats(v.Index, v.DeclaredUsedBytes, read[v.Index], captured[v.Index], zeroSkipped[v.Index]))
@@ -121,7 +124,8 @@ public sealed class CapturePipeline
             while (pos < end)
             {
                 cancel.ThrowIfCancellationRequested();
-                int n = (int)Math.Min(Math.Min(ReadSize, max - chunk.Length), end - pos);
+                // Reads of the boundaries' scan step: a cut leaves at most one step's bytes to move into the next chunk.
+                int n = (int)Math.Min(Math.Min(boundaries.ReadStep, max - chunk.Length), end - pos);
                 n = boundaries.LimitRead(pos, n);
                 // A read adds at most one run per 512-byte sector: keep the chunk within the format's run limit.
                 if (chunk.Length == max || chunk.RunCount + n / 512 + 1 > ImageFormat.MaxRunsPerChunk || boundaries.StartsNewChunk(chunk, pos))

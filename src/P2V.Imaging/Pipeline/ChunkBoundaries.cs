@@ -14,6 +14,9 @@ public abstract class ChunkBoundaries
     /// <summary>The largest chunk this kind cuts (the capture's buffers are this size; the image header records it).</summary>
     public abstract int MaxChunkSize { get; }
 
+    /// <summary>How many bytes the chunker reads at a time: a cut moves the bytes read past it into the next chunk (a copy), so less is better, down to where the per-read cost shows.</summary>
+    internal virtual int ReadStep => MaxChunkSize;
+
     /// <summary>Shortens a read of <paramref name="length"/> bytes at <paramref name="diskOffset"/> so that it does not cross a boundary.</summary>
     internal virtual int LimitRead(long diskOffset, int length) => length;
 
@@ -75,6 +78,10 @@ public sealed class ContentDefinedBoundaries : ChunkBoundaries
     }
 
     public int MinSize => _min;
+
+    // Steps of the minimum size: a cut leaves less than that to move, and a chunk's first read is all below any cut.
+    internal override int ReadStep => _min;
+
     public int NormalSize => _normal;
     public override int MaxChunkSize => _max;
 

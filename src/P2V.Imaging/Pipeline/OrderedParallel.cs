@@ -13,11 +13,12 @@ internal static class OrderedParallel
     /// <param name="produce">Runs on its own thread; calls its first argument with each job, in order (it blocks while the window is full).</param>
     /// <param name="transform">Runs on the workers, several jobs at once.</param>
     /// <param name="consume">Runs on the caller, one job at a time, in the producer's order.</param>
+    /// <param name="window">Jobs in flight at most (default 2 per worker + 2).</param>
     public static async Task RunAsync<TJob>(int workers, Action<Action<TJob>, CancellationToken> produce,
-        Action<TJob> transform, Func<TJob, ValueTask> consume, Action<TJob> release, CancellationToken cancel)
+        Action<TJob> transform, Func<TJob, ValueTask> consume, Action<TJob> release, CancellationToken cancel, int window = 0)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        var order = Channel.CreateBounded<Slot<TJob>>(new BoundedChannelOptions(2 * workers + 2) { SingleReader = true, SingleWriter = true });
+        var order = Channel.CreateBounded<Slot<TJob>>(new BoundedChannelOptions(window > 0 ? window : 2 * workers + 2) { SingleReader = true, SingleWriter = true });
         var work = Channel.CreateUnbounded<Slot<TJob>>(new UnboundedChannelOptions { SingleWriter = true });
 
         var producer = Task.Run(() =>
