@@ -8,14 +8,16 @@ namespace P2V.Netboot.Boot;
 /// Placeholders: @BASE@ (http://address:port), @SERVER@ (address), @MAC@ (aa:bb:cc:dd:ee:ff), @ROLE@,
 /// @ARGS@ (the policy's extra kernel arguments). <c>no_timer_check</c>: a slow or emulated CPU (QEMU under TCG on a
 /// busy host) can miss the kernel's IO-APIC timer check, which then panics; the check guards against broken
-/// chipsets of long ago, which the agent does not run on.
+/// chipsets of long ago, which the agent does not run on. <c>cryptomgr.notests</c>: the kernel's boot-time self-tests of
+/// its crypto algorithms cost about 0.3–0.5 s under TCG (crypto_kdf108_init and crypto_algapi_init, initcall_debug) and
+/// only test the algorithms (module signatures are still checked with them; the agent hashes images in its own code).
 /// </summary>
 public static class IpxeScript
 {
     private const string Image = """
         #!ipxe
         echo P2V: @ROLE@ image for @MAC@
-        kernel @BASE@/@ROLE@/vmlinuz initrd=initrd.img console=tty0 console=ttyS0,115200 quiet no_timer_check p2v.role=@ROLE@ p2v.server=@SERVER@ p2v.mac=@MAC@ @ARGS@ || goto failed
+        kernel @BASE@/@ROLE@/vmlinuz initrd=initrd.img console=tty0 console=ttyS0,115200 quiet no_timer_check cryptomgr.notests p2v.role=@ROLE@ p2v.server=@SERVER@ p2v.mac=@MAC@ @ARGS@ || goto failed
         initrd @BASE@/@ROLE@/initrd.img || goto failed
         boot
         :failed
