@@ -42,7 +42,7 @@ internal sealed class CaptureStep(JobContext context)
         // link and the store take the batches (docs/capture-and-restore.md, "Codecs").
         using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel, batch,
             new CodecChooser(CodecChoice.Auto, Environment.ProcessorCount));
-        var result = await new CapturePipeline { Progress = progress.Report }.RunAsync(disk, plan, sink, cancel);
+        var result = await new CapturePipeline { Progress = progress.Report, Workers = context.CaptureWorkers() }.RunAsync(disk, plan, sink, cancel);
         await progress.FinishAsync(result.BytesRead, plan.BytesToRead,
             $"{result.Chunks} chunks, {sink.ChunksSent} sent ({sink.BytesWritten >> 20} MiB), {sink.ChunksDeduplicated} already in the store");
         // Each volume's used-cluster check: what its allocation bitmap declares used against what was read.
