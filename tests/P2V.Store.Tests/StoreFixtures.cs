@@ -78,12 +78,14 @@ public sealed class StoreServer : IAsyncDisposable
 
     public StoreClient Client(string? token = AdminToken, HttpMessageHandler? handler = null) => new(Address, token, handler);
 
-    public static async Task<StoreServer> StartAsync(ImageStore store, IStoreAccess? access = null, int port = 0)
+    /// <summary>Starts the endpoints on <paramref name="port"/> (0: any); <paramref name="middleware"/> goes in front of them.</summary>
+    public static async Task<StoreServer> StartAsync(ImageStore store, IStoreAccess? access = null, int port = 0, Action<WebApplication>? middleware = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port)).UseStoreTransport();
         var app = builder.Build();
+        middleware?.Invoke(app);
         app.MapImageStore(store, access ?? new AdminTokenAccess(AdminToken));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

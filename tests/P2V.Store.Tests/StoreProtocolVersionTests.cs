@@ -1,11 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using P2V.Store.Backends;
 using P2V.Store.Http;
 
@@ -84,11 +79,7 @@ public sealed class StoreProtocolVersionTests : IDisposable
     public async Task TheClientRefusesAnAnswerOfAnotherVersion(string? answered, string expected)
     {
         // The real store's endpoints, with the version its answers carry replaced: as an older server (no header) or a newer one.
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        await using var app = builder.Build();
-        app.Use(async (context, next) =>
+        await using var server = await StoreServer.StartAsync(new ImageStore(new FolderBackend(_tmp.File("store"))), middleware: app => app.Use(async (context, next) =>
         {
             context.Response.OnStarting(() =>
             {
@@ -97,17 +88,13 @@ public sealed class StoreProtocolVersionTests : IDisposable
                 return Task.CompletedTask;
             });
             await next();
-        });
-        app.MapImageStore(new ImageStore(new FolderBackend(_tmp.File("store"))), new AdminTokenAccess(StoreServer.AdminToken));
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        }));
 
-        using var client = new StoreClient(address, StoreServer.AdminToken);
+        using var client = server.Client();
         var e = await Assert.ThrowsAsync<StoreProtocolException>(() => client.BeginIngestAsync("img", CancellationToken.None));
         Assert.StartsWith(string.Format(System.Globalization.CultureInfo.InvariantCulture, expected, client.BaseAddress), e.Message);
         Assert.DoesNotContain('\n', e.Message);
         e = await Assert.ThrowsAsync<StoreProtocolException>(() => client.ListAsync(CancellationToken.None));
         Assert.StartsWith(string.Format(System.Globalization.CultureInfo.InvariantCulture, expected, client.BaseAddress), e.Message);
-        await app.StopAsync();
     }
 }
