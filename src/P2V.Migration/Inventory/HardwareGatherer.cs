@@ -52,8 +52,13 @@ public sealed partial class HardwareGatherer(SysfsTree tree)
         return new ProcessorInfo(sockets.Count, cores.Count, threads, model);
     }
 
-    /// <summary>MemTotal from /proc/meminfo, in bytes.</summary>
-    public long MemoryBytes() => Meminfo("MemTotal");
+    /// <summary>The memory installed (SMBIOS memory devices), else MemTotal from /proc/meminfo, in bytes.</summary>
+    public long MemoryBytes()
+    {
+        var table = tree.ReadBytes("/sys/firmware/dmi/tables/DMI");
+        long installed = table is null ? 0 : SmbiosMemory.InstalledBytes(table);
+        return installed > 0 ? installed : Meminfo("MemTotal");
+    }
 
     /// <summary>MemAvailable from /proc/meminfo, in bytes: what can be had without swapping (0 where the kernel does not say).</summary>
     public long MemoryAvailableBytes() => Meminfo("MemAvailable");

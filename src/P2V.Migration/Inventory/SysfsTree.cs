@@ -27,6 +27,22 @@ public sealed class SysfsTree(string root)
         catch (UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>A binary attribute's bytes (read to the end, as <see cref="Read"/>); null when absent or unreadable.</summary>
+    public byte[]? ReadBytes(string treePath)
+    {
+        try
+        {
+            var host = Host(treePath);
+            if (!File.Exists(host)) return null;
+            using var stream = new FileStream(host, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+            using var bytes = new MemoryStream();
+            stream.CopyTo(bytes);
+            return bytes.ToArray();
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
     public long? ReadLong(string treePath) =>
         Read(treePath) is { } s && long.TryParse(s, out var v) ? v : null;
 

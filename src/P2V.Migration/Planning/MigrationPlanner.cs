@@ -47,7 +47,7 @@ public static class MigrationPlanner
         var (drivers, firstBoot, extra) = DriversAndFirstBoot.Check(o.Drivers, o.FirstBoot, inv, o.Target);
         var findings = InventoryValidator.Validate(context).Concat(extra).ToList();
 
-        // MemTotal is what the kernel manages, a little below what is installed: round up to 32 MB.
+        // The memory installed (SMBIOS), or where the firmware does not say, MemTotal, a little below it: round up to 32 MB.
         long sourceMB = (inv.MemoryBytes + (32L << 20) - 1) / (32L << 20) * 32;
         long memory = Math.Min(o.MemoryMB ?? Math.Max(sourceMB, 128), limits.MaxMemoryMB);
 
