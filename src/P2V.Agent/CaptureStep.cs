@@ -36,14 +36,17 @@ internal sealed class CaptureStep(JobContext context)
         context.Log.Write($"capture: {device} ({disk.Length >> 20} MiB, {plan.Header.TableKind}) to {name}: {plan.BytesToRead >> 20} MiB to read in "
             + string.Join(", ", plan.Header.Volumes.Select(v => $"{v.Kind} {v.Length >> 20} MiB")));
         var progress = new ProgressReporter(context.Controller, context.Log, context.Job.Id, "capture " + name, cancel);
-        long batch = context.TransferBatchBytes(StoreCaptureSink.DefaultBatchBytes);
-        int workers = context.CaptureWorkers();
-        context.Log.Write($"capture: {name}: {workers} workers, chunks sent to the store in batches of {batch >> 20} MiB");
+        var shape = context.CaptureShape();
+        context.Log.Write($"capture: {name}: {shape}");
         // The agent sends over the network: auto weighs zstd's smaller output against LZ4's speed by how fast the
         // link and the store take the batches (docs/capture-and-restore.md, "Codecs").
-        using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel, batch,
-            new CodecChooser(CodecChoice.Auto, workers));
-        var result = await new CapturePipeline { Progress = progress.Report, Workers = workers }.RunAsync(disk, plan, sink, cancel);
+        using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel, shape.BatchBytes,
+            new CodecChooser(CodecChoice.Auto, shape.Workers));
+        var pipeline = new CapturePipeline
+        {
+            Progress = progress.Report, Workers = shape.Workers, Window = shape.Window, ReadAheadPieces = shape.ReadAheadPieces,
+        };
+        var result = await pipeline.RunAsync(disk, plan, sink, cancel);
         await progress.FinishAsync(result.BytesRead, plan.BytesToRead,
             $"{result.Chunks} chunks, {sink.ChunksSent} sent ({sink.BytesWritten >> 20} MiB), {sink.ChunksDeduplicated} already in the store");
         // Each volume's used-cluster check: what its allocation bitmap declares used against what was read.

@@ -46,20 +46,9 @@ internal sealed class JobContext(AgentJob job, ControllerClient controller, stri
         return free <= 0 ? most : Math.Clamp(free / 8, Math.Min(1L << 20, most), most);
     }
 
-    /// <summary>The capture pipeline's workers on this machine: <see cref="CaptureWorkers(long, int)"/> of the memory free.</summary>
-    public int CaptureWorkers() =>
-        CaptureWorkers(new HardwareGatherer(new SysfsTree(root)).MemoryAvailableBytes(), Environment.ProcessorCount);
-
-    /// <summary>Bytes a capture worker keeps in flight: 8 chunks of up to 256 KiB and their compressed forms (CapturePipeline's window).</summary>
-    internal const long CaptureBytesPerWorker = 4L << 20;
-
-    /// <summary>
-    /// One worker per core, but no more than an eighth of the memory free holds in flight (as the store batches): the
-    /// pipeline's window grows with its workers, and a many-core server with little memory free would otherwise run
-    /// out of it; at least one. Unknown memory (no /proc/meminfo): one per core.
-    /// </summary>
-    internal static int CaptureWorkers(long memoryAvailable, int cores) =>
-        memoryAvailable <= 0 ? cores : (int)Math.Clamp(memoryAvailable / 8 / CaptureBytesPerWorker, 1, cores);
+    /// <summary>The capture's workers and buffers for the memory free on this machine now.</summary>
+    public CaptureShape CaptureShape() =>
+        Agent.CaptureShape.For(new HardwareGatherer(new SysfsTree(root)).MemoryAvailableBytes(), Environment.ProcessorCount);
 
     /// <summary>The block devices the deploy step wrote, in disk order (the fix-up works on the first).</summary>
     public List<string> DeployedDisks { get; } = [];

@@ -19,6 +19,8 @@ public sealed class StoreCaptureSink : CaptureSink
     private const int BatchChunks = 128;
     /// <summary>The memory budget: the batches in flight and the one filling hold about 2 × this (each also compressed).</summary>
     public const long DefaultBatchBytes = 16L << 20;
+    /// <summary>The least budget: a boot agent with little memory free sends batches of a few chunks (more round trips, no more memory).</summary>
+    public const long MinBatchBytes = 256L << 10;
     private const int SendAttempts = 5;
 
     private readonly IImageStore _store;
@@ -47,18 +49,16 @@ public sealed class StoreCaptureSink : CaptureSink
     public static async Task<StoreCaptureSink> OpenAsync(IImageStore store, string image, ImageHeader header, CancellationToken cancel,
         long batchBytes = DefaultBatchBytes, CodecChooser? codecs = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchBytes, 1L << 20);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchBytes, MinBatchBytes);
         var session = await store.BeginIngestAsync(image, cancel).ConfigureAwait(false);
         return new StoreCaptureSink(store, session, header.ToBytes()) { BatchBytes = batchBytes, Codecs = codecs ?? CodecChooser.Lz4 };
     }
-
-    public int Workers { get; init; } = Environment.ProcessorCount;
 
     /// <summary>The memory budget: the batches in memory (sending, and filling) hold about twice this, each also in its compressed form.</summary>
     public long BatchBytes { get; private init; } = DefaultBatchBytes;
 
     // Each of the InFlight + 1 batches in memory gets its share of 2 × BatchBytes.
-    private long BatchLimit => Math.Max(1L << 20, 2 * BatchBytes / (InFlight + 1));
+    private long BatchLimit => Math.Max(MinBatchBytes, 2 * BatchBytes / (InFlight + 1));
 
     public override bool WantsEveryChunkCompressed => false;
 
@@ -133,7 +133,7 @@ public sealed class StoreCaptureSink : CaptureSink
                         else Learn(ask[i], held[i]);
                     if (missing.Count == 0) break;
                     var send = Enumerable.Range(0, batch.Count).Where(i => missing.Remove(hashes[i])).Select(i => batch[i]).ToList();
-                    Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Workers, CancellationToken = cancel }, c => c.Compress(Codecs));
+                    Parallel.ForEach(send, new ParallelOptions { MaxDegreeOfParallelism = Codecs.Workers, CancellationToken = cancel }, c => c.Compress(Codecs));
                     // The pooled buffers go out as they are: the batch holds them until it is released below.
                     var uploads = send.Select(c => new ChunkUpload(ChunkHash.From(c.Hash), new ChunkBlob(c.Codec, c.UncompressedLength, c.Stored)) { Record = c.Record }).ToList();
                     ask = uploads.Select(u => u.Hash).ToList();

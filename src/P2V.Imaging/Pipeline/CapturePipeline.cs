@@ -21,11 +21,18 @@ public sealed class CapturePipeline
 {
     private const int ZeroScanBlock = 4096;
 
-    // Chunks in flight: 64 KiB on average, so 2 per worker + 2 (restore's window) is under half a MiB, and a stall of
-    // the reader or the writer idles the workers at once; 8 per worker + 2 keeps them fed, at 256 KiB + its stored form each.
-    private int Window => 8 * Workers + 2;
-
     public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Chunks in flight through the order queue, each in a buffer of the largest chunk (256 KiB) and its stored form;
+    /// 0: 8 per worker + 2. Chunks are 64 KiB on average, so 2 per worker + 2 (restore's window) is under half a MiB and
+    /// a stall of the reader or the writer idles the workers at once; 8 per worker + 2 keeps them fed. A machine with
+    /// little memory free gives fewer (the boot agent: docs/boot-images.md, Footprint).
+    /// </summary>
+    public int Window { get; init; }
+
+    /// <summary>Pieces of <see cref="ExtentReadAhead.PieceSize"/> the read-ahead keeps in flight (its memory).</summary>
+    public int ReadAheadPieces { get; init; } = 8;
 
     public Action<PipelineProgress>? Progress { get; init; }
 
@@ -58,7 +65,7 @@ public sealed class CapturePipeline
 
         long done = 0, total = plan.BytesToRead;
         using var direct = DirectReads ? disk.OpenDirectReader() : null;
-        using var readAhead = new ExtentReadAhead(disk, direct, plan.Regions);
+        using var readAhead = new ExtentReadAhead(disk, direct, plan.Regions, ReadAheadPieces);
         await OrderedParallel.RunAsync<CapturedChunk>(Workers,
             (emit, stop) => ReadRegions(readAhead, plan, Boundaries, read, zeroSkipped, emit, stop),
             chunk =>
@@ -74,7 +81,7 @@ public sealed class CapturePipeline
                 if (chunk.Length > 0) await sink.WriteAsync(chunk, cancel).ConfigureAwait(false);
                 Progress?.Invoke(new PipelineProgress(done, total, sink.BytesWritten));
             },
-            chunk => { if (!chunk.Kept) chunk.Release(); }, cancel, Window).ConfigureAwait(false);
+            chunk => { if (!chunk.Kept) chunk.Release(); }, cancel, Window > 0 ? Window : 8 * Workers + 2).ConfigureAwait(false);
 
         var stats = plan.Header.Volumes
             .Select(v => new VolumeStats(v.Index, v.DeclaredUsedBytes, read[v.Index], captured[v.Index], zeroSkipped[v.Index]))

@@ -1,0 +1,32 @@
+namespace P2V.Agent;
+
+/// <summary>
+/// How much of a capture the agent holds in memory, sized to the memory free when the step starts (docs/boot-images.md,
+/// Footprint): a quarter of MemAvailable goes to the buffers, the rest stays for the kernel, the agent's code pages
+/// (read on demand from the boot image) and the garbage collector's headroom. Of that quarter: a quarter to the
+/// read-ahead (1 MiB pieces), a quarter to the workers' windows (8 chunks of up to 256 KiB a worker), half to the store
+/// batches (the batches in memory hold about 4 × <see cref="BatchBytes"/>: data and compressed form).
+/// A server with memory to spare gets the full pipeline; a 96 MiB machine one worker, a short window and small batches.
+/// </summary>
+internal sealed record CaptureShape(int Workers, int Window, int ReadAheadPieces, long BatchBytes)
+{
+    private const long MiB = 1L << 20;
+    private const long WorkerBytes = 2 * MiB;
+    private const int FullReadAhead = 8;
+
+    /// <summary>The shape for <paramref name="memoryAvailable"/> bytes free (0: unknown, the full pipeline) on <paramref name="cores"/> cores.</summary>
+    public static CaptureShape For(long memoryAvailable, int cores)
+    {
+        if (memoryAvailable <= 0) return new(cores, 0, FullReadAhead, P2V.Store.StoreCaptureSink.DefaultBatchBytes);
+        long quarter = memoryAvailable / 4 / 4;
+        int workers = (int)Math.Clamp(quarter / WorkerBytes, 1, cores);
+        // The full window (8 a worker + 2) where it fits, else 2 a worker + 2: a stall idles the workers sooner, nothing more.
+        int window = quarter >= workers * WorkerBytes + MiB / 2 ? 8 * workers + 2 : 2 * workers + 2;
+        int readAhead = (int)Math.Clamp(quarter / MiB, 2, FullReadAhead);
+        long batch = Math.Clamp(memoryAvailable / 4 / 2 / 4, P2V.Store.StoreCaptureSink.MinBatchBytes, P2V.Store.StoreCaptureSink.DefaultBatchBytes);
+        return new(workers, window, readAhead, batch);
+    }
+
+    public override string ToString() =>
+        $"{Workers} worker(s), {Window} chunks in flight, {ReadAheadPieces} MiB read ahead, store batches of {BatchBytes >> 10} KiB";
+}
