@@ -36,14 +36,14 @@ internal sealed class JobContext(AgentJob job, ControllerClient controller, stri
     }
 
     /// <summary>
-    /// The bytes a store transfer may hold per batch (two are in memory at once, each also decoded or compressed): an
-    /// eighth of the memory free, at most <paramref name="most"/>. A 128 MiB machine has about 45 MiB free after the
-    /// kernel and the initramfs (docs/boot-images.md, Footprint), where two 16 MiB batches do not fit.
+    /// The bytes a deploy's store transfer may hold per batch (two are in memory at once, each also decoded): a
+    /// sixteenth of the memory free, so that the batches take a quarter of it as a capture's buffers do
+    /// (<see cref="Agent.CaptureShape"/>), at least 1 MiB, at most <paramref name="most"/>.
     /// </summary>
     public long TransferBatchBytes(long most)
     {
         long free = new HardwareGatherer(new SysfsTree(root)).MemoryAvailableBytes();
-        return free <= 0 ? most : Math.Clamp(free / 8, Math.Min(1L << 20, most), most);
+        return free <= 0 ? most : Math.Clamp(free / 16, Math.Min(1L << 20, most), most);
     }
 
     /// <summary>The capture's workers and buffers for the memory free on this machine now.</summary>
