@@ -21,7 +21,7 @@ public static class BootImages
     {
         if (!OperatingSystem.IsLinux()) return "Linux only";
         if (Environment.UserName != "root") return "needs root (tap devices, network namespaces)";
-        foreach (var tool in new[] { "qemu-system-x86_64", "apt-get", "dpkg-deb", "depmod", "cpio", "mkfs.fat", "syslinux", "mcopy" })
+        foreach (var tool in new[] { "qemu-system-x86_64", "apt-get", "dpkg-deb", "depmod", "cpio", "mksquashfs", "mkfs.fat", "syslinux", "mcopy" })
             if (ExternalTool.Try("sh", "-c", $"command -v {tool}").ExitCode != 0) return $"{tool} is not installed";
         return null;
     }
