@@ -55,7 +55,7 @@ public sealed class ValidationRuleTests
     /// <summary>rule id, target, a change of the clean inventory that makes the rule fire.</summary>
     public static TheoryData<string, string?, Func<SourceInventory, SourceInventory>> Fires => new()
     {
-        { "memory-too-small", null, i => i with { MemoryBytes = 64L << 20 } },
+        { "memory-too-small", null, i => i with { MemoryBytes = 112L << 20 } },
         { "os-unsupported", null, i => Os(i, "4.0", "Service Pack 6") },
         { "os-unknown", null, i => i with { Windows = null } },
         { "fat-volume", null, i => SystemVolume(i, v => v with { FileSystem = VolumeFileSystem.Fat32 }) },
@@ -84,7 +84,7 @@ public sealed class ValidationRuleTests
     /// <summary>rule id, target, a change that comes close to the rule but must not make it fire.</summary>
     public static TheoryData<string, string?, Func<SourceInventory, SourceInventory>> NearMisses => new()
     {
-        { "memory-too-small", null, i => i with { MemoryBytes = 96L << 20 } },
+        { "memory-too-small", null, i => i with { MemoryBytes = 120L << 20 } },
         { "os-unsupported", null, i => Os(i, "4.0", "Service Pack 6a") },
         { "os-unknown", null, i => Os(i, "5.0", "Service Pack 4") },
         { "fat-volume", null, i => SystemVolume(i, v => v with { FileSystem = VolumeFileSystem.Raw }) },

@@ -57,7 +57,8 @@ public sealed partial class HardwareGatherer(SysfsTree tree)
     {
         var table = tree.ReadBytes("/sys/firmware/dmi/tables/DMI");
         long installed = table is null ? 0 : SmbiosMemory.InstalledBytes(table);
-        return installed > 0 ? installed : Meminfo("MemTotal");
+        // The kernel never manages more than is installed: a table that says less left something out.
+        return Math.Max(installed, Meminfo("MemTotal"));
     }
 
     /// <summary>MemAvailable from /proc/meminfo, in bytes: what can be had without swapping (0 where the kernel does not say).</summary>

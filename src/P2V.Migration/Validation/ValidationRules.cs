@@ -6,13 +6,17 @@ using P2V.Windows;
 namespace P2V.Migration.Validation;
 
 /// <summary>
-/// Every rule, by id. The seed's limitations come first (96 MB, NT 4.0 SP6a / 2000 SP4, FAT, dynamic disks, USB,
+/// Every rule, by id. The seed's limitations come first (its memory floor, here our agent's, NT 4.0 SP6a / 2000 SP4, FAT, dynamic disks, USB,
 /// parallel-port dongles, hardware authentication, SAN, the uniprocessor HAL), then what today's disks add
 /// (VHD size, hibernation, BitLocker, free space for the fix-ups), then each target's own limits.
 /// </summary>
 public static class ValidationRules
 {
-    public const long MinimumMemoryBytes = 96L << 20;
+    /// <summary>
+    /// The least memory installed at which P2V.Boot's capture environment migrates a server (measured: a whole
+    /// migration at 120 MiB, the capture OOM-killed at 112: docs/boot-images.md, Footprint); the seed's tools needed 96 MB.
+    /// </summary>
+    public const long MinimumMemoryBytes = 120L << 20;
 
     /// <summary>Room the deploy fix-ups need on the system volume: HAL and kernel copies, registry hive growth, logs.</summary>
     public const long FixupFreeBytes = 100L << 20;
@@ -25,9 +29,9 @@ public static class ValidationRules
 
     public static readonly IReadOnlyList<ValidationRule> All =
     [
-        new("memory-too-small", Severity.Error, "less than 96 MB of memory", c =>
+        new("memory-too-small", Severity.Error, "less than 120 MiB of memory", c =>
             c.Inventory.MemoryBytes is > 0 and < MinimumMemoryBytes
-                ? [new("memory-too-small", Severity.Error, "memory", $"the source has {c.Inventory.MemoryBytes >> 20} MB of memory; the capture environment needs 96 MB",
+                ? [new("memory-too-small", Severity.Error, "memory", $"the source has {c.Inventory.MemoryBytes >> 20} MiB of memory; the capture environment needs {MinimumMemoryBytes >> 20} MiB",
                     "add memory to the source, or capture its disks from another machine (p2v capture on a disk file)")]
                 : []),
 
