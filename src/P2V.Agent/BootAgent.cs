@@ -117,8 +117,8 @@ public sealed class BootAgent(BootArguments boot, string root, TextWriter consol
                     case "boot-local-disk": _log.Write("reset: the machine boots from its own disk next"); break;
                     default: throw new NotSupportedException($"step '{step}' is not one this agent runs (gather, capture, deploy, fixup, boot-local-disk)");
                 }
-                // The step's buffers (store batches, pools) are garbage now: give their memory back to the kernel before
-                // the next step allocates its own, or a 128 MiB machine holds both (docs/boot-images.md, Footprint).
+                // The step's buffers (store batches, the sink's pool) are garbage now: give their memory back to the
+                // kernel before the next step allocates its own (the fix-up at -m 128 was OOM-killed holding the restore's).
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             }
             await _log.FlushAsync(controller, job.Id, cancel);

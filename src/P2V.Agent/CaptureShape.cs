@@ -5,8 +5,10 @@ namespace P2V.Agent;
 /// Footprint): a quarter of MemAvailable goes to the buffers, the rest stays for the kernel, the agent's code pages
 /// (read on demand from the boot image) and the garbage collector's headroom. Of that quarter: a quarter to the
 /// read-ahead (1 MiB pieces), a quarter to the workers' windows (8 chunks of up to 256 KiB a worker), half to the store
-/// batches (the batches in memory hold about 4 × <see cref="BatchBytes"/>: data and compressed form).
-/// A server with memory to spare gets the full pipeline; a 96 MiB machine one worker, a short window and small batches.
+/// batches (the batches in memory hold about 4 × <see cref="BatchBytes"/>: data and compressed form). At the smallest
+/// the floors (2 read-ahead pieces, 4 chunks in flight, 256 KiB batches, the pools' power-of-two buffers) come to
+/// 5–7 MiB, more than a quarter of what a 104 MiB machine has free.
+/// A server with memory to spare gets the full pipeline; a 120 MiB machine one worker, a short window and small batches.
 /// </summary>
 internal sealed record CaptureShape(int Workers, int Window, int ReadAheadPieces, long BatchBytes)
 {
@@ -19,9 +21,10 @@ internal sealed record CaptureShape(int Workers, int Window, int ReadAheadPieces
     {
         if (memoryAvailable <= 0) return new(cores, 0, FullReadAhead, P2V.Store.StoreCaptureSink.DefaultBatchBytes);
         long quarter = memoryAvailable / 4 / 4;
-        int workers = (int)Math.Clamp(quarter / WorkerBytes, 1, cores);
-        // The full window (8 a worker + 2) where it fits, else 2 a worker + 2: a stall idles the workers sooner, nothing more.
-        int window = quarter >= workers * WorkerBytes + MiB / 2 ? 8 * workers + 2 : 2 * workers + 2;
+        // Each worker's full window (8 chunks) and the chunk being cut: more memory never gives fewer workers or a shorter window.
+        int workers = (int)Math.Clamp((quarter - MiB / 2) / WorkerBytes, 1, cores);
+        // Where even one worker's full window does not fit, 2 + 2: a stall idles the worker sooner, nothing more.
+        int window = quarter >= WorkerBytes + MiB / 2 ? 8 * workers + 2 : 2 * workers + 2;
         int readAhead = (int)Math.Clamp(quarter / MiB, 2, FullReadAhead);
         long batch = Math.Clamp(memoryAvailable / 4 / 2 / 4, P2V.Store.StoreCaptureSink.MinBatchBytes, P2V.Store.StoreCaptureSink.DefaultBatchBytes);
         return new(workers, window, readAhead, batch);

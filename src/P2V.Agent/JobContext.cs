@@ -42,13 +42,22 @@ internal sealed class JobContext(AgentJob job, ControllerClient controller, stri
     /// </summary>
     public long TransferBatchBytes(long most)
     {
-        long free = new HardwareGatherer(new SysfsTree(root)).MemoryAvailableBytes();
+        long free = MemoryFree();
         return free <= 0 ? most : Math.Clamp(free / 16, Math.Min(1L << 20, most), most);
     }
 
     /// <summary>The capture's workers and buffers for the memory free on this machine now.</summary>
-    public CaptureShape CaptureShape() =>
-        Agent.CaptureShape.For(new HardwareGatherer(new SysfsTree(root)).MemoryAvailableBytes(), Environment.ProcessorCount);
+    public CaptureShape CaptureShape() => Agent.CaptureShape.For(MemoryFree(), Environment.ProcessorCount);
+
+    /// <summary>
+    /// MemAvailable after a compacting collection: the previous disk's or step's buffers (store batches, the sink's
+    /// pool) are garbage by now, and a transfer sized while they still hold memory would be sized too small and hold both.
+    /// </summary>
+    private long MemoryFree()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        return new HardwareGatherer(new SysfsTree(root)).MemoryAvailableBytes();
+    }
 
     /// <summary>The block devices the deploy step wrote, in disk order (the fix-up works on the first).</summary>
     public List<string> DeployedDisks { get; } = [];

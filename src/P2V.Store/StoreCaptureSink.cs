@@ -51,7 +51,7 @@ public sealed class StoreCaptureSink : CaptureSink
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchBytes, MinBatchBytes);
         var session = await store.BeginIngestAsync(image, cancel).ConfigureAwait(false);
-        return new StoreCaptureSink(store, session, header.ToBytes()) { BatchBytes = batchBytes, Codecs = codecs ?? CodecChooser.Lz4 };
+        return new StoreCaptureSink(store, session, header.ToBytes()) { BatchBytes = batchBytes, Codecs = codecs ?? new CodecChooser(CodecChoice.Lz4, Environment.ProcessorCount) };
     }
 
     /// <summary>The memory budget: the batches in memory (sending, and filling) hold about twice this, each also in its compressed form.</summary>

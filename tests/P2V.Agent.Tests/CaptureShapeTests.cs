@@ -12,9 +12,9 @@ public sealed class CaptureShapeTests
     }
 
     [Fact]
-    public void A_96_MiB_boot_image_gets_one_worker_a_short_window_and_small_batches()
+    public void A_small_boot_image_gets_one_worker_a_short_window_and_small_batches()
     {
-        // MemAvailable after Debian's kernel and the initramfs at -m 96 (docs/boot-images.md, Footprint).
+        // About what Debian's kernel and the initramfs leave free at -m 104 (docs/boot-images.md, Footprint).
         var s = CaptureShape.For(16 * MiB, 2);
         Assert.Equal((1, 4, 2, 512L << 10), (s.Workers, s.Window, s.ReadAheadPieces, s.BatchBytes));
         Assert.True(Buffers(s) <= 16 * MiB / 2, $"{Buffers(s) >> 10} KiB of buffers with 16 MiB free");
@@ -31,7 +31,8 @@ public sealed class CaptureShapeTests
     public void A_many_core_server_with_little_free_is_not_given_a_window_per_core()
     {
         var s = CaptureShape.For(256 * MiB, 32);
-        Assert.Equal(8, s.Workers);
+        Assert.Equal(7, s.Workers);
+        Assert.Equal(8 * 7 + 2, s.Window);
         Assert.True(Buffers(s) <= 256 * MiB / 2);
     }
 
@@ -48,6 +49,22 @@ public sealed class CaptureShapeTests
         Assert.InRange(s.ReadAheadPieces, 2, 8);
         Assert.True(s.Window >= 2 * s.Workers + 2);
         Assert.InRange(s.BatchBytes, P2V.Store.StoreCaptureSink.MinBatchBytes, P2V.Store.StoreCaptureSink.DefaultBatchBytes);
+    }
+
+    [Fact]
+    public void More_memory_never_gives_fewer_workers_a_shorter_window_or_less_read_ahead()
+    {
+        foreach (int cores in new[] { 1, 2, 4, 32 })
+        {
+            var last = CaptureShape.For(1, cores);
+            for (long free = MiB / 2; free <= 2048 * MiB; free += MiB / 4)
+            {
+                var s = CaptureShape.For(free, cores);
+                Assert.True(s.Workers >= last.Workers && s.Window >= last.Window && s.ReadAheadPieces >= last.ReadAheadPieces && s.BatchBytes >= last.BatchBytes,
+                    $"{cores} cores: {free >> 10} KiB free gives {s}, less than {last}");
+                last = s;
+            }
+        }
     }
 
     // What the shape keeps in memory at most: the read-ahead's pieces, the window's chunks (256 KiB and their stored

@@ -31,6 +31,8 @@ public sealed class SelfTestBootTests(ITestOutputHelper output)
         Assert.Matches(@"^p2v-agent \S+ ", line);
         Assert.Contains("sda:67108864:ide:ata_piix", line);
         Assert.Contains("eth0:52:54:00:4a:17:01:e1000", line);
+        // The memory installed, from the SMBIOS table QEMU gives the VM (the kernel itself leaves about 460 MiB of it).
+        Assert.Contains(" memory=512MiB", line);
         // -no-reboot: the power-off ends QEMU by itself.
         await vm.WaitForExitAsync(TimeSpan.FromMinutes(2));
     }

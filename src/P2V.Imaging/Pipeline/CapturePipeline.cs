@@ -29,10 +29,10 @@ public sealed class CapturePipeline
     /// a stall of the reader or the writer idles the workers at once; 8 per worker + 2 keeps them fed. A machine with
     /// little memory free gives fewer (the boot agent: docs/boot-images.md, Footprint).
     /// </summary>
-    public int Window { get; init; }
+    public int Window { get; init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(Window), value, "chunks in flight: 0 (the default) or more"); }
 
-    /// <summary>Pieces of <see cref="ExtentReadAhead.PieceSize"/> the read-ahead keeps in flight (its memory).</summary>
-    public int ReadAheadPieces { get; init; } = 8;
+    /// <summary>Pieces of <see cref="ExtentReadAhead.PieceSize"/> the read-ahead keeps in flight (its memory), at least one.</summary>
+    public int ReadAheadPieces { get; init => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(ReadAheadPieces), value, "read-ahead pieces: at least one"); } = 8;
 
     public Action<PipelineProgress>? Progress { get; init; }
 
