@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using ZstdSharp;
 
@@ -8,8 +9,9 @@ namespace P2V.Imaging.Pipeline;
 /// size in the header. Like <see cref="Lz4Block"/>: the system's libzstd (Debian's libzstd1, which apt itself
 /// needs, so it is present wherever apt is) where it loads, ZstdSharp.Port (a managed port of the same library)
 /// everywhere else; both write and read the same frames. P2V_ZSTD=managed forces the port (for the bench).
-/// Each thread keeps its own compression and decompression context: creating one per chunk costs more than
-/// compressing a 64 KiB chunk.
+/// Contexts are kept for reuse (creating one per chunk costs more than compressing a 64 KiB chunk) in pools, so that
+/// as many exist as compressions ever ran at once: one per thread grew with every thread-pool thread that ever
+/// compressed (about a MiB each), and a boot agent in 120 MiB ran out of memory under a slow store.
 /// </summary>
 public static unsafe class ZstdBlock
 {
@@ -17,10 +19,9 @@ public static unsafe class ZstdBlock
 
     private static readonly Native? Lib = Native.Load();
 
-    [ThreadStatic] private static nint _cctx;
-    [ThreadStatic] private static nint _dctx;
-    [ThreadStatic] private static Compressor? _compressor;
-    [ThreadStatic] private static Decompressor? _decompressor;
+    private static readonly ConcurrentStack<nint> Cctxs = new(), Dctxs = new();
+    private static readonly ConcurrentStack<Compressor> Compressors = new();
+    private static readonly ConcurrentStack<Decompressor> Decompressors = new();
 
     /// <summary>Whether the system's libzstd does the work.</summary>
     public static bool IsNative => Lib is not null;
@@ -34,16 +35,21 @@ public static unsafe class ZstdBlock
     {
         if (Lib is { } lib)
         {
-            if (_cctx == 0) _cctx = lib.CreateCCtx();
-            fixed (byte* s = source)
-            fixed (byte* t = target)
+            if (!Cctxs.TryPop(out nint cctx)) cctx = lib.CreateCCtx();
+            try
             {
-                nuint n = lib.CompressCCtx(_cctx, t, (nuint)target.Length, s, (nuint)source.Length, Level);
-                return lib.IsError(n) != 0 ? 0 : (int)n;
+                fixed (byte* s = source)
+                fixed (byte* t = target)
+                {
+                    nuint n = lib.CompressCCtx(cctx, t, (nuint)target.Length, s, (nuint)source.Length, Level);
+                    return lib.IsError(n) != 0 ? 0 : (int)n;
+                }
             }
+            finally { Cctxs.Push(cctx); }
         }
-        _compressor ??= new Compressor(Level);
-        return _compressor.TryWrap(source, target, out int written) ? written : 0;
+        if (!Compressors.TryPop(out var compressor)) compressor = new Compressor(Level);
+        try { return compressor.TryWrap(source, target, out int written) ? written : 0; }
+        finally { Compressors.Push(compressor); }
     }
 
     /// <summary>
@@ -61,28 +67,33 @@ public static unsafe class ZstdBlock
         long produced;
         if (Lib is { } lib)
         {
-            if (_dctx == 0) _dctx = lib.CreateDCtx();
-            fixed (byte* s = source)
-            fixed (byte* t = target)
+            if (!Dctxs.TryPop(out nint dctx)) dctx = lib.CreateDCtx();
+            try
             {
-                nuint n = lib.DecompressDCtx(_dctx, t, (nuint)target.Length, s, (nuint)source.Length);
-                if (lib.IsError(n) != 0)
+                fixed (byte* s = source)
+                fixed (byte* t = target)
                 {
-                    error = $"zstd data corrupt ({Marshal.PtrToStringUTF8(lib.GetErrorName(n))})";
-                    return false;
+                    nuint n = lib.DecompressDCtx(dctx, t, (nuint)target.Length, s, (nuint)source.Length);
+                    if (lib.IsError(n) != 0)
+                    {
+                        error = $"zstd data corrupt ({Marshal.PtrToStringUTF8(lib.GetErrorName(n))})";
+                        return false;
+                    }
+                    produced = (long)n;
                 }
-                produced = (long)n;
             }
+            finally { Dctxs.Push(dctx); }
         }
         else
         {
-            _decompressor ??= new Decompressor();
-            try { produced = _decompressor.TryUnwrap(source, target, out int written) ? written : -1; }
+            if (!Decompressors.TryPop(out var decompressor)) decompressor = new Decompressor();
+            try { produced = decompressor.TryUnwrap(source, target, out int written) ? written : -1; }
             catch (ZstdException e)
             {
                 error = $"zstd data corrupt ({e.Message})";
                 return false;
             }
+            finally { Decompressors.Push(decompressor); }
         }
         if (produced != target.Length)
         {
