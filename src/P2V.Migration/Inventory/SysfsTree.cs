@@ -14,26 +14,19 @@ public sealed class SysfsTree(string root)
     /// <summary>A small attribute file's text, trimmed; null when absent or unreadable (sysfs refuses reads of some attributes).</summary>
     public string? Read(string treePath)
     {
-        try
-        {
-            var host = Host(treePath);
-            if (!File.Exists(host)) return null;
-            // sysfs files report a size of 4096 whatever they hold, so read to the end rather than by length.
-            using var stream = new FileStream(host, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
-            using var reader = new StreamReader(stream);
-            return reader.ReadToEnd().Trim();
-        }
-        catch (IOException) { return null; }
-        catch (UnauthorizedAccessException) { return null; }
+        if (ReadBytes(treePath) is not { } bytes) return null;
+        using var reader = new StreamReader(new MemoryStream(bytes));
+        return reader.ReadToEnd().Trim();
     }
 
-    /// <summary>A binary attribute's bytes (read to the end, as <see cref="Read"/>); null when absent or unreadable.</summary>
+    /// <summary>An attribute's bytes; null when absent or unreadable.</summary>
     public byte[]? ReadBytes(string treePath)
     {
         try
         {
             var host = Host(treePath);
             if (!File.Exists(host)) return null;
+            // sysfs files report a size of 4096 whatever they hold, so read to the end rather than by length.
             using var stream = new FileStream(host, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
             using var bytes = new MemoryStream();
             stream.CopyTo(bytes);

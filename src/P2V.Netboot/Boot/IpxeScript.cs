@@ -9,7 +9,8 @@ namespace P2V.Netboot.Boot;
 /// @ARGS@ (the policy's extra kernel arguments). <c>no_timer_check</c>: a slow or emulated CPU (QEMU under TCG on a
 /// busy host) can miss the kernel's IO-APIC timer check, which then panics; the check guards against broken
 /// chipsets of long ago, which the agent does not run on. <c>cryptomgr.notests</c>: the kernel's boot-time self-tests of
-/// its crypto algorithms (crypto_algapi_init's, about 0.2 s under TCG, initcall_debug) only test the algorithms (module signatures are still checked with them; the agent hashes images in its own code).
+/// its crypto algorithms (crypto_algapi_init's, about 0.2 s under TCG, initcall_debug) only test the algorithms
+/// (module signatures are still checked with them; the agent hashes images in its own code).
 /// <c>initcall_blacklist=</c>: two initcalls the agent has no use for that cost 0.35–0.47 s under TCG: the SP800-108
 /// KDF's self-test, which runs whatever cryptomgr.notests says (no key type the agent uses derives keys with it),
 /// and the boot-time kprobe-event setup (tracing).
