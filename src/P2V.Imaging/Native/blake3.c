@@ -125,7 +125,8 @@ static void chunk_cv(const uint8_t *in, size_t len, uint64_t counter, uint32_t e
  * blocks chained from the IV; input i has counter counter + i*step; every block gets `flags`, the first also `start`,
  * the last also `end`. Chunks: stride 1024, 16 blocks, step 1, CHUNK_START/CHUNK_END. Parents (§2.4): stride 64,
  * one block, step 0 (a parent's counter is 0), PARENT. Output: count chaining values of 32 bytes at out; all inputs
- * of one call are read before any output is written, so parents may be reduced in place.
+ * of one call are read before any output is written, so parents may be reduced in place. The SIMD levels take
+ * one pointer per lane instead of base and stride.
  */
 static void lanes1(const uint8_t *base, size_t stride, size_t count, size_t blocks, uint64_t counter, uint64_t step,
                    uint32_t flags, uint32_t start, uint32_t end, uint8_t *out) {
@@ -175,8 +176,8 @@ SSE static inline void transpose4(__m128i r[4]) {
     r[3] = _mm_unpackhi_epi64(t1, t3);
 }
 
-SSE static void lanes4(const uint8_t *base, size_t stride, size_t blocks, uint64_t counter, uint64_t step,
-                       uint32_t flags, uint32_t start, uint32_t end, uint8_t *out) {
+SSE static void lanes4(const uint8_t *const in[4], size_t blocks, uint64_t counter, uint64_t step, uint32_t flags,
+                       uint32_t start, uint32_t end, uint8_t *out) {
     __m128i h[8];
     for (int i = 0; i < 8; i++) h[i] = _mm_set1_epi32((int)IV[i]);
     uint64_t c[4];
@@ -187,7 +188,7 @@ SSE static void lanes4(const uint8_t *base, size_t stride, size_t blocks, uint64
         __m128i m[16];
         for (int q = 0; q < 4; q++) {
             for (int j = 0; j < 4; j++)
-                m[4 * q + j] = _mm_loadu_si128((const __m128i *)(base + j * stride + b * BLOCK_LEN + 16 * q));
+                m[4 * q + j] = _mm_loadu_si128((const __m128i *)(in[j] + b * BLOCK_LEN + 16 * q));
             transpose4(&m[4 * q]);
         }
         uint32_t f = flags | (b == 0 ? start : 0) | (b + 1 == blocks ? end : 0);
@@ -265,8 +266,8 @@ AVX2 static inline void transpose8(__m256i r[8]) {
     r[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
 }
 
-AVX2 static void lanes8(const uint8_t *base, size_t stride, size_t blocks, uint64_t counter, uint64_t step,
-                        uint32_t flags, uint32_t start, uint32_t end, uint8_t *out) {
+AVX2 static void lanes8(const uint8_t *const in[8], size_t blocks, uint64_t counter, uint64_t step, uint32_t flags,
+                        uint32_t start, uint32_t end, uint8_t *out) {
     __m256i h[8];
     for (int i = 0; i < 8; i++) h[i] = _mm256_set1_epi32((int)IV[i]);
     uint32_t lo[8], hi[8];
@@ -280,7 +281,7 @@ AVX2 static void lanes8(const uint8_t *base, size_t stride, size_t blocks, uint6
         __m256i m[16];
         for (int q = 0; q < 2; q++) {
             for (int j = 0; j < 8; j++)
-                m[8 * q + j] = _mm256_loadu_si256((const __m256i *)(base + j * stride + b * BLOCK_LEN + 32 * q));
+                m[8 * q + j] = _mm256_loadu_si256((const __m256i *)(in[j] + b * BLOCK_LEN + 32 * q));
             transpose8(&m[8 * q]);
         }
         uint32_t f = flags | (b == 0 ? start : 0) | (b + 1 == blocks ? end : 0);
@@ -331,15 +332,22 @@ static int best_level(void) {
     return level;
 }
 
-/* Runs the lanes interface over any count with the widest batches the level allows, the remainder narrower. */
+/* Runs the lanes interface over any count: full batches of the widest lanes the level has; a remainder of 2 or more
+ * in one more batch whose spare lanes repeat the first input (their results dropped), since a SIMD batch of 4 or 8
+ * costs about as much as two single compressions in portable C; a last single input in portable C. */
 static void lanes(int level, const uint8_t *base, size_t stride, size_t count, size_t blocks, uint64_t counter,
                   uint64_t step, uint32_t flags, uint32_t start, uint32_t end, uint8_t *out) {
-    if (level >= 2)
-        for (; count >= 8; count -= 8, base += 8 * stride, counter += 8 * step, out += 8 * CV_LEN)
-            lanes8(base, stride, blocks, counter, step, flags, start, end, out);
-    if (level >= 1)
-        for (; count >= 4; count -= 4, base += 4 * stride, counter += 4 * step, out += 4 * CV_LEN)
-            lanes4(base, stride, blocks, counter, step, flags, start, end, out);
+    while (count > 1 && level >= 1) {
+        size_t width = level >= 2 && count > 4 ? 8 : 4, real = count < width ? count : width;
+        const uint8_t *in[8];
+        for (size_t j = 0; j < width; j++) in[j] = base + (j < real ? j : 0) * stride;
+        uint8_t spare[8 * CV_LEN];
+        uint8_t *dest = real == width ? out : spare;
+        if (width == 8) lanes8(in, blocks, counter, step, flags, start, end, dest);
+        else lanes4(in, blocks, counter, step, flags, start, end, dest);
+        if (dest == spare) memcpy(out, spare, real * CV_LEN);
+        count -= real, base += real * stride, counter += real * step, out += real * CV_LEN;
+    }
     lanes1(base, stride, count, blocks, counter, step, flags, start, end, out);
 }
 
