@@ -7,7 +7,7 @@
  * time (false), so a managed hasher never reaches AVX2. Here every SIMD path is compiled with a target attribute and
  * chosen at run time from CPUID, so the one binary still runs on servers without AVX2.
  *
- * Three paths, each hashing whole 1 KiB chunks side by side (§5.3: one chunk per SIMD lane, the state transposed so
+ * Three paths, each hashing whole 1 KiB chunks side by side (§5, SIMD: one chunk per SIMD lane, the state transposed so
  * that a vector holds the same word of every lane, and no shuffles between the column and diagonal steps):
  *   level 0 portable C, one compression at a time;
  *   level 1 SSE4.1 (SSSE3 byte shuffles for the 8- and 16-bit rotations), 4 lanes;
@@ -24,7 +24,7 @@
 
 enum { BLOCK_LEN = 64, CHUNK_LEN = 1024, CV_LEN = 32 };
 
-/* §2.2, Table 1: the domain-separation flags (the d input of the compression function). */
+/* §2.1: the domain-separation flags (the compression function's input d). */
 enum { CHUNK_START = 1, CHUNK_END = 2, PARENT = 4, ROOT = 8 };
 
 /* §2.1: the IV, SHA-256's initial hash value; in the hash mode also the key (§2.2). */
@@ -33,7 +33,7 @@ static const uint32_t IV[8] = {
 };
 
 /* §2.1: the message words each of the 7 rounds reads, in G order. Round 0 takes them as they come; every later round
- * applies the permutation of Table 2 once more to the previous round's order (generated, not typed). */
+ * applies the message permutation of §2.1 once more to the previous round's order (generated, not typed). */
 static const uint8_t SCHEDULE[7][16] = {
     {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
     {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
