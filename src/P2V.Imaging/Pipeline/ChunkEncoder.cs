@@ -82,7 +82,7 @@ public static class ChunkEncoder
         return true;
     }
 
-    public static void Hash(ReadOnlySpan<byte> data, Span<byte> hash) => Blake3.Hasher.Hash(data, hash);
+    public static void Hash(ReadOnlySpan<byte> data, Span<byte> hash) => Blake3.Hash(data, hash);
 
     // Zero chunks come at the chunkers' maximum sizes (powers of two): their hashes are cached.
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte[]> ZeroHashes = new();
