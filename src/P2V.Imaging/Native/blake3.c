@@ -14,11 +14,16 @@
  *   level 2 AVX2, 8 lanes.
  * Parent nodes go through the same lanes (one 64-byte block each, two children's chaining values).
  */
-#include <cpuid.h>
-#include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+/* The SIMD levels are x86's; elsewhere only the portable path is compiled. */
+#if defined(__x86_64__) || defined(__i386__)
+#define P2V_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -108,11 +113,12 @@ static void chunk_cv(const uint8_t *in, size_t len, uint64_t counter, uint32_t e
     for (size_t b = 0; b < blocks; b++) {
         size_t take = len - b * BLOCK_LEN < BLOCK_LEN ? len - b * BLOCK_LEN : BLOCK_LEN;
         uint8_t padded[BLOCK_LEN];
-        const uint8_t *block = in + b * BLOCK_LEN;
+        const uint8_t *block = padded;
         if (take < BLOCK_LEN) {
             memset(padded, 0, sizeof padded);
-            if (take) memcpy(padded, block, take);
-            block = padded;
+            if (take) memcpy(padded, in + b * BLOCK_LEN, take); /* an empty input's `in` may be NULL: no arithmetic on it */
+        } else {
+            block = in + b * BLOCK_LEN;
         }
         uint32_t flags = (b == 0 ? CHUNK_START : 0) | (b + 1 == blocks ? CHUNK_END | extra_end : 0);
         compress1(cv, block, (uint32_t)take, counter, flags, cv);
@@ -141,6 +147,7 @@ static void lanes1(const uint8_t *base, size_t stride, size_t count, size_t bloc
     }
 }
 
+#ifdef P2V_X86
 /* ---- level 1: SSE4.1, 4 lanes ---- */
 
 #define SSE __attribute__((target("sse4.1")))
@@ -307,10 +314,15 @@ AVX2 static void lanes8(const uint8_t *const in[8], size_t blocks, uint64_t coun
     for (int j = 0; j < 8; j++) _mm256_storeu_si256((__m256i *)(out + j * CV_LEN), h[j]);
 }
 
+#endif /* P2V_X86 */
+
 /* ---- dispatch ---- */
 
 /* The widest level this CPU and its OS support: AVX2 needs the OS to save the YMM state (OSXSAVE, XCR0 bits 1-2). */
 static int detect_level(void) {
+#ifndef P2V_X86
+    return 0;
+#else
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     int sse41 = (c & bit_SSE4_1) && (c & bit_SSSE3);
@@ -323,6 +335,7 @@ static int detect_level(void) {
     unsigned a7, b7, c7, d7;
     int avx2 = ymm && __get_cpuid_count(7, 0, &a7, &b7, &c7, &d7) && (b7 & bit_AVX2);
     return avx2 ? 2 : sse41 ? 1 : 0;
+#endif
 }
 
 static int best_level(void) {
@@ -337,6 +350,7 @@ static int best_level(void) {
  * costs about as much as two single compressions in portable C; a last single input in portable C. */
 static void lanes(int level, const uint8_t *base, size_t stride, size_t count, size_t blocks, uint64_t counter,
                   uint64_t step, uint32_t flags, uint32_t start, uint32_t end, uint8_t *out) {
+#ifdef P2V_X86
     while (count > 1 && level >= 1) {
         size_t width = level >= 2 && count > 4 ? 8 : 4, real = count < width ? count : width;
         const uint8_t *in[8];
@@ -348,6 +362,9 @@ static void lanes(int level, const uint8_t *base, size_t stride, size_t count, s
         if (dest == spare) memcpy(out, spare, real * CV_LEN);
         count -= real, base += real * stride, counter += real * step, out += real * CV_LEN;
     }
+#else
+    (void)level;
+#endif
     lanes1(base, stride, count, blocks, counter, step, flags, start, end, out);
 }
 

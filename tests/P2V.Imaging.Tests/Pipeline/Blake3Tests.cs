@@ -23,14 +23,15 @@ public sealed class Blake3Tests : IDisposable
 
     public void Dispose() => _tmp.Dispose();
 
+    /// <summary>Every path this CPU runs (all three on the build machines). A path the CPU lacks is not a case at all: no
+    /// package can install it, and CI counts a skip as a missing prerequisite.</summary>
+    public static TheoryData<Blake3Level> PathsOfThisCpu => [.. Enum.GetValues<Blake3Level>().Where(l => l <= Blake3.Level)];
+
     [SkippableTheory]
-    [InlineData(Blake3Level.Portable)]
-    [InlineData(Blake3Level.Sse41)]
-    [InlineData(Blake3Level.Avx2)]
+    [MemberData(nameof(PathsOfThisCpu))]
     public void EveryPathMatchesB3sum(Blake3Level level)
     {
         Requires.Tool("b3sum");
-        Skip.If(level > Blake3.Level, $"this CPU runs BLAKE3 up to {Blake3.Level}, not {level}");
         var rng = new Random(3 + (int)level);
         var files = new List<(string Path, byte[] Data)>();
         foreach (int n in Lengths)
