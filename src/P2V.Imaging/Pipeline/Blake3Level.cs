@@ -4,6 +4,6 @@ namespace P2V.Imaging.Pipeline;
 public enum Blake3Level
 {
     Portable = 0,
-    Sse41 = 1,
+    Sse2 = 1,
     Avx2 = 2,
 }
