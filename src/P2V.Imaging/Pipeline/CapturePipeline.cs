@@ -67,7 +67,7 @@ public sealed class CapturePipeline
         using var direct = DirectReads ? disk.OpenDirectReader() : null;
         using var readAhead = new ExtentReadAhead(disk, direct, plan.Regions, ReadAheadPieces);
         await OrderedParallel.RunAsync<CapturedChunk>(Workers,
-            (emit, stop) => ReadRegions(readAhead, plan, Boundaries, read, zeroSkipped, emit, stop),
+            stop => ReadRegions(readAhead, plan, Boundaries, read, zeroSkipped, stop),
             chunk =>
             {
                 if (chunk.Length == 0) return;
@@ -112,20 +112,19 @@ public sealed class CapturePipeline
     /// Reads the regions in disk order and cuts chunks: at the boundaries' cut points, at their maximum
     /// size, and wherever the volume changes (so one volume's boundaries never depend on another's data).
     /// </summary>
-    private static void ReadRegions(ExtentReadAhead source, CapturePlan plan, ChunkBoundaries boundaries, long[] read, long[] zeroSkipped,
-        Action<CapturedChunk> emit, CancellationToken cancel)
+    private static IEnumerable<CapturedChunk> ReadRegions(ExtentReadAhead source, CapturePlan plan, ChunkBoundaries boundaries, long[] read,
+        long[] zeroSkipped, CancellationToken cancel)
     {
         int max = boundaries.MaxChunkSize;
         var chunk = CapturedChunk.Rent(max);
         int volume = -1;
-        void Next()
-        {
-            emit(chunk);
-            chunk = CapturedChunk.Rent(max);
-        }
         foreach (var region in plan.Regions)
         {
-            if (region.VolumeIndex != volume && (chunk.Length > 0 || chunk.ZeroBytes > 0)) Next();
+            if (region.VolumeIndex != volume && (chunk.Length > 0 || chunk.ZeroBytes > 0))
+            {
+                yield return chunk;
+                chunk = CapturedChunk.Rent(max);
+            }
             volume = region.VolumeIndex;
             long pos = region.Range.Offset, end = region.Range.End;
             while (pos < end)
@@ -137,7 +136,8 @@ public sealed class CapturePipeline
                 // A read adds at most one run per 512-byte sector: keep the chunk within the format's run limit.
                 if (chunk.Length == max || chunk.RunCount + n / 512 + 1 > ImageFormat.MaxRunsPerChunk || boundaries.StartsNewChunk(chunk, pos))
                 {
-                    Next();
+                    yield return chunk;
+                    chunk = CapturedChunk.Rent(max);
                     continue;
                 }
                 var span = chunk.Data.AsSpan(chunk.Length, n);
@@ -157,13 +157,13 @@ public sealed class CapturePipeline
                 while ((cut = boundaries.FindCut(chunk)) > 0)
                 {
                     var rest = chunk.SplitAt(cut, max);
-                    emit(chunk);
+                    yield return chunk;
                     chunk = rest;
                 }
             }
         }
         // A chunk of only skipped zeros still goes through: progress counts them.
-        if (chunk.Length > 0 || chunk.ZeroBytes > 0) emit(chunk);
+        if (chunk.Length > 0 || chunk.ZeroBytes > 0) yield return chunk;
         else chunk.Release();
     }
 }

@@ -91,25 +91,49 @@ public sealed class ContentDefinedBoundaries : ChunkBoundaries
         if (end <= _min) return -1;
         int i = Math.Max(chunk.Scanned, _min);
         ulong fp = chunk.Fingerprint;
-        // This loop sees every captured byte on the one reader thread: no bounds checks (end <= Data.Length, a byte indexes Gear's 256).
+        // This loop sees every captured byte on the one thread that reads the source: no bounds checks (end <= Data.Length, a byte indexes Gear's 256).
         ArgumentOutOfRangeException.ThrowIfGreaterThan(end, chunk.Data.Length);
         ref byte data = ref MemoryMarshal.GetArrayDataReference(chunk.Data);
-        ref ulong gear = ref MemoryMarshal.GetArrayDataReference(Gear);
-        ulong maskS = _maskS, maskL = _maskL;
         int normalEnd = Math.Min(_normal, end);
-        for (; i < normalEnd; i++)
-        {
-            fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i));
-            if ((fp & maskS) == 0) return i;
-        }
-        for (; i < end; i++)
-        {
-            fp = (fp << 1) + Unsafe.Add(ref gear, Unsafe.Add(ref data, i));
-            if ((fp & maskL) == 0) return i;
-        }
-        chunk.Scanned = i;
+        int cut = i < normalEnd ? Scan(ref data, ref fp, i, normalEnd, _maskS) : -1;
+        if (cut < 0 && normalEnd < end) cut = Scan(ref data, ref fp, Math.Max(i, normalEnd), end, _maskL);
+        if (cut >= 0) return cut;
+        chunk.Scanned = end;
         chunk.Fingerprint = fp;
         return -1;
+    }
+
+    /// <summary>Rolls the hash over <c>data[from..to)</c>; returns the first position whose hash has no bit of <paramref name="mask"/> set, or -1.</summary>
+    /// <remarks>Eight bytes per loop turn: one loop branch per byte cost a third of the scan (measured).</remarks>
+    private static int Scan(ref byte data, ref ulong fp, int from, int to, ulong mask)
+    {
+        ref ulong gear = ref MemoryMarshal.GetArrayDataReference(Gear);
+        ulong f = fp;
+        int i = from;
+        for (; i + 8 <= to; i += 8)
+        {
+            ref byte p = ref Unsafe.Add(ref data, i);
+            if (Roll(ref f, ref gear, p, mask)) return i;
+            if (Roll(ref f, ref gear, Unsafe.Add(ref p, 1), mask)) return i + 1;
+            if (Roll(ref f, ref gear, Unsafe.Add(ref p, 2), mask)) return i + 2;
+            if (Roll(ref f, ref gear, Unsafe.Add(ref p, 3), mask)) return i + 3;
+            if (Roll(ref f, ref gear, Unsafe.Add(ref p, 4), mask)) return i + 4;
+            if (Roll(ref f, ref gear, Unsafe.Add(ref p, 5), mask)) return i + 5;
+            if (Roll(ref f, ref gear, Unsafe.Add(ref p, 6), mask)) return i + 6;
+            if (Roll(ref f, ref gear, Unsafe.Add(ref p, 7), mask)) return i + 7;
+        }
+        for (; i < to; i++)
+            if (Roll(ref f, ref gear, Unsafe.Add(ref data, i), mask)) return i;
+        fp = f;
+        return -1;
+    }
+
+    /// <summary>One step of the Gear hash; true where the hash cuts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Roll(ref ulong f, ref ulong gear, byte b, ulong mask)
+    {
+        f = (f << 1) + Unsafe.Add(ref gear, b);
+        return (f & mask) == 0;
     }
 
     /// <summary>A mask of <paramref name="bits"/> one-bits spread evenly over bits 16..63.</summary>

@@ -19,12 +19,16 @@ internal sealed class ExtentReadAhead : IDisposable
     private readonly DirectReader? _direct;
     private readonly Slot[] _slots;
     private readonly Thread[] _threads;
-    private readonly object _gate = new();
+    // Each event wakes only the thread it concerns: a freed slot one reader (Monitor.Pulse on _claim), a filled slot the
+    // chunker (Slot.Filled). One shared monitor with PulseAll woke all readers and the chunker for every piece, and a
+    // SemaphoreSlim spun its waiting readers through sched_yield: a system call each, dear under a hypervisor.
+    private readonly object _claim = new();
 
-    // The producer side, under _gate: the next piece to hand to a reader thread.
+    // The readers' side, under _claim: the next piece to read, and the pieces the chunker has finished with.
     private int _claimRegion;
     private long _claimPosition;
     private long _claimed;
+    private long _released;
     private bool _stopped;
 
     // The consumer side: the piece being copied out, and where in it.
@@ -76,11 +80,7 @@ internal sealed class ExtentReadAhead : IDisposable
         while (destination.Length > 0)
         {
             var slot = _slots[_consumed % Depth];
-            lock (_gate)
-            {
-                while (slot.Sequence != _consumed && !_stopped) Monitor.Wait(_gate);
-                if (slot.Sequence != _consumed) throw new ObjectDisposedException(nameof(ExtentReadAhead));
-            }
+            slot.Filled.Wait();
             if (slot.Error is { } error) throw error;
             if (_expected < 0) _expected = slot.Offset;
             if (offset != _expected)
@@ -94,11 +94,12 @@ internal sealed class ExtentReadAhead : IDisposable
             if (start + n == slot.Length)
             {
                 _expected = -1;
-                lock (_gate)
+                slot.Filled.Reset();
+                _consumed++;
+                lock (_claim)
                 {
-                    slot.Sequence = -1;
-                    _consumed++;
-                    Monitor.PulseAll(_gate);
+                    _released = _consumed;
+                    Monitor.Pulse(_claim);
                 }
             }
         }
@@ -110,16 +111,19 @@ internal sealed class ExtentReadAhead : IDisposable
         {
             long sequence, offset;
             int length;
-            Slot slot;
-            lock (_gate)
+            lock (_claim)
             {
-                if (_stopped || !NextPiece(out offset, out length)) return;
+                // The slot of the next piece is free once the chunker has finished the piece Depth before it.
+                while (!_stopped && _claimed >= _released + Depth) Monitor.Wait(_claim);
+                if (_stopped || !NextPiece(out offset, out length))
+                {
+                    // Whoever waits next gets the turn to find the same.
+                    Monitor.Pulse(_claim);
+                    return;
+                }
                 sequence = _claimed++;
-                slot = _slots[sequence % Depth];
-                // The slot is free once the chunker has taken the piece Depth before this one.
-                while (sequence >= _consumed + Depth && !_stopped) Monitor.Wait(_gate);
-                if (_stopped) return;
             }
+            var slot = _slots[sequence % Depth];
             slot.Offset = offset;
             slot.Length = length;
             slot.Error = null;
@@ -145,11 +149,7 @@ internal sealed class ExtentReadAhead : IDisposable
                     ? new IOException($"read of {length} bytes at disk offset {offset} failed: {e.Message}", e)
                     : e;
             }
-            lock (_gate)
-            {
-                slot.Sequence = sequence;
-                Monitor.PulseAll(_gate);
-            }
+            slot.Filled.Set();
         }
     }
 
@@ -173,12 +173,13 @@ internal sealed class ExtentReadAhead : IDisposable
     /// <summary>Stops the reader threads and waits for them, so that no read is still writing into a buffer.</summary>
     public void Dispose()
     {
-        lock (_gate)
+        lock (_claim)
         {
             _stopped = true;
-            Monitor.PulseAll(_gate);
+            Monitor.PulseAll(_claim);
         }
         foreach (var t in _threads) t.Join();
+        foreach (var slot in _slots) slot.Filled.Dispose();
     }
 
     /// <summary>One piece's buffer; for direct reads a pinned array whose aligned part starts at <see cref="AlignedStart"/>.</summary>
@@ -186,7 +187,7 @@ internal sealed class ExtentReadAhead : IDisposable
     {
         public byte[] Buffer { get; } = buffer;
         public int AlignedStart { get; } = alignedStart;
-        public long Sequence = -1;
+        public readonly ManualResetEventSlim Filled = new(false);
         public long Offset;
         public int Length;
         public int DataStart;

@@ -1,92 +1,192 @@
-using System.Threading.Channels;
-
 namespace P2V.Imaging.Pipeline;
 
 /// <summary>
-/// The shape capture and restore share: one producer hands out jobs in order, a worker per core transforms
-/// them in parallel, one consumer takes them back in the producer's order. The bounded order queue is the only
-/// buffer, so a slow consumer slows the producer (backpressure); the first failure anywhere stops every stage,
-/// and every job the consumer sees or the failure strands is released once.
+/// The shape capture and restore share: jobs come from one source in order, a worker per core transforms them in
+/// parallel, and they are consumed one at a time in the source's order. There are no other threads and no hand-offs:
+/// each worker takes the next job from the source itself (one at a time), transforms it, and then consumes every job
+/// that is next in order, its own or one another worker parked. On two cores a hand-off per stage cost a wake-up per
+/// chunk (a futex and a context switch each, dear under a hypervisor) and left a fifth of the CPU idle
+/// (docs/capture-and-restore.md). At most <c>window</c> jobs are out between the source and the consumer, so a slow
+/// consumer slows the source (backpressure); the first failure anywhere stops every worker, and every job taken is
+/// released exactly once.
 /// </summary>
 internal static class OrderedParallel
 {
-    /// <param name="produce">Runs on its own thread; calls its first argument with each job, in order (it blocks while the window is full).</param>
+    /// <param name="produce">The jobs in order; enumerated by the workers, one at a time, with a token that the first failure cancels.</param>
     /// <param name="transform">Runs on the workers, several jobs at once.</param>
-    /// <param name="consume">Runs on the caller, one job at a time, in the producer's order.</param>
-    /// <param name="window">Jobs in flight at most (default 2 per worker + 2).</param>
-    public static async Task RunAsync<TJob>(int workers, Action<Action<TJob>, CancellationToken> produce,
+    /// <param name="consume">Runs on the workers, one job at a time, in the source's order.</param>
+    /// <param name="window">Jobs taken from the source and not yet consumed, at most (default 2 per worker + 2).</param>
+    public static Task RunAsync<TJob>(int workers, Func<CancellationToken, IEnumerable<TJob>> produce,
         Action<TJob> transform, Func<TJob, ValueTask> consume, Action<TJob> release, CancellationToken cancel, int window = 0)
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-        var order = Channel.CreateBounded<Slot<TJob>>(new BoundedChannelOptions(window > 0 ? window : 2 * workers + 2) { SingleReader = true, SingleWriter = true });
-        var work = Channel.CreateUnbounded<Slot<TJob>>(new UnboundedChannelOptions { SingleWriter = true });
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        return new Run<TJob>(workers, produce, transform, consume, release, window > 0 ? window : 2 * workers + 2, cancel).Task;
+    }
 
-        var producer = Task.Run(() =>
+    private sealed class Run<TJob>
+    {
+        private readonly Action<TJob> _transform;
+        private readonly Func<TJob, ValueTask> _consume;
+        private readonly Action<TJob> _release;
+        private readonly CancellationTokenSource _stop;
+        private readonly CancellationTokenRegistration _onCancel;
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly int _window;
+        private int _running;
+
+        // Taking: one worker at a time reads the source.
+        private readonly object _take = new();
+        private readonly IEnumerator<TJob> _source;
+        private long _taken;
+        private bool _exhausted;
+
+        // Giving back in order: a ring of transformed jobs by sequence, and the one worker draining it.
+        private readonly object _give = new();
+        private readonly TJob[] _parked;
+        private readonly bool[] _isParked;
+        private long _consumed;
+        private bool _draining;
+
+        // Room in the window: a worker taking waits here while the window is full.
+        private readonly object _room = new();
+        private Exception? _failure;
+        private volatile bool _stopped;
+
+        public Run(int workers, Func<CancellationToken, IEnumerable<TJob>> produce, Action<TJob> transform,
+            Func<TJob, ValueTask> consume, Action<TJob> release, int window, CancellationToken cancel)
+        {
+            (_transform, _consume, _release, _window) = (transform, consume, release, window);
+            _parked = new TJob[window];
+            _isParked = new bool[window];
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            _source = produce(_stop.Token).GetEnumerator();
+            _running = workers;
+            _onCancel = cancel.Register(() => Fail(new OperationCanceledException(cancel)));
+            for (int i = 0; i < workers; i++)
+                new Thread(Work) { IsBackground = true, Name = $"pipeline worker {i}" }.Start();
+        }
+
+        public Task Task => _done.Task;
+
+        private void Work()
         {
             try
             {
-                produce(job =>
+                while (TryTake(out var job, out long sequence))
                 {
-                    var slot = new Slot<TJob>(job);
-                    work.Writer.TryWrite(slot);
-                    if (!order.Writer.TryWrite(slot)) order.Writer.WriteAsync(slot, stop.Token).AsTask().GetAwaiter().GetResult();
-                }, stop.Token);
-                order.Writer.TryComplete();
-                work.Writer.TryComplete();
+                    bool parked = false;
+                    try
+                    {
+                        _transform(job);
+                        Park(sequence, job);
+                        parked = true;
+                    }
+                    finally
+                    {
+                        if (!parked) _release(job);
+                    }
+                    Drain();
+                }
             }
             catch (Exception e)
             {
-                order.Writer.TryComplete(e);
-                work.Writer.TryComplete(e);
-                throw;
+                Fail(e);
             }
-        }, stop.Token);
-        var transformers = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
-        {
-            await foreach (var slot in work.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            finally
             {
+                if (Interlocked.Decrement(ref _running) == 0) Finish();
+            }
+        }
+
+        private bool TryTake(out TJob job, out long sequence)
+        {
+            job = default!;
+            sequence = 0;
+            lock (_take)
+            {
+                lock (_room)
+                {
+                    while (!_stopped && _taken - Volatile.Read(ref _consumed) >= _window) Monitor.Wait(_room);
+                }
+                if (_stopped || _exhausted) return false;
+                if (!_source.MoveNext())
+                {
+                    _exhausted = true;
+                    return false;
+                }
+                job = _source.Current;
+                sequence = _taken++;
+                return true;
+            }
+        }
+
+        private void Park(long sequence, TJob job)
+        {
+            lock (_give)
+            {
+                int slot = (int)(sequence % _window);
+                _parked[slot] = job;
+                _isParked[slot] = true;
+            }
+        }
+
+        /// <summary>Consumes the jobs that are next in order, unless another worker is at it already.</summary>
+        private void Drain()
+        {
+            while (true)
+            {
+                TJob job;
+                lock (_give)
+                {
+                    int slot = (int)(_consumed % _window);
+                    if (_draining || _stopped || !_isParked[slot]) return;
+                    job = _parked[slot];
+                    _parked[slot] = default!;
+                    _isParked[slot] = false;
+                    _draining = true;
+                }
                 try
                 {
-                    transform(slot.Job);
-                    slot.Done.SetResult();
+                    var pending = _consume(job);
+                    if (!pending.IsCompletedSuccessfully) pending.AsTask().GetAwaiter().GetResult();
                 }
-                catch (Exception e)
+                finally
                 {
-                    slot.Done.SetException(e);
+                    _release(job);
+                    lock (_give)
+                    {
+                        _draining = false;
+                        Volatile.Write(ref _consumed, _consumed + 1);
+                    }
+                    lock (_room) Monitor.PulseAll(_room);
                 }
             }
-        }, stop.Token)).ToArray();
+        }
 
-        try
+        private void Fail(Exception e)
         {
-            await foreach (var slot in order.Reader.ReadAllAsync(stop.Token))
+            lock (_room)
             {
-                try
-                {
-                    await slot.Done.Task.ConfigureAwait(false);
-                    await consume(slot.Job).ConfigureAwait(false);
-                }
-                finally { release(slot.Job); }
+                _failure ??= e;
+                _stopped = true;
+                Monitor.PulseAll(_room);
             }
-            await producer.ConfigureAwait(false);
+            // Unblocks a worker inside the source (the token the source was given).
+            try { _stop.Cancel(); } catch (AggregateException) { /* a callback's error; the first failure is what is reported */ }
         }
-        catch
-        {
-            stop.Cancel();
-            try { await Task.WhenAll(transformers.Append(producer)).ConfigureAwait(false); } catch { /* the first error is already on its way */ }
-            while (order.Reader.TryRead(out var slot)) release(slot.Job);
-            throw;
-        }
-        finally
-        {
-            work.Writer.TryComplete();
-        }
-        await Task.WhenAll(transformers).ConfigureAwait(false);
-    }
 
-    private sealed class Slot<TJob>(TJob job)
-    {
-        public TJob Job { get; } = job;
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>The last worker out: the source is closed, the jobs still parked are released, the task completes.</summary>
+        private void Finish()
+        {
+            try { _source.Dispose(); }
+            catch (Exception e) { _failure ??= e; }
+            for (int i = 0; i < _window; i++)
+                if (_isParked[i]) _release(_parked[i]);
+            _onCancel.Dispose();
+            _stop.Dispose();
+            // A cancellation too completes the task as faulted with its exception, so that awaiting rethrows it as it was.
+            if (_failure is null) _done.TrySetResult();
+            else _done.TrySetException(_failure);
+        }
     }
 }

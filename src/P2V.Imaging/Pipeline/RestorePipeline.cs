@@ -47,7 +47,7 @@ public sealed class RestorePipeline
         var turns = new TurnSequencer();
         long sequence = 0;
         await OrderedParallel.RunAsync<RestoreJob>(Workers,
-            (emit, stop) => { foreach (var frame in image.ReadFrames(stop)) emit(new RestoreJob(frame, sequence++)); },
+            stop => image.ReadFrames(stop).Select(frame => new RestoreJob(frame, sequence++)),
             job =>
             {
                 try

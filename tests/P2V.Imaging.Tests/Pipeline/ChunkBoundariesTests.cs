@@ -55,6 +55,57 @@ public sealed class ChunkBoundariesTests : IDisposable
         Assert.True(SharedBytes(await CaptureAsync(a, grid), await CaptureAsync(b, grid)) <= (1 << 20));
     }
 
+    /// <summary>
+    /// The cut points are part of the format: a chunker that cut elsewhere would share nothing with the images already in a
+    /// store. They are checked against FastCDC written here from the paper and docs/image-format.md, a byte at a time
+    /// (Gear[b] = the first 8 bytes of BLAKE3 of the byte b; the masks' bits spread evenly over bits 16..63).
+    /// </summary>
+    [Fact]
+    public async Task ContentDefinedCutsAreThePapersAlgorithm()
+    {
+        var data = new byte[12 << 20];
+        new Random(7).NextBytes(data);
+        // Short runs of one byte value (no cut inside them) and small files: the scan's edges at the minimum and normal sizes.
+        for (int at = 1 << 20; at < data.Length; at += 997 << 10) data.AsSpan(at, 20_000 + at % 50_000).Fill((byte)(at >> 20));
+        var disk = _tmp.File("cuts.raw");
+        File.WriteAllBytes(disk, data);
+
+        var trailer = await CaptureAsync(disk, ChunkBoundaries.ContentDefined);
+
+        Assert.Equal(ReferenceCuts(data, 16 << 10, 64 << 10, 256 << 10), trailer.Chunks.Select(c => c.UncompressedLength));
+    }
+
+    private static List<int> ReferenceCuts(byte[] data, int min, int normal, int max)
+    {
+        var gear = new ulong[256];
+        var hash = new byte[32];
+        for (int b = 0; b < 256; b++)
+        {
+            ChunkEncoder.Hash([(byte)b], hash);
+            gear[b] = BitConverter.ToUInt64(hash, 0);
+        }
+        static ulong Mask(int bits) => Enumerable.Range(0, bits).Aggregate(0UL, (m, k) => m | 1UL << (63 - k * 48 / bits));
+        ulong maskS = Mask(int.Log2(normal) + 2), maskL = Mask(int.Log2(normal) - 2);
+        var lengths = new List<int>();
+        for (int start = 0; start < data.Length;)
+        {
+            int n = Math.Min(max, data.Length - start), cut = n;
+            ulong fp = 0;
+            for (int i = min; i < n; i++)
+            {
+                fp = (fp << 1) + gear[data[start + i]];
+                if ((fp & (i < normal ? maskS : maskL)) == 0)
+                {
+                    cut = i;
+                    break;
+                }
+            }
+            lengths.Add(cut);
+            start += cut;
+        }
+        return lengths;
+    }
+
     [Fact]
     public async Task ARunOfZerosBecomesMaximumSizeZeroChunks()
     {
