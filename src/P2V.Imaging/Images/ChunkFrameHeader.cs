@@ -51,13 +51,17 @@ public sealed class ChunkFrameHeader
     };
 
     /// <summary>A run is non-empty, inside the disk, and starts at or after <paramref name="previousEnd"/> (in disk order, no overlap).</summary>
-    internal static void CheckRun(ChunkRun run, long previousEnd, long diskLength, long fileOffset, string what)
+    /// <param name="entry">The trailer entry the run belongs to, or -1 for a frame header's run.</param>
+    /// <param name="index">The run's place in its entry or frame.</param>
+    internal static void CheckRun(ChunkRun run, long previousEnd, long diskLength, long fileOffset, int entry, int index)
     {
+        // The error's text is made only on error: this runs for every run of every chunk a restore reads.
+        string What() => entry < 0 ? $"chunk run {index}" : $"trailer entry {entry} run {index}";
         // Compared as differences: an offset near 2^63 plus a length must not wrap around to a small number.
         if (run.Length <= 0 || run.DiskOffset < 0 || run.DiskOffset > diskLength - run.Length)
-            throw new ImageFormatException(fileOffset, $"{what} [{run.DiskOffset}, +{run.Length}) lies outside the {diskLength}-byte disk");
+            throw new ImageFormatException(fileOffset, $"{What()} [{run.DiskOffset}, +{run.Length}) lies outside the {diskLength}-byte disk");
         if (run.DiskOffset < previousEnd)
-            throw new ImageFormatException(fileOffset, $"{what} [{run.DiskOffset}, +{run.Length}) starts before the previous run ends at {previousEnd}: runs must be in disk order and never overlap");
+            throw new ImageFormatException(fileOffset, $"{What()} [{run.DiskOffset}, +{run.Length}) starts before the previous run ends at {previousEnd}: runs must be in disk order and never overlap");
     }
 
     /// <summary>How many runs the frame starting with these 48 bytes declares (to know how much more to read).</summary>
@@ -95,7 +99,7 @@ public sealed class ChunkFrameHeader
         {
             int p = FixedLength + 12 * i;
             var run = new ChunkRun(BinaryPrimitives.ReadInt64LittleEndian(data[p..]), BinaryPrimitives.ReadInt32LittleEndian(data[(p + 8)..]));
-            CheckRun(run, prevEnd, diskLength, fileOffset + p, $"chunk run {i}");
+            CheckRun(run, prevEnd, diskLength, fileOffset + p, -1, i);
             prevEnd = run.DiskOffset + run.Length;
             sum += run.Length;
             runs[i] = run;

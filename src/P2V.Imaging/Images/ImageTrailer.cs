@@ -62,7 +62,7 @@ public sealed record ChunkEntry(long FrameOffset, int StoredLength, int Uncompre
         {
             long runAt = r.FileOffset;
             var run = new ChunkRun(r.I64("run offset"), (int)r.U32("run length"));
-            ChunkFrameHeader.CheckRun(run, previousEnd, diskLength, runAt, $"trailer entry {index} run {k}");
+            ChunkFrameHeader.CheckRun(run, previousEnd, diskLength, runAt, index, k);
             previousEnd = run.DiskOffset + run.Length;
             sum += run.Length;
             runs[k] = run;

@@ -11,11 +11,11 @@ public sealed record CaptureResult(IReadOnlyList<VolumeStats> Volumes, long Byte
 
 /// <summary>
 /// The capture pipeline: a read-ahead keeping several large reads of only the planned regions in flight
-/// (<see cref="ExtentReadAhead"/>, past the page cache where the disk allows), one reader cutting them into
-/// chunks at stable boundaries (<see cref="ChunkBoundaries"/>); a worker per core hashing (BLAKE3) and
-/// compressing (LZ4 or zstd, <see cref="CodecChooser"/>); one consumer handing chunks, in disk order, to a sink (an image file, or the image
-/// store). The bounded order queue is the only buffer: memory is a few MiB per core whatever the disk size,
-/// and a slow sink slows the reader (backpressure).
+/// (<see cref="ExtentReadAhead"/>, past the page cache where the disk allows), and a worker per core that in turn cuts
+/// the next chunk from them at stable boundaries (<see cref="ChunkBoundaries"/>, one worker at a time), hashes (BLAKE3)
+/// and compresses it (LZ4 or zstd, <see cref="CodecChooser"/>), and hands the chunks that are next in disk order to a
+/// sink (an image file, or the image store) (<see cref="OrderedParallel"/>). The window of chunks in flight is the only
+/// buffer: memory is a few MiB per core whatever the disk size, and a slow sink slows the reading (backpressure).
 /// </summary>
 public sealed class CapturePipeline
 {
@@ -24,9 +24,9 @@ public sealed class CapturePipeline
     public int Workers { get; init; } = Environment.ProcessorCount;
 
     /// <summary>
-    /// Chunks in flight through the order queue, each in a buffer of the largest chunk (256 KiB) and its stored form;
-    /// 0: 8 per worker + 2. Chunks are 64 KiB on average, so 2 per worker + 2 (restore's window) is under half a MiB and
-    /// a stall of the reader or the writer idles the workers at once; 8 per worker + 2 keeps them fed. A machine with
+    /// Chunks in flight, cut and not yet given to the sink, each in a buffer of the largest chunk (256 KiB) and its stored
+    /// form; 0: 8 per worker + 2. Chunks are 64 KiB on average, so 2 per worker + 2 (restore's window) is under half a MiB
+    /// and a slow chunk or write soon idles the workers; 8 per worker + 2 keeps them fed. A machine with
     /// little memory free gives fewer (the boot agent: docs/boot-images.md, Footprint).
     /// </summary>
     public int Window { get; init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(Window), value, "chunks in flight: 0 (the default) or more"); }
@@ -116,54 +116,66 @@ public sealed class CapturePipeline
         long[] zeroSkipped, CancellationToken cancel)
     {
         int max = boundaries.MaxChunkSize;
-        var chunk = CapturedChunk.Rent(max);
-        int volume = -1;
-        foreach (var region in plan.Regions)
+        // The chunk being cut is this method's until it is handed out; a run stopped early returns its buffer to the pool.
+        CapturedChunk? chunk = CapturedChunk.Rent(max);
+        try
         {
-            if (region.VolumeIndex != volume && (chunk.Length > 0 || chunk.ZeroBytes > 0))
+            int volume = -1;
+            foreach (var region in plan.Regions)
             {
-                yield return chunk;
-                chunk = CapturedChunk.Rent(max);
-            }
-            volume = region.VolumeIndex;
-            long pos = region.Range.Offset, end = region.Range.End;
-            while (pos < end)
-            {
-                cancel.ThrowIfCancellationRequested();
-                // Reads of the boundaries' scan step: a cut leaves at most one step's bytes to move into the next chunk.
-                int n = (int)Math.Min(Math.Min(boundaries.ReadStep, max - chunk.Length), end - pos);
-                n = boundaries.LimitRead(pos, n);
-                // A read adds at most one run per 512-byte sector: keep the chunk within the format's run limit.
-                if (chunk.Length == max || chunk.RunCount + n / 512 + 1 > ImageFormat.MaxRunsPerChunk || boundaries.StartsNewChunk(chunk, pos))
+                if (region.VolumeIndex != volume && (chunk.Length > 0 || chunk.ZeroBytes > 0))
                 {
-                    yield return chunk;
+                    var full = chunk;
                     chunk = CapturedChunk.Rent(max);
-                    continue;
+                    yield return full;
                 }
-                var span = chunk.Data.AsSpan(chunk.Length, n);
-                try
+                volume = region.VolumeIndex;
+                long pos = region.Range.Offset, end = region.Range.End;
+                while (pos < end)
                 {
-                    source.Read(pos, span);
-                }
-                catch (IOException e)
-                {
-                    throw new IOException($"volume {region.VolumeIndex}: {e.Message}", e);
-                }
-                read[region.VolumeIndex] += n;
-                if (region.SkipZeroBlocks) zeroSkipped[region.VolumeIndex] += chunk.AppendNonZero(pos, n, region.VolumeIndex, ZeroScanBlock);
-                else chunk.AppendRun(pos, n, region.VolumeIndex);
-                pos += n;
-                int cut;
-                while ((cut = boundaries.FindCut(chunk)) > 0)
-                {
-                    var rest = chunk.SplitAt(cut, max);
-                    yield return chunk;
-                    chunk = rest;
+                    cancel.ThrowIfCancellationRequested();
+                    // Reads of the boundaries' scan step: a cut leaves at most one step's bytes to move into the next chunk.
+                    int n = (int)Math.Min(Math.Min(boundaries.ReadStep, max - chunk.Length), end - pos);
+                    n = boundaries.LimitRead(pos, n);
+                    // A read adds at most one run per 512-byte sector: keep the chunk within the format's run limit.
+                    if (chunk.Length == max || chunk.RunCount + n / 512 + 1 > ImageFormat.MaxRunsPerChunk || boundaries.StartsNewChunk(chunk, pos))
+                    {
+                        var full = chunk;
+                        chunk = CapturedChunk.Rent(max);
+                        yield return full;
+                        continue;
+                    }
+                    var span = chunk.Data.AsSpan(chunk.Length, n);
+                    try
+                    {
+                        source.Read(pos, span);
+                    }
+                    catch (IOException e)
+                    {
+                        throw new IOException($"volume {region.VolumeIndex}: {e.Message}", e);
+                    }
+                    read[region.VolumeIndex] += n;
+                    if (region.SkipZeroBlocks) zeroSkipped[region.VolumeIndex] += chunk.AppendNonZero(pos, n, region.VolumeIndex, ZeroScanBlock);
+                    else chunk.AppendRun(pos, n, region.VolumeIndex);
+                    pos += n;
+                    int cut;
+                    while ((cut = boundaries.FindCut(chunk)) > 0)
+                    {
+                        var full = chunk;
+                        chunk = full.SplitAt(cut, max);
+                        yield return full;
+                    }
                 }
             }
+            // A chunk of only skipped zeros still goes through: progress counts them.
+            var last = chunk;
+            chunk = null;
+            if (last.Length > 0 || last.ZeroBytes > 0) yield return last;
+            else last.Release();
         }
-        // A chunk of only skipped zeros still goes through: progress counts them.
-        if (chunk.Length > 0 || chunk.ZeroBytes > 0) yield return chunk;
-        else chunk.Release();
+        finally
+        {
+            chunk?.Release();
+        }
     }
 }

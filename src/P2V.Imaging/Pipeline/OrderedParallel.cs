@@ -6,9 +6,10 @@ namespace P2V.Imaging.Pipeline;
 /// each worker takes the next job from the source itself (one at a time), transforms it, and then consumes every job
 /// that is next in order, its own or one another worker parked. On two cores a hand-off per stage cost a wake-up per
 /// chunk (a futex and a context switch each, dear under a hypervisor) and left a fifth of the CPU idle
-/// (docs/capture-and-restore.md). At most <c>window</c> jobs are out between the source and the consumer, so a slow
-/// consumer slows the source (backpressure); the first failure anywhere stops every worker, and every job taken is
-/// released exactly once.
+/// (docs/capture-and-restore.md, "A pipeline without hand-offs"). At most <c>window</c> jobs are out between the source
+/// and the consumer, so a slow consumer slows the source (backpressure). The first failure in job order (the one a
+/// loop over the jobs would have met first) is the one reported; it stops every worker, nothing is consumed after it,
+/// and every job taken is released exactly once.
 /// </summary>
 internal static class OrderedParallel
 {
@@ -50,6 +51,7 @@ internal static class OrderedParallel
         // Room in the window: a worker taking waits here while the window is full.
         private readonly object _room = new();
         private Exception? _failure;
+        private long _failedAt = long.MaxValue;
         private volatile bool _stopped;
 
         public Run(int workers, Func<CancellationToken, IEnumerable<TJob>> produce, Action<TJob> transform,
@@ -61,9 +63,22 @@ internal static class OrderedParallel
             _stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             _source = produce(_stop.Token).GetEnumerator();
             _running = workers;
-            _onCancel = cancel.Register(() => Fail(new OperationCanceledException(cancel)));
+            // The caller's cancellation outranks every error: it is what the caller asked for.
+            _onCancel = cancel.Register(() => Fail(new OperationCanceledException(cancel), long.MinValue));
             for (int i = 0; i < workers; i++)
-                new Thread(Work) { IsBackground = true, Name = $"pipeline worker {i}" }.Start();
+            {
+                try
+                {
+                    new Thread(Work) { IsBackground = true, Name = $"pipeline worker {i}" }.Start();
+                }
+                catch (Exception e)
+                {
+                    // The workers already running stop and finish the run; the ones never started count as done.
+                    Fail(e, long.MinValue);
+                    if (Interlocked.Add(ref _running, i - workers) == 0) Finish();
+                    break;
+                }
+            }
         }
 
         public Task Task => _done.Task;
@@ -74,23 +89,23 @@ internal static class OrderedParallel
             {
                 while (TryTake(out var job, out long sequence))
                 {
-                    bool parked = false;
                     try
                     {
                         _transform(job);
-                        Park(sequence, job);
-                        parked = true;
                     }
-                    finally
+                    catch (Exception e)
                     {
-                        if (!parked) _release(job);
+                        Fail(e, sequence);
+                        _release(job);
+                        return;
                     }
+                    Park(sequence, job);
                     Drain();
                 }
             }
             catch (Exception e)
             {
-                Fail(e);
+                Fail(e, long.MaxValue);
             }
             finally
             {
@@ -109,9 +124,18 @@ internal static class OrderedParallel
                     while (!_stopped && _taken - Volatile.Read(ref _consumed) >= _window) Monitor.Wait(_room);
                 }
                 if (_stopped || _exhausted) return false;
-                if (!_source.MoveNext())
+                try
                 {
-                    _exhausted = true;
+                    if (!_source.MoveNext())
+                    {
+                        _exhausted = true;
+                        return false;
+                    }
+                }
+                catch (Exception e)
+                {
+                    // The source failed before the job it would have given next.
+                    Fail(e, _taken);
                     return false;
                 }
                 job = _source.Current;
@@ -145,10 +169,18 @@ internal static class OrderedParallel
                     _isParked[slot] = false;
                     _draining = true;
                 }
+                long sequence = _consumed;
                 try
                 {
                     var pending = _consume(job);
-                    if (!pending.IsCompletedSuccessfully) pending.AsTask().GetAwaiter().GetResult();
+                    // GetResult even when done: a ValueTask from a pooled source must be awaited exactly once.
+                    if (pending.IsCompleted) pending.GetAwaiter().GetResult();
+                    else pending.AsTask().GetAwaiter().GetResult();
+                }
+                catch (Exception e)
+                {
+                    // Stopped before the job counts as consumed: no other worker may consume the next one after a failed consume.
+                    Fail(e, sequence);
                 }
                 finally
                 {
@@ -163,11 +195,12 @@ internal static class OrderedParallel
             }
         }
 
-        private void Fail(Exception e)
+        /// <summary>Stops the run; of several failures the one of the earliest job (<paramref name="sequence"/>) is reported.</summary>
+        private void Fail(Exception e, long sequence)
         {
             lock (_room)
             {
-                _failure ??= e;
+                if (_failure is null || sequence < _failedAt) (_failure, _failedAt) = (e, sequence);
                 _stopped = true;
                 Monitor.PulseAll(_room);
             }
@@ -178,15 +211,25 @@ internal static class OrderedParallel
         /// <summary>The last worker out: the source is closed, the jobs still parked are released, the task completes.</summary>
         private void Finish()
         {
-            try { _source.Dispose(); }
-            catch (Exception e) { _failure ??= e; }
-            for (int i = 0; i < _window; i++)
-                if (_isParked[i]) _release(_parked[i]);
-            _onCancel.Dispose();
-            _stop.Dispose();
-            // A cancellation too completes the task as faulted with its exception, so that awaiting rethrows it as it was.
-            if (_failure is null) _done.TrySetResult();
-            else _done.TrySetException(_failure);
+            try
+            {
+                try { _source.Dispose(); }
+                catch (Exception e) { Fail(e, long.MaxValue); }
+                for (int i = 0; i < _window; i++)
+                {
+                    if (!_isParked[i]) continue;
+                    try { _release(_parked[i]); }
+                    catch (Exception e) { Fail(e, long.MaxValue); }
+                }
+                _onCancel.Dispose();
+                _stop.Dispose();
+            }
+            finally
+            {
+                // A cancellation too completes the task as faulted with its exception, so that awaiting rethrows it as it was.
+                if (_failure is null) _done.TrySetResult();
+                else _done.TrySetException(_failure);
+            }
         }
     }
 }

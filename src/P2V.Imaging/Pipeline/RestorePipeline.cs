@@ -9,8 +9,9 @@ namespace P2V.Imaging.Pipeline;
 public sealed record RestoreResult(long BytesWritten, long ZeroBytesSkipped, int Chunks, TimeSpan Elapsed, TimeSpan CpuTime);
 
 /// <summary>
-/// The restore pipeline: one reader streaming frames from the image (a file or the image store); a worker per core decompressing and
-/// verifying each chunk's BLAKE3; one writer putting the runs at their disk offsets, in disk order. Only
+/// The restore pipeline: a worker per core that in turn takes the next frame from the image (a file or the image store, one
+/// worker at a time), decompresses it and verifies its BLAKE3, and writes the chunks that are next in disk order (one
+/// worker at a time) at their disk offsets (<see cref="OrderedParallel"/>). Only
 /// captured ranges are written: on a fresh (sparse) target, zero chunks are not written either.
 /// </summary>
 public sealed class RestorePipeline
@@ -41,46 +42,23 @@ public sealed class RestorePipeline
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         long written = 0, zeroSkipped = 0, done = 0, total = image.Trailer.TotalUncompressed;
         int chunks = 0;
-        // A target that takes concurrent writes gets each chunk from the worker that decoded it, while it is still in
-        // that core's cache; the turns keep block allocation (and the first write after a bad chunk) in disk order.
-        bool workersWrite = !VerifyOnly && target!.ConcurrentWrites;
-        var turns = new TurnSequencer();
-        long sequence = 0;
+        // One writer, in image (= disk) order: block allocation stays in disk order, and a bad chunk stops the restore before
+        // anything after it is written. Workers writing their own chunks in turn took as long, the file's lock making
+        // their writes queue in the kernel (docs/capture-and-restore.md).
         await OrderedParallel.RunAsync<RestoreJob>(Workers,
-            stop => image.ReadFrames(stop).Select(frame => new RestoreJob(frame, sequence++)),
+            stop => image.ReadFrames(stop).Select(frame => new RestoreJob(frame)),
+            Decode,
             job =>
             {
-                try
-                {
-                    Decode(job);
-                    if (workersWrite) WriteInTurn(job, target!, turns, cancel);
-                }
-                catch (Exception e)
-                {
-                    turns.Abandon(e);
-                    throw;
-                }
-            },
-            job =>
-            {
-                try
-                {
-                    var header = job.Frame.Header;
-                    bool skip = Skips(header);
-                    if (!skip && !workersWrite) WriteRuns(job, target!);
-                    if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
-                    else if (!VerifyOnly) written += header.UncompressedLength;
-                    done += header.UncompressedLength;
-                    chunks++;
-                    Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
-                    return ValueTask.CompletedTask;
-                }
-                catch (Exception e)
-                {
-                    // The workers stop taking jobs now: one waiting for a turn that an untaken job holds must not wait forever.
-                    turns.Abandon(e);
-                    throw;
-                }
+                var header = job.Frame.Header;
+                bool skip = Skips(header);
+                if (!skip) WriteRuns(job, target!);
+                if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
+                else if (!VerifyOnly) written += header.UncompressedLength;
+                done += header.UncompressedLength;
+                chunks++;
+                Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
+                return ValueTask.CompletedTask;
             },
             job => job.Release(), cancel).ConfigureAwait(false);
         if (chunks != image.Trailer.Chunks.Count)
@@ -91,17 +69,6 @@ public sealed class RestorePipeline
 
     /// <summary>Nothing to write: verifying only, or a zero chunk on a target that reads zeros anyway.</summary>
     private bool Skips(ChunkFrameHeader header) => VerifyOnly || (header.Codec == ChunkCodec.Zero && TargetIsBlank);
-
-    /// <summary>Allocates the chunk's blocks when every earlier chunk has (and so was verified), then writes without waiting.</summary>
-    private void WriteInTurn(RestoreJob job, IVirtualDisk target, TurnSequencer turns, CancellationToken cancel)
-    {
-        bool skip = Skips(job.Frame.Header);
-        turns.WaitFor(job.Sequence, cancel);
-        if (!skip)
-            foreach (var run in job.Frame.Header.Runs) target.Allocate(run.DiskOffset, run.Length);
-        turns.Pass();
-        if (!skip) WriteRuns(job, target);
-    }
 
     private static void WriteRuns(RestoreJob job, IVirtualDisk target)
     {
@@ -120,11 +87,9 @@ public sealed class RestorePipeline
         ChunkEncoder.Decode(h, job.Frame.Payload.AsSpan(0, h.StoredLength), job.Data.AsSpan(0, h.UncompressedLength), job.Frame.FrameOffset);
     }
 
-    private sealed class RestoreJob(ChunkFrame frame, long sequence)
+    private sealed class RestoreJob(ChunkFrame frame)
     {
         public ChunkFrame Frame { get; } = frame;
-        /// <summary>The chunk's place in the image, which is disk order: its turn to allocate.</summary>
-        public long Sequence { get; } = sequence;
         public byte[] Data = [];
 
         public void Release()

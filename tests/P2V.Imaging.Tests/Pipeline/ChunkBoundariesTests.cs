@@ -65,7 +65,7 @@ public sealed class ChunkBoundariesTests : IDisposable
     {
         var data = new byte[12 << 20];
         new Random(7).NextBytes(data);
-        // Short runs of one byte value (no cut inside them) and small files: the scan's edges at the minimum and normal sizes.
+        // Runs of one byte value, 20–70 KB long, in which no cut falls: cuts pushed past the normal size, scans resumed after a read.
         for (int at = 1 << 20; at < data.Length; at += 997 << 10) data.AsSpan(at, 20_000 + at % 50_000).Fill((byte)(at >> 20));
         var disk = _tmp.File("cuts.raw");
         File.WriteAllBytes(disk, data);
