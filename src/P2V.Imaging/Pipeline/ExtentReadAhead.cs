@@ -24,14 +24,13 @@ internal sealed class ExtentReadAhead : IDisposable
     // SemaphoreSlim spun its waiting readers through sched_yield: a system call each, dear under a hypervisor.
     private readonly object _claim = new();
 
-    // The readers' side, under _claim: the next piece to read, and the pieces the chunker has finished with.
+    // The readers' side, under _claim: the next piece to read.
     private int _claimRegion;
     private long _claimPosition;
     private long _claimed;
-    private long _released;
     private bool _stopped;
 
-    // The consumer side: the piece being copied out, and where in it.
+    // The consumer side: the pieces finished with (read by the readers too), and where in the next one.
     private long _consumed;
     private long _expected = -1;
 
@@ -95,12 +94,9 @@ internal sealed class ExtentReadAhead : IDisposable
             {
                 _expected = -1;
                 slot.Filled.Reset();
-                _consumed++;
-                lock (_claim)
-                {
-                    _released = _consumed;
-                    Monitor.Pulse(_claim);
-                }
+                Volatile.Write(ref _consumed, _consumed + 1);
+                // Pulsed under the lock after the count moved: a reader that saw the old count is already waiting.
+                lock (_claim) Monitor.Pulse(_claim);
             }
         }
     }
@@ -114,7 +110,7 @@ internal sealed class ExtentReadAhead : IDisposable
             lock (_claim)
             {
                 // The slot of the next piece is free once the chunker has finished the piece Depth before it.
-                while (!_stopped && _claimed >= _released + Depth) Monitor.Wait(_claim);
+                while (!_stopped && _claimed >= Volatile.Read(ref _consumed) + Depth) Monitor.Wait(_claim);
                 if (_stopped || !NextPiece(out offset, out length))
                 {
                     // Whoever waits next gets the turn to find the same.
