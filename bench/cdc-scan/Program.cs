@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-// `dotnet run -c Release --project bench/cdc-scan [ROUNDS]`: FastCDC's Gear scan (ContentDefinedBoundaries.Scan) against
+// `dotnet run -c Release --project bench/cdc-scan -- [ROUNDS]`: FastCDC's Gear scan (ContentDefinedBoundaries.Scan) against
 // vector forms of it, over 64 MiB of random data with runs of one byte value, chunked as the capture does (16/64/256 KiB).
 // Every variant's cut points are first checked equal to the scalar scan's, with whole chunks and with the bytes
 // appearing 4099 and 3 at a time (the fingerprint carried between calls). Then ROUNDS rounds (default 7), each
