@@ -145,15 +145,17 @@ public sealed class CapturePipeline
                         yield return full;
                         continue;
                     }
-                    var span = chunk.Data.AsSpan(chunk.Length, n);
+                    ExtentReadAhead.Piece piece;
+                    int start;
                     try
                     {
-                        source.Read(pos, span);
+                        piece = source.View(pos, n, out start, out n, cancel);
                     }
                     catch (IOException e)
                     {
                         throw new IOException($"volume {region.VolumeIndex}: {e.Message}", e);
                     }
+                    chunk.Place(piece, start, n);
                     read[region.VolumeIndex] += n;
                     if (region.SkipZeroBlocks) zeroSkipped[region.VolumeIndex] += chunk.AppendNonZero(pos, n, region.VolumeIndex, ZeroScanBlock);
                     else chunk.AppendRun(pos, n, region.VolumeIndex);
@@ -162,7 +164,7 @@ public sealed class CapturePipeline
                     while ((cut = boundaries.FindCut(chunk)) > 0)
                     {
                         var full = chunk;
-                        chunk = full.SplitAt(cut, max);
+                        chunk = full.SplitAt(cut);
                         yield return full;
                     }
                 }

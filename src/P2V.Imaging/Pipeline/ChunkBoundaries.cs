@@ -92,8 +92,8 @@ public sealed class ContentDefinedBoundaries : ChunkBoundaries
         int i = Math.Max(chunk.Scanned, _min);
         ulong fp = chunk.Fingerprint;
         // This loop sees every captured byte on the one thread that reads the source: no bounds checks (end <= Data.Length, a byte indexes Gear's 256).
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(end, chunk.Data.Length);
-        ref byte data = ref MemoryMarshal.GetArrayDataReference(chunk.Data);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(chunk.Start + end, chunk.Data.Length);
+        ref byte data = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(chunk.Data), chunk.Start);
         int normalEnd = Math.Min(_normal, end);
         int cut = i < normalEnd ? Scan(ref data, ref fp, i, normalEnd, _maskS) : -1;
         if (cut < 0 && normalEnd < end) cut = Scan(ref data, ref fp, Math.Max(i, normalEnd), end, _maskL);

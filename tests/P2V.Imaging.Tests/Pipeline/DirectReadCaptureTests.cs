@@ -190,7 +190,7 @@ public sealed class DirectReadCaptureTests : IDisposable
             {
                 int n = (int)Math.Min(7777, r.End - pos);
                 var got = new byte[n];
-                readAhead.Read(pos, got);
+                Read(readAhead, pos, got);
                 Assert.True(got.AsSpan().SequenceEqual(content.AsSpan((int)pos, n)), $"bytes at {pos} differ");
                 pos += n;
             }
@@ -204,7 +204,46 @@ public sealed class DirectReadCaptureTests : IDisposable
         File.WriteAllBytes(path, new byte[64 << 10]);
         using var disk = RawDisk.OpenRead(path);
         using var readAhead = new ExtentReadAhead(disk, null, [new CaptureRegion(new Extent(0, 8192), 0, false), new CaptureRegion(new Extent(16384, 8192), 0, false)]);
-        readAhead.Read(0, new byte[4096]);
-        Assert.Throws<InvalidOperationException>(() => readAhead.Read(16384, new byte[4096]));
+        Read(readAhead, 0, new byte[4096]);
+        Assert.Throws<InvalidOperationException>(() => Read(readAhead, 16384, new byte[4096]));
+    }
+
+    [Fact]
+    public async Task APieceIsNotReadIntoAgainWhileAChunkViewsIt()
+    {
+        const int piece = ExtentReadAhead.PieceSize;
+        var path = _tmp.File("pieces.img");
+        var content = new byte[4 * piece];
+        new Random(5).NextBytes(content);
+        File.WriteAllBytes(path, content);
+        using var disk = RawDisk.OpenRead(path);
+        using var readAhead = new ExtentReadAhead(disk, null, [new CaptureRegion(new Extent(0, 4 * piece), 0, false)], depth: 2, readers: 2);
+        // A view of the whole first piece, held: the chunker passes that piece, but its slot must wait for the view.
+        var held = readAhead.View(0, piece, out int start, out int length, default);
+        Assert.Equal(piece, length);
+        Read(readAhead, piece, new byte[piece]);
+        var third = Task.Run(() =>
+        {
+            var bytes = new byte[piece];
+            Read(readAhead, 2 * piece, bytes);
+            return bytes;
+        });
+        Assert.NotSame(third, await Task.WhenAny(third, Task.Delay(300)));
+        Assert.True(held.Buffer.AsSpan(start, length).SequenceEqual(content.AsSpan(0, piece)), "the held view's bytes changed");
+        held.Release();
+        Assert.True((await third).AsSpan().SequenceEqual(content.AsSpan(2 * piece, piece)));
+    }
+
+    /// <summary>Copies the next bytes out of the read-ahead's views, as many views as they span.</summary>
+    private static void Read(ExtentReadAhead readAhead, long offset, Span<byte> destination)
+    {
+        while (destination.Length > 0)
+        {
+            var piece = readAhead.View(offset, destination.Length, out int start, out int n, default);
+            piece.Buffer.AsSpan(start, n).CopyTo(destination);
+            piece.Release();
+            destination = destination[n..];
+            offset += n;
+        }
     }
 }
