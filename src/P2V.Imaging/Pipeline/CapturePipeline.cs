@@ -31,8 +31,8 @@ public sealed class CapturePipeline
     /// </summary>
     public int Window { get; init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(Window), value, "chunks in flight: 0 (the default) or more"); }
 
-    /// <summary>Pieces of <see cref="ExtentReadAhead.PieceSize"/> the read-ahead keeps in flight (its memory), at least one.</summary>
-    public int ReadAheadPieces { get; init => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(ReadAheadPieces), value, "read-ahead pieces: at least one"); } = 8;
+    /// <summary>Pieces of <see cref="ExtentReadAhead.PieceSize"/> the read-ahead keeps in flight (its memory), at least two: a chunk viewing the piece just passed holds its slot.</summary>
+    public int ReadAheadPieces { get; init => field = value >= 2 ? value : throw new ArgumentOutOfRangeException(nameof(ReadAheadPieces), value, "read-ahead pieces: at least two"); } = 8;
 
     public Action<PipelineProgress>? Progress { get; init; }
 
@@ -81,7 +81,7 @@ public sealed class CapturePipeline
                 if (chunk.Length > 0) await sink.WriteAsync(chunk, cancel).ConfigureAwait(false);
                 Progress?.Invoke(new PipelineProgress(done, total, sink.BytesWritten));
             },
-            chunk => { if (!chunk.Kept) chunk.Release(); }, cancel, Window > 0 ? Window : 8 * Workers + 2).ConfigureAwait(false);
+            chunk => chunk.Release(), cancel, Window > 0 ? Window : 8 * Workers + 2).ConfigureAwait(false);
 
         var stats = plan.Header.Volumes
             .Select(v => new VolumeStats(v.Index, v.DeclaredUsedBytes, read[v.Index], captured[v.Index], zeroSkipped[v.Index]))
@@ -112,7 +112,7 @@ public sealed class CapturePipeline
     /// Reads the regions in disk order and cuts chunks: at the boundaries' cut points, at their maximum
     /// size, and wherever the volume changes (so one volume's boundaries never depend on another's data).
     /// </summary>
-    private static IEnumerable<CapturedChunk> ReadRegions(ExtentReadAhead source, CapturePlan plan, ChunkBoundaries boundaries, long[] read,
+    internal static IEnumerable<CapturedChunk> ReadRegions(ExtentReadAhead source, CapturePlan plan, ChunkBoundaries boundaries, long[] read,
         long[] zeroSkipped, CancellationToken cancel)
     {
         int max = boundaries.MaxChunkSize;
@@ -126,6 +126,7 @@ public sealed class CapturePipeline
                 if (region.VolumeIndex != volume && (chunk.Length > 0 || chunk.ZeroBytes > 0))
                 {
                     var full = chunk;
+                    full.ReleaseLast();
                     chunk = CapturedChunk.Rent(max);
                     yield return full;
                 }
@@ -141,6 +142,7 @@ public sealed class CapturePipeline
                     if (chunk.Length == max || chunk.RunCount + n / 512 + 1 > ImageFormat.MaxRunsPerChunk || boundaries.StartsNewChunk(chunk, pos))
                     {
                         var full = chunk;
+                        full.ReleaseLast();
                         chunk = CapturedChunk.Rent(max);
                         yield return full;
                         continue;
@@ -172,6 +174,7 @@ public sealed class CapturePipeline
             // A chunk of only skipped zeros still goes through: progress counts them.
             var last = chunk;
             chunk = null;
+            last.ReleaseLast();
             if (last.Length > 0 || last.ZeroBytes > 0) yield return last;
             else last.Release();
         }

@@ -15,7 +15,7 @@ public abstract class CaptureSink : IDisposable
     /// <summary>True: the pipeline's workers compress every chunk. False: they only hash, and the sink calls <see cref="CapturedChunk.Compress"/> on the chunks it needs.</summary>
     public abstract bool WantsEveryChunkCompressed { get; }
 
-    /// <summary>Takes the next chunk. The chunk's buffers return to the pool after this call unless the sink calls <see cref="CapturedChunk.Keep"/>.</summary>
+    /// <summary>Takes the next chunk. The chunk's buffers return to the pool after this call (its bytes may view the read-ahead, which reads into them again): a sink that needs them later copies them.</summary>
     public abstract ValueTask WriteAsync(CapturedChunk chunk, CancellationToken cancel);
 
     /// <summary>Completes the image (trailer, manifest commit): only now does it exist.</summary>

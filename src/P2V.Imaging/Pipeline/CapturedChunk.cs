@@ -6,7 +6,7 @@ namespace P2V.Imaging.Pipeline;
 /// <summary>
 /// A chunk in flight through a capture: the bytes read, the disk runs they came from, their hash, and
 /// (once compressed) the stored form. Buffers are pooled: the pipeline returns them after the sink has seen
-/// the chunk, unless the sink called <see cref="Keep"/> (then the sink calls <see cref="Release"/>). A chunk that lies
+/// the chunk, so a sink that needs the bytes later copies them (the store's PendingChunk). A chunk that lies
 /// within one piece of the read-ahead views its bytes there rather than holding a copy (<see cref="Place"/>).
 /// </summary>
 public sealed class CapturedChunk
@@ -24,7 +24,6 @@ public sealed class CapturedChunk
     internal ChunkCodec Codec;
     internal bool IsCompressed;
     internal bool IsZero;
-    internal bool Kept;
     // Where content-defined chunking has scanned to, and its rolling hash there.
     internal int Scanned;
     internal ulong Fingerprint;
@@ -64,9 +63,6 @@ public sealed class CapturedChunk
         }
         IsCompressed = true;
     }
-
-    /// <summary>The sink keeps the chunk past its write call and will call <see cref="Release"/> itself.</summary>
-    public void Keep() => Kept = true;
 
     /// <summary>
     /// Puts the <paramref name="length"/> bytes at <c>piece.Buffer[start..]</c> after the chunk's end (not yet counted:
@@ -188,6 +184,8 @@ public sealed class CapturedChunk
         }
         else RunCount = k;
         Length = cut;
+        // Handed out now: the piece its last bytes came from is the next chunk's business, not this one's.
+        ReleaseLast();
         return next;
     }
 
@@ -206,7 +204,8 @@ public sealed class CapturedChunk
         (_piece, Data, Start) = (null, [], 0);
     }
 
-    private void ReleaseLast()
+    /// <summary>Drops the piece kept for a cut that can no longer come (the chunk is handed out whole).</summary>
+    internal void ReleaseLast()
     {
         _last?.Release();
         _last = null;
