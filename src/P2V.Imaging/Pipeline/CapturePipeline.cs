@@ -126,7 +126,6 @@ public sealed class CapturePipeline
                 if (region.VolumeIndex != volume && (chunk.Length > 0 || chunk.ZeroBytes > 0))
                 {
                     var full = chunk;
-                    full.ReleaseLast();
                     chunk = CapturedChunk.Rent(max);
                     yield return full;
                 }
@@ -142,7 +141,6 @@ public sealed class CapturePipeline
                     if (chunk.Length == max || chunk.RunCount + n / 512 + 1 > ImageFormat.MaxRunsPerChunk || boundaries.StartsNewChunk(chunk, pos))
                     {
                         var full = chunk;
-                        full.ReleaseLast();
                         chunk = CapturedChunk.Rent(max);
                         yield return full;
                         continue;
@@ -169,12 +167,13 @@ public sealed class CapturePipeline
                         chunk = full.SplitAt(cut);
                         yield return full;
                     }
+                    // A cut falls within the bytes just placed: the piece a copied chunk kept for it is needed no longer.
+                    chunk.ReleaseLast();
                 }
             }
             // A chunk of only skipped zeros still goes through: progress counts them.
             var last = chunk;
             chunk = null;
-            last.ReleaseLast();
             if (last.Length > 0 || last.ZeroBytes > 0) yield return last;
             else last.Release();
         }

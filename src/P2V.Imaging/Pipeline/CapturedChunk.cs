@@ -204,7 +204,7 @@ public sealed class CapturedChunk
         (_piece, Data, Start) = (null, [], 0);
     }
 
-    /// <summary>Drops the piece kept for a cut that can no longer come (the chunk is handed out whole).</summary>
+    /// <summary>Drops the piece kept for a cut once the cuts within the bytes last placed are made.</summary>
     internal void ReleaseLast()
     {
         _last?.Release();
