@@ -29,18 +29,8 @@ public interface IVirtualDisk : IDisposable
     bool ConcurrentReads => false;
 
     /// <summary>
-    /// Whether <see cref="WriteAt"/> may run on several threads at once for disjoint ranges. A container that allocates
-    /// blocks (dynamic VHD, VHDX) lays them out in the order <see cref="Allocate"/> is called, so a copier that wants
-    /// the file in disk order calls that in disk order and then writes from any thread.
-    /// </summary>
-    bool ConcurrentWrites => false;
-
-    /// <summary>
     /// A handle for reads that bypass the page cache (O_DIRECT), in this disk's own offsets, or null where the disk
     /// has none (a container, a file system without direct I/O). The caller disposes it.
     /// </summary>
     DirectReader? OpenDirectReader() => null;
-
-    /// <summary>Makes the blocks that will hold [offset, offset+length) present, as a write there would; nothing for a disk without blocks.</summary>
-    void Allocate(long offset, long length) { }
 }

@@ -94,8 +94,6 @@ public sealed partial class RawDisk : IVirtualDisk
     /// <summary>pread and pwrite: a raw disk has no state of its own to guard.</summary>
     public bool ConcurrentReads => true;
 
-    public bool ConcurrentWrites => true;
-
     public void Flush()
     {
         if (CanWrite) RandomAccess.FlushToDisk(_handle);

@@ -489,20 +489,7 @@ public sealed class VhdDisk : IVirtualDisk
         _file.Write(blockStart, bitmap);
     }
 
-    /// <summary>Blocks are appended in the order this is called for them; a fixed disk has nothing to allocate.</summary>
-    public void Allocate(long offset, long length)
-    {
-        if (!CanWrite) throw new ReadOnlyDiskException(Path);
-        if (length <= 0 || DiskType == VhdDiskType.Fixed) return;
-        if (offset < 0 || length > Length - offset)
-            throw new VirtualDiskException(Path, offset, $"allocation of {length} bytes past the end of the {Length}-byte disk");
-        for (long block = offset / BlockSize; block <= (offset + length - 1) / BlockSize; block++) BlockStart(block);
-    }
-
     public bool ConcurrentReads => true;
-
-    /// <summary>Not a differencing disk: its writes read, change and write back a block's sector bitmap.</summary>
-    public bool ConcurrentWrites => DiskType != VhdDiskType.Differencing;
 
     /// <summary>Where the block starts in the file (its sector bitmap), appending it first if it has no place yet.</summary>
     private long BlockStart(long block)

@@ -419,21 +419,7 @@ public sealed class VhdxDisk : IVirtualDisk
         }
     }
 
-    /// <summary>Blocks are appended in the order this is called for them.</summary>
-    public void Allocate(long offset, long length)
-    {
-        if (!CanWrite) throw new ReadOnlyDiskException(Path);
-        if (length <= 0) return;
-        if (offset < 0 || length > Length - offset)
-            throw new VirtualDiskException(Path, offset, $"allocation of {length} bytes past the end of the {Length}-byte disk");
-        BeginWriting();
-        for (long block = offset / BlockSize; block <= (offset + length - 1) / BlockSize; block++)
-            if (!Entry(block).HasData) AllocateBlock(block);
-    }
-
     public bool ConcurrentReads => true;
-
-    public bool ConcurrentWrites => true;
 
     private VhdxBatEntry AllocateBlock(long block)
     {
