@@ -33,6 +33,7 @@ internal static class OrderedParallel
         private readonly CancellationTokenRegistration _onCancel;
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly int _window;
+        private readonly int _wakeAt;
         private int _running;
 
         // Taking: one worker at a time reads the source.
@@ -48,8 +49,10 @@ internal static class OrderedParallel
         private long _consumed;
         private bool _draining;
 
-        // Room in the window: a worker taking waits here while the window is full.
+        // Room in the window: a worker taking waits here while the window is full, and is woken once a quarter of it is
+        // free again, not at every job consumed: each wake-up is a futex call and a context switch (dear under a hypervisor).
         private readonly object _room = new();
+        private int _waiting;
         private Exception? _failure;
         private long _failedAt = long.MaxValue;
         private volatile bool _stopped;
@@ -58,6 +61,7 @@ internal static class OrderedParallel
             Func<TJob, ValueTask> consume, Action<TJob> release, int window, CancellationToken cancel)
         {
             (_transform, _consume, _release, _window) = (transform, consume, release, window);
+            _wakeAt = Math.Max(1, window / 4);
             _parked = new TJob[window];
             _isParked = new bool[window];
             _stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
@@ -121,7 +125,12 @@ internal static class OrderedParallel
             {
                 lock (_room)
                 {
-                    while (!_stopped && _taken - Volatile.Read(ref _consumed) >= _window) Monitor.Wait(_room);
+                    while (!_stopped && _taken - Volatile.Read(ref _consumed) >= _window)
+                    {
+                        _waiting++;
+                        Monitor.Wait(_room);
+                        _waiting--;
+                    }
                 }
                 if (_stopped || _exhausted) return false;
                 try
@@ -190,7 +199,12 @@ internal static class OrderedParallel
                         _draining = false;
                         Volatile.Write(ref _consumed, _consumed + 1);
                     }
-                    lock (_room) Monitor.PulseAll(_room);
+                    lock (_room)
+                    {
+                        // A worker waits only while the window is full, and the last one awake never does (all it took is
+                        // parked or consumed): a quarter free is always reached, since whoever drains consumes every parked job.
+                        if (_waiting > 0 && _window - (Volatile.Read(ref _taken) - _consumed) >= _wakeAt) Monitor.PulseAll(_room);
+                    }
                 }
             }
         }
