@@ -123,6 +123,8 @@ internal static class OrderedParallel
             sequence = 0;
             lock (_take)
             {
+                // Nothing left to take: leave at once rather than wait for room.
+                if (_exhausted) return false;
                 lock (_room)
                 {
                     while (!_stopped && _taken - Volatile.Read(ref _consumed) >= _window)

@@ -106,6 +106,105 @@ public sealed class VirtualDiskCopierTests
         Assert.Contains("injected read error", e.Message);
     }
 
+    /// <summary>
+    /// Scattered extents with zero granules inside the data, copied by 1, 2, 3 and 8 workers from a source that does and
+    /// one that does not take concurrent reads: the target holds exactly what a plain loop over the pieces would write,
+    /// written one write at a time in rising disk order; reads of the second source never overlap; a failed write is the
+    /// copy's error. (From the review of the one-writer copier.)
+    /// </summary>
+    [Fact]
+    public void CopiesWhatALoopWouldWithAndWithoutConcurrentReads()
+    {
+        var rng = new Random(5);
+        const int length = 24 << 20, piece = 512 * 1024;
+        for (int round = 0; round < 3; round++)
+        foreach (bool concurrent in new[] { false, true })
+        foreach (int workers in new[] { 1, 2, 3, 8 })
+        {
+            var src = new byte[length];
+            var extents = new List<Extent>();
+            for (long at = rng.Next(4096); at < length;)
+            {
+                int n = (int)Math.Min(1 + rng.Next(3 << 20), length - at);
+                extents.Add(new Extent(at, n));
+                if (rng.Next(3) > 0) rng.NextBytes(src.AsSpan((int)at, n));
+                for (int z = 0; z < 8; z++)
+                {
+                    int p = (int)at + rng.Next(n);
+                    src.AsSpan(p, Math.Min(4096 * rng.Next(1, 4), (int)(at + n) - p)).Clear();
+                }
+                at += n + 1 + rng.Next(2 << 20);
+            }
+            var expected = new byte[length];
+            long expectedWritten = 0;
+            foreach (var x in extents)
+                for (long at = x.Offset; at < x.End;)
+                {
+                    int n = (int)Math.Min(x.End - at, piece - at % piece);
+                    for (int pos = 0; pos < n; pos += 4096)
+                    {
+                        var granule = src.AsSpan((int)at + pos, Math.Min(4096, n - pos));
+                        if (granule.IndexOfAnyExcept((byte)0) < 0) continue;
+                        granule.CopyTo(expected.AsSpan((int)at + pos));
+                        expectedWritten += granule.Length;
+                    }
+                    at += n;
+                }
+            var target = new MemoryDisk(new byte[length], true, []);
+            Assert.Equal(expectedWritten, VirtualDiskCopier.Copy(new MemoryDisk(src, concurrent, extents), target, workers));
+            Assert.Equal(expectedWritten, target.Written);
+            Assert.True(expected.AsSpan().SequenceEqual(target.Bytes), $"bytes differ: round {round}, concurrent reads {concurrent}, {workers} workers");
+
+            int failAt = expected.AsSpan(length / 2).IndexOfAnyExcept((byte)0);
+            if (failAt < 0) continue;
+            var failing = new MemoryDisk(new byte[length], true, [], length / 2 + failAt);
+            var e = Assert.Throws<IOException>(() => VirtualDiskCopier.Copy(new MemoryDisk(src, concurrent, extents), failing, workers));
+            Assert.Contains("injected write error", e.Message);
+        }
+    }
+
+    /// <summary>A disk in memory that fails on overlapping reads where it takes no concurrent ones, and on overlapping or out-of-order writes.</summary>
+    private sealed class MemoryDisk(byte[] bytes, bool concurrentReads, List<Extent> extents, long failWriteAt = -1) : IVirtualDisk
+    {
+        private int _reading, _writing;
+        private long _lastWrite = -1;
+        public long Written;
+        public long Length => bytes.Length;
+        public int SectorSize => 512;
+        public bool CanWrite => true;
+        public bool ConcurrentReads => concurrentReads;
+        public byte[] Bytes => bytes;
+
+        public void ReadAt(long offset, Span<byte> buffer)
+        {
+            if (!concurrentReads && Interlocked.Increment(ref _reading) != 1) throw new InvalidOperationException("concurrent reads");
+            Thread.SpinWait(200);
+            bytes.AsSpan((int)offset, buffer.Length).CopyTo(buffer);
+            if (!concurrentReads) Interlocked.Decrement(ref _reading);
+        }
+
+        public void WriteAt(long offset, ReadOnlySpan<byte> data)
+        {
+            if (Interlocked.Increment(ref _writing) != 1) throw new InvalidOperationException("concurrent writes");
+            if (offset <= _lastWrite) throw new InvalidOperationException($"write at {offset} after one at {_lastWrite}");
+            _lastWrite = offset;
+            try
+            {
+                if (failWriteAt >= offset && failWriteAt < offset + data.Length) throw new IOException($"injected write error at {failWriteAt}");
+                data.CopyTo(bytes.AsSpan((int)offset));
+                Written += data.Length;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _writing);
+            }
+        }
+
+        public IEnumerable<Extent> AllocatedExtents() => extents;
+        public void Flush() { }
+        public void Dispose() { }
+    }
+
     /// <summary>A disk whose read of one offset fails, as a bad sector would.</summary>
     private sealed class FailingReads(IVirtualDisk inner, long failAt) : IVirtualDisk
     {
