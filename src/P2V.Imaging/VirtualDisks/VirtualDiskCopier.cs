@@ -7,7 +7,7 @@ namespace P2V.Imaging.VirtualDisks;
 /// that are not all zeros are written (the target reads zeros elsewhere). Workers read pieces and find their non-zero
 /// runs in parallel; one at a time, in disk order, each writes the pieces that are next (<see cref="OrderedParallel"/>,
 /// as a restore does). So a dynamic VHD's or VHDX's blocks are allocated in disk order, and the target file has one
-/// writer: eight workers writing their own pieces in turn spent a third of the copy's samples spinning on the file's
+/// writer: eight workers writing their own pieces in turn spent two fifths of the copy's samples spinning on the file's
 /// lock and waking each other (docs/virtual-disks.md, "Benchmark").
 /// </summary>
 public static class VirtualDiskCopier
