@@ -78,17 +78,15 @@ public static class VirtualDiskCopier
     /// <summary>One piece of the source: where it is, its bytes in a page-aligned buffer, and the runs of them to write.</summary>
     private sealed class CopyPiece
     {
-        private readonly byte[] _buffer = GC.AllocateUninitializedArray<byte>(Piece + 4096, pinned: true);
+        private readonly byte[] _buffer;
         private readonly int _skew;
         private int _length;
 
         public CopyPiece()
         {
             // Page-aligned, as the kernel copies to and from the page cache fastest.
-            unsafe
-            {
-                fixed (byte* p = _buffer) _skew = (int)((4096 - ((nuint)p & 4095)) & 4095);
-            }
+            _buffer = GC.AllocateUninitializedArray<byte>(Piece + DirectReader.Alignment, pinned: true);
+            _skew = DirectReader.AlignedOffset(_buffer);
         }
 
         public long Offset { get; private set; }
