@@ -34,6 +34,20 @@ public sealed class DiskSlice(IVirtualDisk parent, long offset, long length) : I
 
     public bool ConcurrentReads => Parent.ConcurrentReads;
 
+    public bool ConcurrentWrites => Parent.ConcurrentWrites;
+
+    public bool NeedsAllocation(long offset, long length)
+    {
+        Check(offset, length);
+        return Parent.NeedsAllocation(Offset + offset, length);
+    }
+
+    public void Allocate(long offset, long length)
+    {
+        Check(offset, length);
+        Parent.Allocate(Offset + offset, length);
+    }
+
     public void Dispose() { }
 
     private void Check(long offset, long count)

@@ -38,8 +38,19 @@ internal sealed partial class HostFile : IDisposable
         File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read,
             writable ? FileShare.Read : FileShare.ReadWrite), path, writable);
 
-    public static HostFile Create(string path) =>
-        new(File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read), path, true);
+    public static HostFile Create(string path) => new(CreateHandle(path), path, true);
+
+    /// <summary>
+    /// Creates a file, or empties one that exists. A new file is not truncated: .NET's FileMode.Create truncates to
+    /// zero even a file it just made, and ext4 takes a truncate to zero for a file being replaced, so its close writes
+    /// back every byte written since (auto_da_alloc): a third of a disk convert's time, spent in close.
+    /// </summary>
+    public static SafeFileHandle CreateHandle(string path)
+    {
+        var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        if (RandomAccess.GetLength(handle) > 0) RandomAccess.SetLength(handle, 0);
+        return handle;
+    }
 
     /// <summary>Reads exactly <paramref name="buffer"/>.Length bytes; a file that ends early is corrupt, and <paramref name="what"/> says what was being read.</summary>
     public void ReadExactly(long offset, Span<byte> buffer, string what)

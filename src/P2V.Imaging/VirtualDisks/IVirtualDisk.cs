@@ -29,6 +29,19 @@ public interface IVirtualDisk : IDisposable
     bool ConcurrentReads => false;
 
     /// <summary>
+    /// Whether <see cref="WriteAt"/> may run on several threads at once for disjoint ranges. A container that allocates
+    /// blocks (dynamic VHD, VHDX) lays them out in the order they are first written or <see cref="Allocate"/>d, so a
+    /// copier that wants them in disk order allocates in disk order and then writes from any thread.
+    /// </summary>
+    bool ConcurrentWrites => false;
+
+    /// <summary>Whether a write to [offset, offset+length) would first give a block its place in the file; never, for a disk without blocks.</summary>
+    bool NeedsAllocation(long offset, long length) => false;
+
+    /// <summary>Gives the blocks that hold [offset, offset+length) their places in the file, as a write there would; nothing for a disk without blocks.</summary>
+    void Allocate(long offset, long length) { }
+
+    /// <summary>
     /// A handle for reads that bypass the page cache (O_DIRECT), in this disk's own offsets, or null where the disk
     /// has none (a container, a file system without direct I/O). The caller disposes it.
     /// </summary>

@@ -20,27 +20,26 @@ public sealed partial class RawDisk : IVirtualDisk
     }
 
     public string Path { get; }
-    public long Length { get; private set; }
+    public long Length { get; }
     public int SectorSize { get; }
     public bool CanWrite { get; }
 
-    public static RawDisk OpenRead(string path, int sectorSize = 512) => Open(path, FileMode.Open, FileAccess.Read, sectorSize);
+    public static RawDisk OpenRead(string path, int sectorSize = 512) => Open(path, FileAccess.Read, sectorSize);
 
-    public static RawDisk OpenReadWrite(string path, int sectorSize = 512) => Open(path, FileMode.Open, FileAccess.ReadWrite, sectorSize);
+    public static RawDisk OpenReadWrite(string path, int sectorSize = 512) => Open(path, FileAccess.ReadWrite, sectorSize);
 
     /// <summary>Creates (or truncates) a sparse raw image file of <paramref name="length"/> bytes.</summary>
     public static RawDisk Create(string path, long length, int sectorSize = 512)
     {
-        var disk = Open(path, FileMode.Create, FileAccess.ReadWrite, sectorSize);
-        RandomAccess.SetLength(disk._handle, length);
-        disk.Length = length;
-        return disk;
+        var handle = HostFile.CreateHandle(path);
+        RandomAccess.SetLength(handle, length);
+        return new RawDisk(handle, path, length, sectorSize, canWrite: true, isBlockDevice: false);
     }
 
-    private static RawDisk Open(string path, FileMode mode, FileAccess access, int sectorSize)
+    private static RawDisk Open(string path, FileAccess access, int sectorSize)
     {
         var share = access == FileAccess.Read ? FileShare.ReadWrite : FileShare.Read;
-        var handle = File.OpenHandle(path, mode, access, share, FileOptions.None);
+        var handle = File.OpenHandle(path, FileMode.Open, access, share, FileOptions.None);
         bool isBlock = OperatingSystem.IsLinux() && IsBlockDevice(path);
         long length = isBlock ? BlockDeviceSize(handle, path) : RandomAccess.GetLength(handle);
         return new RawDisk(handle, path, length, sectorSize, access != FileAccess.Read, isBlock);
@@ -93,6 +92,8 @@ public sealed partial class RawDisk : IVirtualDisk
 
     /// <summary>pread and pwrite: a raw disk has no state of its own to guard.</summary>
     public bool ConcurrentReads => true;
+
+    public bool ConcurrentWrites => true;
 
     public void Flush()
     {

@@ -1,20 +1,17 @@
-using P2V.Imaging.Pipeline;
-
 namespace P2V.Imaging.VirtualDisks;
 
 /// <summary>
 /// Copies one disk into another: only the source's allocated ranges are read, and only the 4 KiB pieces of them
-/// that are not all zeros are written (the target reads zeros elsewhere). Workers read pieces and find their non-zero
-/// runs in parallel; one at a time, in disk order, each writes the pieces that are next (<see cref="OrderedParallel"/>,
-/// as a restore does). So a dynamic VHD's or VHDX's blocks are allocated in disk order, and the target file has one
-/// writer: eight workers writing their own pieces in turn spent two fifths of the copy's samples spinning on the file's
-/// lock and waking each other (docs/virtual-disks.md, "Benchmark").
+/// that are not all zeros are written (the target reads zeros elsewhere). Each worker takes the next piece in disk
+/// order, reads it, finds its non-zero runs and writes them itself, while the piece is still in its core's cache: a
+/// writer draining pieces that other cores read was a third slower (docs/virtual-disks.md, "Each worker writes its own
+/// piece"). A dynamic VHD's or VHDX's blocks still get their places in the file in disk order: a piece whose runs need
+/// a new block allocates it in its turn, once every earlier piece has allocated what it needs. A target that takes one
+/// write at a time gets all its writes in turn, in disk order.
 /// </summary>
 public static class VirtualDiskCopier
 {
-    // Small enough to stay in the CPU cache between the read that fills it and the write that drains it: the
-    // kernel's copy into the page cache then runs about three times faster than from a 4 MiB buffer that a
-    // second thread filled (measured with perf on ext4).
+    // Small enough to stay in the CPU cache between the read that fills it and the write that drains it.
     private const int Piece = 512 * 1024;
     private const int ZeroGranule = 4096;
 
@@ -27,52 +24,181 @@ public static class VirtualDiskCopier
 
     public static long Copy(IVirtualDisk source, IVirtualDisk target, int workers, CancellationToken cancel = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         if (target.Length < source.Length)
             throw new ArgumentException($"the target ({target.Length} bytes) is smaller than the source ({source.Length} bytes)");
-        // A source that cannot take concurrent reads is read where the pieces are taken, one at a time.
-        bool readWhenTaken = !source.ConcurrentReads;
-        var extents = UsedExtentMap.From(source.AllocatedExtents(), source.Length).Extents;
-        var spare = new Stack<CopyPiece>();
-        long written = 0;
-        OrderedParallel.RunAsync<CopyPiece>(workers,
-            stop => Pieces(extents, source, readWhenTaken, spare, stop),
-            piece =>
+        var run = new CopyRun(source, target, cancel);
+        var threads = new List<Thread>();
+        try
+        {
+            for (int i = 1; i < workers; i++)
             {
-                if (!readWhenTaken) source.ReadAt(piece.Offset, piece.Data);
-                piece.FindNonZeroRuns();
-            },
-            piece =>
+                var t = new Thread(run.Work) { IsBackground = true, Name = $"copy worker {i}" };
+                t.Start();
+                threads.Add(t);
+            }
+            run.Work();
+        }
+        catch (Exception e)
+        {
+            // A worker that could not start: the ones running stop at their next piece.
+            run.Fail(e, long.MinValue);
+        }
+        foreach (var t in threads) t.Join();
+        return run.Result();
+    }
+
+    /// <summary>One copy: the pieces in disk order, the turns of allocation, and the first failure.</summary>
+    private sealed class CopyRun(IVirtualDisk source, IVirtualDisk target, CancellationToken cancel)
+    {
+        private readonly bool _readWhenTaken = !source.ConcurrentReads;
+        private readonly bool _writeInTurn = !target.ConcurrentWrites;
+
+        // Taking: one worker at a time moves along the pieces (and reads a source that takes one read at a time).
+        private readonly Lock _take = new();
+        private readonly IEnumerator<(long Offset, int Length)> _pieces =
+            Grid(UsedExtentMap.From(source.AllocatedExtents(), source.Length).Extents).GetEnumerator();
+        private long _taken;
+
+        // Turns: the first piece not yet done, the later ones already done, and workers waiting for their turn.
+        private readonly object _turn = new();
+        private long _next;
+        private readonly HashSet<long> _doneAhead = [];
+        private int _waiting;
+
+        private Exception? _failure;
+        private long _failedAt = long.MaxValue;
+        private volatile bool _stopped;
+        private long _written;
+
+        public void Work()
+        {
+            var piece = new CopyPiece();
+            while (TryTake(piece, out long sequence))
             {
-                foreach (var (s, e) in piece.Runs)
+                bool done = false;
+                try
                 {
-                    target.WriteAt(piece.Offset + s, piece.Data[s..e]);
-                    written += e - s;
+                    if (!_readWhenTaken) source.ReadAt(piece.Offset, piece.Data);
+                    piece.FindNonZeroRuns();
+                    if (piece.Runs.Count == 0) continue;
+                    if (_writeInTurn)
+                    {
+                        if (WaitForTurn(sequence)) Write(piece);
+                        continue;
+                    }
+                    if (piece.Runs.Exists(r => target.NeedsAllocation(piece.Offset + r.Start, r.End - r.Start)))
+                    {
+                        if (!WaitForTurn(sequence)) continue;
+                        foreach (var (s, e) in piece.Runs) target.Allocate(piece.Offset + s, e - s);
+                    }
+                    Done(sequence);
+                    done = true;
+                    Write(piece);
                 }
-                return ValueTask.CompletedTask;
-            },
-            piece => { lock (spare) spare.Push(piece); }, cancel).GetAwaiter().GetResult();
-        return written;
+                catch (Exception e)
+                {
+                    Fail(e, sequence);
+                }
+                finally
+                {
+                    if (!done) Done(sequence);
+                }
+            }
+        }
+
+        private void Write(CopyPiece piece)
+        {
+            foreach (var (s, e) in piece.Runs)
+            {
+                target.WriteAt(piece.Offset + s, piece.Data[s..e]);
+                Interlocked.Add(ref _written, e - s);
+            }
+        }
+
+        private bool TryTake(CopyPiece piece, out long sequence)
+        {
+            sequence = -1;
+            lock (_take)
+            {
+                if (_stopped) return false;
+                try
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    if (!_pieces.MoveNext()) return false;
+                    piece.Take(_pieces.Current.Offset, _pieces.Current.Length);
+                    sequence = _taken++;
+                    if (_readWhenTaken) source.ReadAt(piece.Offset, piece.Data);
+                    return true;
+                }
+                catch (Exception e)
+                {
+                    // The caller's cancellation outranks every error; a failed read is that piece's failure.
+                    Fail(e, e is OperationCanceledException ? long.MinValue : sequence);
+                    if (sequence >= 0) Done(sequence);
+                    return false;
+                }
+            }
+        }
+
+        /// <summary>Waits until every earlier piece is done; false if the copy stopped meanwhile.</summary>
+        private bool WaitForTurn(long sequence)
+        {
+            lock (_turn)
+            {
+                while (_next != sequence && !_stopped)
+                {
+                    _waiting++;
+                    Monitor.Wait(_turn);
+                    _waiting--;
+                }
+                return !_stopped;
+            }
+        }
+
+        private void Done(long sequence)
+        {
+            lock (_turn)
+            {
+                if (sequence != _next)
+                {
+                    _doneAhead.Add(sequence);
+                    return;
+                }
+                _next++;
+                while (_doneAhead.Remove(_next)) _next++;
+                if (_waiting > 0) Monitor.PulseAll(_turn);
+            }
+        }
+
+        /// <summary>Stops the copy; of several failures the one of the earliest piece is reported.</summary>
+        public void Fail(Exception e, long sequence)
+        {
+            lock (_turn)
+            {
+                if (_failure is null || sequence < _failedAt) (_failure, _failedAt) = (e, sequence);
+                _stopped = true;
+                Monitor.PulseAll(_turn);
+            }
+        }
+
+        public long Result()
+        {
+            if (_failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(_failure);
+            return _written;
+        }
     }
 
     /// <summary>The pieces of the used extents in disk order; pieces end on the piece grid.</summary>
-    private static IEnumerable<CopyPiece> Pieces(IReadOnlyList<Extent> extents, IVirtualDisk source, bool read, Stack<CopyPiece> spare,
-        CancellationToken cancel)
+    private static IEnumerable<(long Offset, int Length)> Grid(IReadOnlyList<Extent> extents)
     {
         foreach (var extent in extents)
-        {
             for (long at = extent.Offset; at < extent.End;)
             {
-                cancel.ThrowIfCancellationRequested();
                 int n = (int)Math.Min(extent.End - at, Piece - at % Piece);
-                CopyPiece? piece;
-                lock (spare) spare.TryPop(out piece);
-                piece ??= new CopyPiece();
-                piece.Take(at, n);
-                if (read) source.ReadAt(at, piece.Data);
-                yield return piece;
+                yield return (at, n);
                 at += n;
             }
-        }
     }
 
     /// <summary>One piece of the source: where it is, its bytes in a page-aligned buffer, and the runs of them to write.</summary>

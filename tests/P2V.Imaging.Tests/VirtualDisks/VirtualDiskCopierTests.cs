@@ -108,17 +108,20 @@ public sealed class VirtualDiskCopierTests
 
     /// <summary>
     /// Scattered extents with zero granules inside the data, copied by 1, 2, 3 and 8 workers from a source that does and
-    /// one that does not take concurrent reads: the target holds exactly what a plain loop over the pieces would write,
-    /// written one write at a time in rising disk order; reads of the second source never overlap; a failed write is the
-    /// copy's error. (From the review of the one-writer copier.)
+    /// one that does not take concurrent reads, into a target that takes one write at a time and one that takes
+    /// concurrent writes into 1 MiB blocks it must allocate first: the target holds exactly what a plain loop over the
+    /// pieces would write; the first target gets its writes one at a time in rising disk order, the second its blocks
+    /// allocated in rising order, each before any write into it; reads of the second source never overlap; a failed
+    /// write is the copy's error.
     /// </summary>
     [Fact]
-    public void CopiesWhatALoopWouldWithAndWithoutConcurrentReads()
+    public void CopiesWhatALoopWould()
     {
         var rng = new Random(5);
         const int length = 24 << 20, piece = 512 * 1024;
         for (int round = 0; round < 3; round++)
         foreach (bool concurrent in new[] { false, true })
+        foreach (bool concurrentWrites in new[] { false, true })
         foreach (int workers in new[] { 1, 2, 3, 8 })
         {
             var src = new byte[length];
@@ -150,30 +153,59 @@ public sealed class VirtualDiskCopierTests
                     }
                     at += n;
                 }
-            var target = new MemoryDisk(new byte[length], true, []);
+            var target = new MemoryDisk(new byte[length], true, [], concurrentWrites: concurrentWrites);
             Assert.Equal(expectedWritten, VirtualDiskCopier.Copy(new MemoryDisk(src, concurrent, extents), target, workers));
             Assert.Equal(expectedWritten, target.Written);
-            Assert.True(expected.AsSpan().SequenceEqual(target.Bytes), $"bytes differ: round {round}, concurrent reads {concurrent}, {workers} workers");
+            string run = $"round {round}, concurrent reads {concurrent}, concurrent writes {concurrentWrites}, {workers} workers";
+            Assert.True(expected.AsSpan().SequenceEqual(target.Bytes), $"bytes differ: {run}");
+            if (concurrentWrites)
+                Assert.Equal(Enumerable.Range(0, length / MemoryDisk.Block).Where(b => expected.AsSpan(b * MemoryDisk.Block, MemoryDisk.Block).IndexOfAnyExcept((byte)0) >= 0),
+                    target.Allocated);
 
             int failAt = expected.AsSpan(length / 2).IndexOfAnyExcept((byte)0);
             if (failAt < 0) continue;
-            var failing = new MemoryDisk(new byte[length], true, [], length / 2 + failAt);
+            var failing = new MemoryDisk(new byte[length], true, [], length / 2 + failAt, concurrentWrites);
             var e = Assert.Throws<IOException>(() => VirtualDiskCopier.Copy(new MemoryDisk(src, concurrent, extents), failing, workers));
             Assert.Contains("injected write error", e.Message);
         }
     }
 
-    /// <summary>A disk in memory that fails on overlapping reads where it takes no concurrent ones, and on overlapping or out-of-order writes.</summary>
-    private sealed class MemoryDisk(byte[] bytes, bool concurrentReads, List<Extent> extents, long failWriteAt = -1) : IVirtualDisk
+    /// <summary>
+    /// A disk in memory that fails on overlapping reads where it takes no concurrent ones; on overlapping or out-of-order
+    /// writes where it takes no concurrent ones, and where it does, on a write into a block not allocated before and on
+    /// blocks allocated out of order.
+    /// </summary>
+    private sealed class MemoryDisk(byte[] bytes, bool concurrentReads, List<Extent> extents, long failWriteAt = -1, bool concurrentWrites = false)
+        : IVirtualDisk
     {
+        public const int Block = 1 << 20;
         private int _reading, _writing;
         private long _lastWrite = -1;
+        private readonly bool[] _present = new bool[(bytes.Length + Block - 1) / Block];
         public long Written;
+        public List<int> Allocated { get; } = [];
         public long Length => bytes.Length;
         public int SectorSize => 512;
         public bool CanWrite => true;
         public bool ConcurrentReads => concurrentReads;
+        public bool ConcurrentWrites => concurrentWrites;
         public byte[] Bytes => bytes;
+
+        public bool NeedsAllocation(long offset, long length) =>
+            concurrentWrites && Enumerable.Range((int)(offset / Block), (int)((offset + length - 1) / Block - offset / Block + 1)).Any(b => !Volatile.Read(ref _present[b]));
+
+        public void Allocate(long offset, long length)
+        {
+            if (Interlocked.Increment(ref _writing) != 1) throw new InvalidOperationException("concurrent allocations");
+            for (long b = offset / Block; b <= (offset + length - 1) / Block; b++)
+            {
+                if (_present[b]) continue;
+                if (Allocated.Count > 0 && b < Allocated[^1]) throw new InvalidOperationException($"block {b} allocated after block {Allocated[^1]}");
+                Allocated.Add((int)b);
+                Volatile.Write(ref _present[b], true);
+            }
+            Interlocked.Decrement(ref _writing);
+        }
 
         public void ReadAt(long offset, Span<byte> buffer)
         {
@@ -185,6 +217,14 @@ public sealed class VirtualDiskCopierTests
 
         public void WriteAt(long offset, ReadOnlySpan<byte> data)
         {
+            if (concurrentWrites)
+            {
+                if (NeedsAllocation(offset, data.Length)) throw new InvalidOperationException($"write at {offset} into a block not allocated");
+                if (failWriteAt >= offset && failWriteAt < offset + data.Length) throw new IOException($"injected write error at {failWriteAt}");
+                data.CopyTo(bytes.AsSpan((int)offset));
+                Interlocked.Add(ref Written, data.Length);
+                return;
+            }
             if (Interlocked.Increment(ref _writing) != 1) throw new InvalidOperationException("concurrent writes");
             if (offset <= _lastWrite) throw new InvalidOperationException($"write at {offset} after one at {_lastWrite}");
             _lastWrite = offset;

@@ -491,6 +491,27 @@ public sealed class VhdDisk : IVirtualDisk
 
     public bool ConcurrentReads => true;
 
+    /// <summary>Not a differencing disk: its writes read, change and write back a block's sector bitmap.</summary>
+    public bool ConcurrentWrites => DiskType != VhdDiskType.Differencing;
+
+    public bool NeedsAllocation(long offset, long length)
+    {
+        if (DiskType == VhdDiskType.Fixed || length <= 0) return false;
+        CheckRange(offset, length, "allocation");
+        for (long block = offset / BlockSize; block <= (offset + length - 1) / BlockSize; block++)
+            if (Volatile.Read(ref _bat[block]) == Unused) return true;
+        return false;
+    }
+
+    /// <summary>Blocks are appended in the order they are allocated; a fixed disk has nothing to allocate.</summary>
+    public void Allocate(long offset, long length)
+    {
+        if (!CanWrite) throw new ReadOnlyDiskException(Path);
+        if (DiskType == VhdDiskType.Fixed || length <= 0) return;
+        CheckRange(offset, length, "allocation");
+        for (long block = offset / BlockSize; block <= (offset + length - 1) / BlockSize; block++) BlockStart(block);
+    }
+
     /// <summary>Where the block starts in the file (its sector bitmap), appending it first if it has no place yet.</summary>
     private long BlockStart(long block)
     {
@@ -578,7 +599,7 @@ public sealed class VhdDisk : IVirtualDisk
         _file.Write(offset, buf);
     }
 
-    private void CheckRange(long offset, int count, string what)
+    private void CheckRange(long offset, long count, string what)
     {
         if (offset < 0 || offset + count > Length)
             throw new VirtualDiskException(Path, offset, $"{what} of {count} bytes past the end of the {Length}-byte disk");

@@ -67,7 +67,7 @@ public sealed class VhdxDisk : IVirtualDisk
     /// <summary>MS-VHDX 2.5: BAT entries for a disk without a parent: payload entries plus one bitmap entry per full chunk.</summary>
     public static long BatEntries(long payloadBlocks, long chunkRatio) => payloadBlocks + (payloadBlocks - 1) / chunkRatio;
 
-    private VhdxBatEntry Entry(long block) => VhdxBatEntry.Parse(_bat[block + block / _chunkRatio]);
+    private VhdxBatEntry Entry(long block) => VhdxBatEntry.Parse(Volatile.Read(ref _bat[block + block / _chunkRatio]));
 
     // ---- open ----
 
@@ -421,6 +421,28 @@ public sealed class VhdxDisk : IVirtualDisk
 
     public bool ConcurrentReads => true;
 
+    public bool ConcurrentWrites => true;
+
+    public bool NeedsAllocation(long offset, long length)
+    {
+        if (length <= 0) return false;
+        CheckRange(offset, length, "allocation");
+        for (long block = offset / BlockSize; block <= (offset + length - 1) / BlockSize; block++)
+            if (!Entry(block).HasData) return true;
+        return false;
+    }
+
+    /// <summary>Blocks are appended in the order they are allocated.</summary>
+    public void Allocate(long offset, long length)
+    {
+        if (!CanWrite) throw new ReadOnlyDiskException(Path);
+        if (length <= 0) return;
+        CheckRange(offset, length, "allocation");
+        BeginWriting();
+        for (long block = offset / BlockSize; block <= (offset + length - 1) / BlockSize; block++)
+            if (!Entry(block).HasData) AllocateBlock(block);
+    }
+
     private VhdxBatEntry AllocateBlock(long block)
     {
         lock (_gate)
@@ -468,7 +490,7 @@ public sealed class VhdxDisk : IVirtualDisk
         lock (_gate) _dirty.WriteBack(_file, _batOffset, 8, (i, dest) => BinaryPrimitives.WriteUInt64LittleEndian(dest, _bat[i]));
     }
 
-    private void CheckRange(long offset, int count, string what)
+    private void CheckRange(long offset, long count, string what)
     {
         if (offset < 0 || offset + count > Length)
             throw new VirtualDiskException(Path, offset, $"{what} of {count} bytes past the end of the {Length}-byte disk");
