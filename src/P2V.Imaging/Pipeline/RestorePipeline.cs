@@ -10,13 +10,16 @@ public sealed record RestoreResult(long BytesWritten, long ZeroBytesSkipped, int
 
 /// <summary>
 /// The restore pipeline: a worker per core that in turn takes the next frame from the image (a file or the image store, one
-/// worker at a time), decompresses it and verifies its BLAKE3, and writes the chunks that are next in disk order (one
-/// worker at a time) at their disk offsets (<see cref="OrderedParallel"/>). Only
+/// worker at a time), decompresses it and verifies its BLAKE3, and writes it at its disk offsets: itself into a new file,
+/// else when it is next in disk order (one worker at a time, <see cref="OrderedParallel"/>). Only
 /// captured ranges are written: on a fresh (sparse) target, zero chunks are not written either.
 /// </summary>
 public sealed class RestorePipeline
 {
     public int Workers { get; init; } = Environment.ProcessorCount;
+
+    // The restore ends in a flush: the disk starts on what was written every so often, rather than all of it at the end.
+    private const long WriteBackEvery = 64 << 20;
 
     public Action<PipelineProgress>? Progress { get; init; }
 
@@ -40,21 +43,52 @@ public sealed class RestorePipeline
         }
         var clock = Stopwatch.StartNew();
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
-        long written = 0, zeroSkipped = 0, done = 0, total = image.Trailer.TotalUncompressed;
+        long written = 0, writtenBack = 0, zeroSkipped = 0, done = 0, total = image.Trailer.TotalUncompressed;
         int chunks = 0;
-        // One writer, in image (= disk) order: block allocation stays in disk order, and a bad chunk stops the restore before
-        // anything after it is written. Workers writing their own chunks in turn took as long, the file's lock making
-        // their writes queue in the kernel (docs/capture-and-restore.md).
+        // A new file that takes concurrent writes gets each chunk from the worker that decoded it, while the chunk is in that
+        // core's cache; its blocks still get their places in disk order (Turns). An existing disk gets one writer in disk
+        // order, so that a bad chunk stops the restore before anything after it is written.
+        bool writeWhereDecoded = !VerifyOnly && TargetIsBlank && target!.ConcurrentWrites;
+        var turns = new Turns();
         await OrderedParallel.RunAsync<RestoreJob>(Workers,
-            stop => image.ReadFrames(stop).Select(frame => new RestoreJob(frame)),
-            Decode,
+            stop =>
+            {
+                stop.Register(turns.Stop);
+                return image.ReadFrames(stop).Select((frame, i) => new RestoreJob(frame, i));
+            },
+            job =>
+            {
+                if (!writeWhereDecoded)
+                {
+                    Decode(job);
+                    return;
+                }
+                try
+                {
+                    Decode(job);
+                }
+                catch
+                {
+                    turns.Done(job.Sequence);
+                    throw;
+                }
+                var header = job.Frame.Header;
+                if (Skips(header)) turns.Done(job.Sequence);
+                else if (turns.Allocate(job.Sequence, target!, header.Runs.Select(r => new Extent(r.DiskOffset, r.Length)).ToList()))
+                    WriteRuns(job, target!);
+            },
             job =>
             {
                 var header = job.Frame.Header;
                 bool skip = Skips(header);
-                if (!skip) WriteRuns(job, target!);
+                if (!skip && !writeWhereDecoded) WriteRuns(job, target!);
                 if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
                 else if (!VerifyOnly) written += header.UncompressedLength;
+                if (written - writtenBack >= WriteBackEvery)
+                {
+                    target!.StartWriteBack();
+                    writtenBack = written;
+                }
                 done += header.UncompressedLength;
                 chunks++;
                 Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
@@ -87,9 +121,10 @@ public sealed class RestorePipeline
         ChunkEncoder.Decode(h, job.Frame.Payload.AsSpan(0, h.StoredLength), job.Data.AsSpan(0, h.UncompressedLength), job.Frame.FrameOffset);
     }
 
-    private sealed class RestoreJob(ChunkFrame frame)
+    private sealed class RestoreJob(ChunkFrame frame, long sequence)
     {
         public ChunkFrame Frame { get; } = frame;
+        public long Sequence { get; } = sequence;
         public byte[] Data = [];
 
         public void Release()

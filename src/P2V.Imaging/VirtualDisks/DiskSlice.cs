@@ -32,6 +32,8 @@ public sealed class DiskSlice(IVirtualDisk parent, long offset, long length) : I
 
     public void Flush() => Parent.Flush();
 
+    public void StartWriteBack() => Parent.StartWriteBack();
+
     public bool ConcurrentReads => Parent.ConcurrentReads;
 
     public bool ConcurrentWrites => Parent.ConcurrentWrites;

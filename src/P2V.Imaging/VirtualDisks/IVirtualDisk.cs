@@ -25,6 +25,12 @@ public interface IVirtualDisk : IDisposable
 
     void Flush();
 
+    /// <summary>
+    /// Starts writing what was written so far to stable storage, without waiting: a long write that ends in
+    /// <see cref="Flush"/> calls it as it goes, so that the disk works while the CPU does, and the flush waits only for the tail.
+    /// </summary>
+    void StartWriteBack() { }
+
     /// <summary>Whether <see cref="ReadAt"/> may run on several threads at once (positioned reads of a file that nothing changes).</summary>
     bool ConcurrentReads => false;
 

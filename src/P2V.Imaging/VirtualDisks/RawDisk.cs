@@ -95,6 +95,11 @@ public sealed partial class RawDisk : IVirtualDisk
 
     public bool ConcurrentWrites => true;
 
+    public void StartWriteBack()
+    {
+        if (CanWrite) HostFile.StartWriteBack(_handle);
+    }
+
     public void Flush()
     {
         if (CanWrite) RandomAccess.FlushToDisk(_handle);

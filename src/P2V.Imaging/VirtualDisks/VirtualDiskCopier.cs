@@ -1,3 +1,5 @@
+using P2V.Imaging.Pipeline;
+
 namespace P2V.Imaging.VirtualDisks;
 
 /// <summary>
@@ -48,7 +50,7 @@ public static class VirtualDiskCopier
         return run.Result();
     }
 
-    /// <summary>One copy: the pieces in disk order, the turns of allocation, and the first failure.</summary>
+    /// <summary>One copy: the pieces in disk order, the turns in which they allocate, and the first failure.</summary>
     private sealed class CopyRun(IVirtualDisk source, IVirtualDisk target, CancellationToken cancel)
     {
         private readonly bool _readWhenTaken = !source.ConcurrentReads;
@@ -60,12 +62,8 @@ public static class VirtualDiskCopier
             Grid(UsedExtentMap.From(source.AllocatedExtents(), source.Length).Extents).GetEnumerator();
         private long _taken;
 
-        // Turns: the first piece not yet done, the later ones already done, and workers waiting for their turn.
-        private readonly object _turn = new();
-        private long _next;
-        private readonly HashSet<long> _doneAhead = [];
-        private int _waiting;
-
+        private readonly Turns _turns = new();
+        private readonly Lock _failed = new();
         private Exception? _failure;
         private long _failedAt = long.MaxValue;
         private volatile bool _stopped;
@@ -76,43 +74,50 @@ public static class VirtualDiskCopier
             var piece = new CopyPiece();
             while (TryTake(piece, out long sequence))
             {
-                bool done = false;
                 try
                 {
-                    if (!_readWhenTaken) source.ReadAt(piece.Offset, piece.Data);
-                    piece.FindNonZeroRuns();
-                    if (piece.Runs.Count == 0) continue;
-                    if (_writeInTurn)
-                    {
-                        if (WaitForTurn(sequence)) Write(piece);
-                        continue;
-                    }
-                    if (piece.Runs.Exists(r => target.NeedsAllocation(piece.Offset + r.Start, r.End - r.Start)))
-                    {
-                        if (!WaitForTurn(sequence)) continue;
-                        foreach (var (s, e) in piece.Runs) target.Allocate(piece.Offset + s, e - s);
-                    }
-                    Done(sequence);
-                    done = true;
-                    Write(piece);
+                    Copy(piece, sequence);
                 }
                 catch (Exception e)
                 {
                     Fail(e, sequence);
                 }
-                finally
-                {
-                    if (!done) Done(sequence);
-                }
+            }
+        }
+
+        private void Copy(CopyPiece piece, long sequence)
+        {
+            try
+            {
+                if (!_readWhenTaken) source.ReadAt(piece.Offset, piece.Data);
+                piece.FindNonZeroRuns();
+            }
+            catch
+            {
+                _turns.Done(sequence);
+                throw;
+            }
+            if (!_writeInTurn)
+            {
+                if (_turns.Allocate(sequence, target, piece.Runs)) Write(piece);
+                return;
+            }
+            try
+            {
+                if (piece.Runs.Count > 0 && _turns.WaitFor(sequence)) Write(piece);
+            }
+            finally
+            {
+                _turns.Done(sequence);
             }
         }
 
         private void Write(CopyPiece piece)
         {
-            foreach (var (s, e) in piece.Runs)
+            foreach (var run in piece.Runs)
             {
-                target.WriteAt(piece.Offset + s, piece.Data[s..e]);
-                Interlocked.Add(ref _written, e - s);
+                target.WriteAt(run.Offset, piece.Data.Slice((int)(run.Offset - piece.Offset), (int)run.Length));
+                Interlocked.Add(ref _written, run.Length);
             }
         }
 
@@ -135,51 +140,21 @@ public static class VirtualDiskCopier
                 {
                     // The caller's cancellation outranks every error; a failed read is that piece's failure.
                     Fail(e, e is OperationCanceledException ? long.MinValue : sequence);
-                    if (sequence >= 0) Done(sequence);
+                    if (sequence >= 0) _turns.Done(sequence);
                     return false;
                 }
-            }
-        }
-
-        /// <summary>Waits until every earlier piece is done; false if the copy stopped meanwhile.</summary>
-        private bool WaitForTurn(long sequence)
-        {
-            lock (_turn)
-            {
-                while (_next != sequence && !_stopped)
-                {
-                    _waiting++;
-                    Monitor.Wait(_turn);
-                    _waiting--;
-                }
-                return !_stopped;
-            }
-        }
-
-        private void Done(long sequence)
-        {
-            lock (_turn)
-            {
-                if (sequence != _next)
-                {
-                    _doneAhead.Add(sequence);
-                    return;
-                }
-                _next++;
-                while (_doneAhead.Remove(_next)) _next++;
-                if (_waiting > 0) Monitor.PulseAll(_turn);
             }
         }
 
         /// <summary>Stops the copy; of several failures the one of the earliest piece is reported.</summary>
         public void Fail(Exception e, long sequence)
         {
-            lock (_turn)
+            lock (_failed)
             {
                 if (_failure is null || sequence < _failedAt) (_failure, _failedAt) = (e, sequence);
                 _stopped = true;
-                Monitor.PulseAll(_turn);
             }
+            _turns.Stop();
         }
 
         public long Result()
@@ -217,11 +192,11 @@ public static class VirtualDiskCopier
 
         public long Offset { get; private set; }
         public Span<byte> Data => _buffer.AsSpan(_skew, _length);
-        public List<(int Start, int End)> Runs { get; } = [];
+        /// <summary>The runs of granules that hold any non-zero byte, in disk offsets.</summary>
+        public List<Extent> Runs { get; } = [];
 
         public void Take(long offset, int length) => (Offset, _length) = (offset, length);
 
-        /// <summary>The runs of granules that hold any non-zero byte.</summary>
         public void FindNonZeroRuns()
         {
             Runs.Clear();
@@ -233,7 +208,7 @@ public static class VirtualDiskCopier
                 if (pos >= data.Length) break;
                 int start = pos;
                 while (pos < data.Length && !IsZero(data, pos)) pos += ZeroGranule;
-                Runs.Add((start, Math.Min(pos, data.Length)));
+                Runs.Add(new Extent(Offset + start, Math.Min(pos, data.Length) - start));
             }
         }
 

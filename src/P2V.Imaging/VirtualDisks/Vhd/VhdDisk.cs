@@ -568,6 +568,11 @@ public sealed class VhdDisk : IVirtualDisk
 
     // ---- metadata ----
 
+    public void StartWriteBack()
+    {
+        if (CanWrite) _file.StartWriteBack();
+    }
+
     public void Flush()
     {
         if (!CanWrite) return;

@@ -476,6 +476,11 @@ public sealed class VhdxDisk : IVirtualDisk
         }
     }
 
+    public void StartWriteBack()
+    {
+        if (CanWrite) _file.StartWriteBack();
+    }
+
     public void Flush()
     {
         if (!CanWrite) return;
