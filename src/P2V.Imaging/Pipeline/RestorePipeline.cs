@@ -46,36 +46,21 @@ public sealed class RestorePipeline
         long written = 0, writtenBack = 0, zeroSkipped = 0, done = 0, total = image.Trailer.TotalUncompressed;
         int chunks = 0;
         // A new file that takes concurrent writes gets each chunk from the worker that decoded it, while the chunk is in that
-        // core's cache; its blocks still get their places in disk order (Turns). An existing disk gets one writer in disk
-        // order, so that a bad chunk stops the restore before anything after it is written.
+        // core's cache. Its blocks get their places when the frame is taken, in disk order from the frame's header, before the
+        // chunk is verified: a failure removes the whole new file. An existing disk gets one writer in disk order, so that a bad
+        // chunk stops the restore before anything after it is written.
         bool writeWhereDecoded = !VerifyOnly && TargetIsBlank && target!.ConcurrentWrites;
-        var turns = new Turns();
         await OrderedParallel.RunAsync<RestoreJob>(Workers,
-            stop =>
+            stop => image.ReadFrames(stop).Select(frame =>
             {
-                stop.Register(turns.Stop);
-                return image.ReadFrames(stop).Select((frame, i) => new RestoreJob(frame, i));
-            },
+                if (writeWhereDecoded && !Skips(frame.Header))
+                    foreach (var run in frame.Header.Runs) target!.Allocate(run.DiskOffset, run.Length);
+                return new RestoreJob(frame);
+            }),
             job =>
             {
-                if (!writeWhereDecoded)
-                {
-                    Decode(job);
-                    return;
-                }
-                try
-                {
-                    Decode(job);
-                }
-                catch
-                {
-                    turns.Done(job.Sequence);
-                    throw;
-                }
-                var header = job.Frame.Header;
-                if (Skips(header)) turns.Done(job.Sequence);
-                else if (turns.Allocate(job.Sequence, target!, header.Runs.Select(r => new Extent(r.DiskOffset, r.Length)).ToList()))
-                    WriteRuns(job, target!);
+                Decode(job);
+                if (writeWhereDecoded && !Skips(job.Frame.Header)) WriteRuns(job, target!);
             },
             job =>
             {
@@ -121,10 +106,9 @@ public sealed class RestorePipeline
         ChunkEncoder.Decode(h, job.Frame.Payload.AsSpan(0, h.StoredLength), job.Data.AsSpan(0, h.UncompressedLength), job.Frame.FrameOffset);
     }
 
-    private sealed class RestoreJob(ChunkFrame frame, long sequence)
+    private sealed class RestoreJob(ChunkFrame frame)
     {
         public ChunkFrame Frame { get; } = frame;
-        public long Sequence { get; } = sequence;
         public byte[] Data = [];
 
         public void Release()

@@ -48,8 +48,16 @@ internal sealed partial class HostFile : IDisposable
     public static SafeFileHandle CreateHandle(string path)
     {
         var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
-        if (RandomAccess.GetLength(handle) > 0) RandomAccess.SetLength(handle, 0);
-        return handle;
+        try
+        {
+            if (RandomAccess.GetLength(handle) > 0) RandomAccess.SetLength(handle, 0);
+            return handle;
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Reads exactly <paramref name="buffer"/>.Length bytes; a file that ends early is corrupt, and <paramref name="what"/> says what was being read.</summary>
@@ -84,15 +92,18 @@ internal sealed partial class HostFile : IDisposable
 
     public void Flush() => RandomAccess.FlushToDisk(_handle);
 
-    public void StartWriteBack() => StartWriteBack(_handle);
+    public void StartWriteBack() => StartWriteBack(_handle, Path);
 
     /// <summary>
     /// Starts writing the file's dirty pages to its disk and returns without waiting for them (sync_file_range, WRITE only).
-    /// A hint: an error shows at the flush that follows.
+    /// An I/O error or a full disk is an error now; where the call is not supported it is only a hint not taken.
     /// </summary>
-    public static void StartWriteBack(SafeFileHandle handle)
+    public static void StartWriteBack(SafeFileHandle handle, string path)
     {
-        if (OperatingSystem.IsLinux()) SyncFileRange((int)handle.DangerousGetHandle(), 0, 0, SyncFileRangeWrite);
+        if (!OperatingSystem.IsLinux() || SyncFileRange((int)handle.DangerousGetHandle(), 0, 0, SyncFileRangeWrite) == 0) return;
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno is 5 or 28) // EIO, ENOSPC
+            throw new IOException($"{path}: writing to disk failed (errno {errno}{(errno == 28 ? ": no space left" : ": I/O error")})");
     }
 
     /// <summary>Gives [offset, offset+length) its own space: fallocate, or zeros, or nothing (sparse).</summary>

@@ -26,8 +26,8 @@ public interface IVirtualDisk : IDisposable
     void Flush();
 
     /// <summary>
-    /// Starts writing what was written so far to stable storage, without waiting: a long write that ends in
-    /// <see cref="Flush"/> calls it as it goes, so that the disk works while the CPU does, and the flush waits only for the tail.
+    /// Starts writing what was written so far to stable storage, without waiting: a restore, which ends in
+    /// <see cref="Flush"/>, calls it as it goes, so that the disk works while the CPU does, and the flush waits only for the tail.
     /// </summary>
     void StartWriteBack() { }
 

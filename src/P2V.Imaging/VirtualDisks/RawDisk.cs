@@ -32,7 +32,15 @@ public sealed partial class RawDisk : IVirtualDisk
     public static RawDisk Create(string path, long length, int sectorSize = 512)
     {
         var handle = HostFile.CreateHandle(path);
-        RandomAccess.SetLength(handle, length);
+        try
+        {
+            RandomAccess.SetLength(handle, length);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
         return new RawDisk(handle, path, length, sectorSize, canWrite: true, isBlockDevice: false);
     }
 
@@ -97,7 +105,7 @@ public sealed partial class RawDisk : IVirtualDisk
 
     public void StartWriteBack()
     {
-        if (CanWrite) HostFile.StartWriteBack(_handle);
+        if (CanWrite) HostFile.StartWriteBack(_handle, Path);
     }
 
     public void Flush()

@@ -539,7 +539,7 @@ public sealed class VhdDisk : IVirtualDisk
         var bitmap = new byte[BitmapSize];
         if (DiskType == VhdDiskType.Dynamic) bitmap.AsSpan().Fill(0xFF);
         _file.Write(start, bitmap);
-        _bat[block] = (uint)(start / 512);
+        Volatile.Write(ref _bat[block], (uint)(start / 512));
         _dirty.Mark((int)block);
         _nextFree = start + BitmapSize + BlockSize;
         _footerOffset = _nextFree;

@@ -459,7 +459,7 @@ public sealed class VhdxDisk : IVirtualDisk
         _nextFree += BlockSize;
         _file.SetLength(_nextFree);
         int index = (int)(block + block / _chunkRatio);
-        _bat[index] = e.Raw;
+        Volatile.Write(ref _bat[index], e.Raw);
         _dirty.Mark(index);
         return e;
     }
