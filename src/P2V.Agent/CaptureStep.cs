@@ -41,7 +41,7 @@ internal sealed class CaptureStep(JobContext context)
         // The agent sends over the network: auto weighs zstd's smaller output against LZ4's speed by how fast the
         // link and the store take the batches (docs/capture-and-restore.md, "Codecs").
         using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel, shape.BatchBytes,
-            new CodecChooser(CodecChoice.Auto, shape.Workers));
+            new CodecChooser(CodecChoice.Auto, shape.Workers, shape.MaxZstdLevel));
         var pipeline = new CapturePipeline
         {
             Progress = progress.Report, Workers = shape.Workers, Window = shape.Window, ReadAheadPieces = shape.ReadAheadPieces,

@@ -14,7 +14,10 @@ public sealed record CapturedVolume(int Index, long DeclaredUsedBytes, long Byte
 public sealed record RestoreSummary(string Target, string Format, long BytesWritten, long ZeroBytesSkipped, int Chunks, double Seconds, double CpuSeconds);
 
 public sealed record ImageSummary(long DiskBytes, int SectorSize, string PartitionTable, string Created, string Tool, int Chunks,
-    long UncompressedBytes, long StoredBytes, long FileBytes, IReadOnlyList<ImageVolume> Volumes, string Source);
+    long UncompressedBytes, long StoredBytes, long FileBytes, IReadOnlyList<ImageCodec> Codecs, IReadOnlyList<ImageVolume> Volumes, string Source);
+
+/// <summary>The chunks of one codec in an image: how many, their bytes, and what they take stored.</summary>
+public sealed record ImageCodec(string Codec, int Chunks, long UncompressedBytes, long StoredBytes);
 
 public sealed record ImageVolume(int Index, string Kind, int Partition, long Offset, long Length, int ClusterSize, string Label, int Extents,
     long DeclaredUsedBytes, long? BytesRead, long? BytesCaptured, long? ZeroBytesSkipped);

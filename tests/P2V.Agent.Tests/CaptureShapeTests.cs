@@ -8,7 +8,7 @@ public sealed class CaptureShapeTests
     public void Unknown_memory_gets_the_full_pipeline()
     {
         var s = CaptureShape.For(0, 4);
-        Assert.Equal((4, 0, 8, 16 * MiB), (s.Workers, s.Window, s.ReadAheadPieces, s.BatchBytes));
+        Assert.Equal((4, 0, 8, 16 * MiB, 9), (s.Workers, s.Window, s.ReadAheadPieces, s.BatchBytes, s.MaxZstdLevel));
     }
 
     [Fact]
@@ -16,7 +16,7 @@ public sealed class CaptureShapeTests
     {
         // About what Debian's kernel and the initramfs leave free at -m 104 (docs/boot-images.md, Footprint).
         var s = CaptureShape.For(16 * MiB, 2);
-        Assert.Equal((1, 4, 2, 512L << 10), (s.Workers, s.Window, s.ReadAheadPieces, s.BatchBytes));
+        Assert.Equal((1, 4, 2, 512L << 10, 1), (s.Workers, s.Window, s.ReadAheadPieces, s.BatchBytes, s.MaxZstdLevel));
         Assert.True(Buffers(s) <= 16 * MiB / 2, $"{Buffers(s) >> 10} KiB of buffers with 16 MiB free");
     }
 
@@ -24,7 +24,7 @@ public sealed class CaptureShapeTests
     public void Plenty_of_memory_gets_a_worker_per_core_and_the_full_buffers()
     {
         var s = CaptureShape.For(20_000 * MiB, 2);
-        Assert.Equal((2, 18, 8, 16 * MiB), (s.Workers, s.Window, s.ReadAheadPieces, s.BatchBytes));
+        Assert.Equal((2, 18, 8, 16 * MiB, 9), (s.Workers, s.Window, s.ReadAheadPieces, s.BatchBytes, s.MaxZstdLevel));
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public sealed class CaptureShapeTests
     }
 
     [Fact]
-    public void More_memory_never_gives_fewer_workers_a_shorter_window_or_less_read_ahead()
+    public void More_memory_never_gives_fewer_workers_a_shorter_window_less_read_ahead_or_a_lower_zstd_level()
     {
         foreach (int cores in new[] { 1, 2, 4, 32 })
         {
@@ -60,7 +60,8 @@ public sealed class CaptureShapeTests
             for (long free = MiB / 2; free <= 2048 * MiB; free += MiB / 4)
             {
                 var s = CaptureShape.For(free, cores);
-                Assert.True(s.Workers >= last.Workers && s.Window >= last.Window && s.ReadAheadPieces >= last.ReadAheadPieces && s.BatchBytes >= last.BatchBytes,
+                Assert.True(s.Workers >= last.Workers && s.Window >= last.Window && s.ReadAheadPieces >= last.ReadAheadPieces && s.BatchBytes >= last.BatchBytes
+                    && s.MaxZstdLevel >= last.MaxZstdLevel,
                     $"{cores} cores: {free >> 10} KiB free gives {s}, less than {last}");
                 last = s;
             }

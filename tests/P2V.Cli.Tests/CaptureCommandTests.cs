@@ -42,6 +42,12 @@ public sealed class CaptureCommandTests : IDisposable
         Assert.Equal("Mbr", info.GetProperty("partitionTable").GetString());
         Assert.Equal(48L << 20, info.GetProperty("diskBytes").GetInt64());
         Assert.Contains(info.GetProperty("volumes").EnumerateArray(), v => v.GetProperty("kind").GetString() == "Ntfs");
+        // What each codec holds adds up to the image's chunks and stored bytes; LZ4 is the default.
+        var codecs = info.GetProperty("codecs").EnumerateArray().ToList();
+        Assert.Equal(info.GetProperty("chunks").GetInt32(), codecs.Sum(c => c.GetProperty("chunks").GetInt32()));
+        Assert.Equal(info.GetProperty("storedBytes").GetInt64(), codecs.Sum(c => c.GetProperty("storedBytes").GetInt64()));
+        Assert.Contains(codecs, c => c.GetProperty("codec").GetString() == "lz4");
+        Assert.Contains("codecs:     ", P2v("image", "info", image).StdOut);
 
         var verify = P2v("image", "verify", image);
         Assert.Equal(0, verify.ExitCode);

@@ -38,7 +38,7 @@ public static class ImagingCommands
         var source = new Option<string>("--source") { Description = "A description of the source (e.g. its inventory XML, at most 4 MiB) stored in the image", HelpName = "FILE" };
         var workers = CliOptions.Workers();
         var codec = CliOptions.Parsed("--codec",
-            "Chunk compression: lz4 (fastest, the default), zstd (smaller, for slow links), or auto (per chunk, from how fast the destination takes bytes)",
+            "Chunk compression: lz4 (fastest, the default), zstd (level 1: smaller, for slow links), or auto (per chunk, LZ4 or zstd at level 1 to 9, from how fast the destination takes bytes)",
             ParseCodec, "lz4|zstd|auto", "lz4", "zstd", "auto");
         var json = CliOptions.Json("Print the result as JSON instead of the summary (on standard error with -o -)");
         var jsonFile = new Option<string>("--json-file") { Description = "Also write the result as JSON to this file", HelpName = "FILE" };
@@ -301,10 +301,13 @@ public static class ImagingCommands
         using var image = ImageReader.Open(path);
         var h = image.Header;
         var t = image.Trailer;
+        // What each codec holds: after `--codec auto`, what it chose.
+        var codecs = t.Chunks.GroupBy(c => c.Codec).OrderBy(g => g.Key)
+            .Select(g => new ImageCodec(g.Key.ToString().ToLowerInvariant(), g.Count(), g.Sum(c => (long)c.UncompressedLength), g.Sum(c => (long)c.StoredLength))).ToList();
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new ImageSummary(h.DiskLength, h.SectorSize, h.TableKind.ToString(), h.Created.ToString("O"),
-                h.ToolVersion, t.Chunks.Count, t.TotalUncompressed, t.TotalStored, image.FileLength,
+                h.ToolVersion, t.Chunks.Count, t.TotalUncompressed, t.TotalStored, image.FileLength, codecs,
                 [.. h.Volumes.Select(v =>
                 {
                     var s = t.Volumes.FirstOrDefault(x => x.VolumeIndex == v.Index);
@@ -317,6 +320,7 @@ public static class ImagingCommands
         Console.WriteLine($"created:    {h.Created:u} by {h.ToolVersion}");
         Console.WriteLine($"disk:       {ByteSize.Format(h.DiskLength)} ({h.DiskLength} bytes), {h.SectorSize}-byte sectors, {h.TableKind} partition table");
         Console.WriteLine($"chunks:     {t.Chunks.Count}, {ByteSize.Format(t.TotalUncompressed)} of data stored in {ByteSize.Format(t.TotalStored)} ({100.0 * t.TotalStored / Math.Max(1, t.TotalUncompressed):F0}%)");
+        Console.WriteLine($"codecs:     {string.Join(", ", codecs.Select(c => $"{c.Codec} {c.Chunks} ({ByteSize.Format(c.UncompressedBytes)} in {ByteSize.Format(c.StoredBytes)})"))}");
         Console.WriteLine("volumes:");
         foreach (var v in h.Volumes)
         {

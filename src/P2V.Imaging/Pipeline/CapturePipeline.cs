@@ -71,7 +71,9 @@ public sealed class CapturePipeline
             chunk =>
             {
                 if (chunk.Length == 0) return;
+                long start = Stopwatch.GetTimestamp();
                 chunk.Analyze();
+                sink.Codecs.Analyzed(chunk.Length, Stopwatch.GetElapsedTime(start).TotalSeconds);
                 if (compress) chunk.Compress(sink.Codecs);
             },
             async chunk =>

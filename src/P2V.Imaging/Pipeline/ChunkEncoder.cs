@@ -24,13 +24,17 @@ public static class ChunkEncoder
         return false;
     }
 
-    /// <summary>Compresses a chunk that is not all zeros: with <paramref name="codec"/> (LZ4 or zstd) when that makes it smaller, else stored as is.</summary>
-    public static (ChunkCodec Codec, int StoredLength) Compress(ReadOnlySpan<byte> data, Span<byte> stored, ChunkCodec codec = ChunkCodec.Lz4)
+    /// <summary>
+    /// Compresses a chunk that is not all zeros: with <paramref name="codec"/> (LZ4, or zstd at <paramref name="zstdLevel"/>)
+    /// when that makes it smaller, else stored as is. The level is not recorded: a zstd frame decodes the same at every level.
+    /// </summary>
+    public static (ChunkCodec Codec, int StoredLength) Compress(ReadOnlySpan<byte> data, Span<byte> stored, ChunkCodec codec = ChunkCodec.Lz4,
+        int zstdLevel = ZstdBlock.DefaultLevel)
     {
         int n = codec switch
         {
             ChunkCodec.Lz4 => Lz4Block.Compress(data, stored),
-            ChunkCodec.Zstd => ZstdBlock.Compress(data, stored),
+            ChunkCodec.Zstd => ZstdBlock.Compress(data, stored, zstdLevel),
             _ => throw new ArgumentOutOfRangeException(nameof(codec), codec, "not a compressing codec"),
         };
         if (n > 0 && n < data.Length) return (codec, n);

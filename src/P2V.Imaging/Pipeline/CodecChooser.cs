@@ -4,36 +4,59 @@ using P2V.Imaging.Images;
 namespace P2V.Imaging.Pipeline;
 
 /// <summary>
-/// Picks the codec of each chunk a capture compresses (docs/capture-and-restore.md, "Codecs"). With one codec
-/// asked for, always that one. With <see cref="CodecChoice.Auto"/>, the one that moves the disk's bytes fastest
-/// through the slower of the two stages it feeds: the compressing workers and the destination. Per codec c it
-/// keeps the measured compression speed S_c (uncompressed bytes per second of one worker) and ratio r_c (stored
-/// / uncompressed); of the destination, the drain rate D (stored bytes per second the sink spent writing them).
-/// A byte then costs max(1 / (W·S_c), r_c / D) seconds, W workers compressing at once; the smaller wins. A 1 Gb/s
-/// link (D ≈ 117 MB/s) makes r_c / D dominate, where zstd's smaller output wins; a local file (D in GB/s) makes
-/// the CPU term dominate, where LZ4's speed wins. The first 8 chunks and every 16th after them are probes,
-/// compressed with both codecs so that both are measured on the same bytes; the estimates follow the data as it
-/// changes (and the destination's rate as the link's load changes).
+/// Picks how each chunk a capture compresses is compressed (docs/capture-and-restore.md, "Codecs"). With one codec
+/// asked for, always that one (zstd at its default level). With <see cref="CodecChoice.Auto"/>, the rung of a ladder
+/// (LZ4, then zstd at rising levels) that moves the disk's bytes fastest through the slower of the two stages it feeds:
+/// the workers and the destination. Per rung c it keeps the measured compression time t_c (seconds per uncompressed
+/// byte on one worker) and ratio r_c (stored / uncompressed); of the workers, the seconds per byte A of their other
+/// work (hash, zero check); of the destination, the seconds d it takes a stored byte (<see cref="Drained"/>). A byte then costs
+/// max((t_c + A) / W, r_c · d) seconds, W workers at once; the smallest wins. Every estimate averages seconds per
+/// byte, not bytes per second: a fast sample and a slow one of the same size average to what the two took. A local file
+/// (GB/s) makes the CPU term dominate, where LZ4 wins; a 1 Gb/s link (117 MB/s) the link term, where zstd's smaller
+/// output wins; a slower link leaves the CPU time for a higher level. The first 8 chunks and every 16th after them are
+/// probes, compressed with the chosen rung and its two neighbours on the same bytes; the choice climbs or descends one rung
+/// at a time, to a neighbour that costs less, as the estimates follow the data and the link's load.
 /// </summary>
 public sealed class CodecChooser
 {
     private const int ProbeEvery = 16;
-    // The first chunks are all probes, so that both codecs are measured before the choice counts.
+    // The first chunks are all probes, so that the rungs around the start are measured before the choice counts.
     private const int Warmup = 8;
     // Exponential moving averages: weight of the newest sample.
     private const double Weight = 0.05;
 
-    private readonly Lock _lock = new();
-    private readonly Estimate _lz4 = new(), _zstd = new();
-    private const long DrainWindow = 4 << 20;
-    private double _drainRate = double.PositiveInfinity, _windowSeconds;
-    private long _windowBytes;
-    private long _picked;
+    /// <summary>
+    /// Fastest first, each smaller than the one before. zstd -b on 64 KiB blocks of bench/compare link's volume: levels
+    /// 1, 3, 6, 9 at 425, 329, 119, 70 MB/s a core to 54.5, 53.0, 51.6, 51.2% of the input; level 12 takes 0.4% less at
+    /// 29 MB/s, which a link of a few MB/s is the only use for and probing it would cost every other one.
+    /// </summary>
+    private static readonly (ChunkCodec Codec, int Level)[] Ladder =
+        [(ChunkCodec.Lz4, 0), (ChunkCodec.Zstd, 1), (ChunkCodec.Zstd, 3), (ChunkCodec.Zstd, 6), (ChunkCodec.Zstd, HighestZstdLevel)];
 
-    public CodecChooser(CodecChoice choice, int workers)
+    private readonly Lock _lock = new();
+    // The chosen rung's own estimate, from every chunk it compresses.
+    private readonly Estimate _chosenRung = new();
+    // _steps[i]: rung i against rung i - 1 on the same bytes (time and stored length, each as a factor).
+    private readonly Estimate[] _steps = [.. Ladder.Select(_ => new Estimate())];
+    private readonly Estimate _analysis = new(), _drain = new();
+    private const long DrainWindow = 4 << 20;
+    private double _windowSeconds;
+    private long _windowBytes, _windowStart;
+    private long _picked;
+    // zstd at level 1 until measured: the rungs on both sides of it are the first probes.
+    private int _chosen = 1;
+
+    /// <summary>The top of the ladder.</summary>
+    public const int HighestZstdLevel = 9;
+
+    private readonly int _top;
+
+    /// <param name="maxZstdLevel">The highest zstd level auto may climb to (a context at level 9 holds 3.6 MiB, at level 1 0.6).</param>
+    public CodecChooser(CodecChoice choice, int workers, int maxZstdLevel = HighestZstdLevel)
     {
         Choice = choice;
         Workers = Math.Max(1, workers);
+        _top = Array.FindLastIndex(Ladder, r => r.Level <= Math.Max(ZstdBlock.DefaultLevel, maxZstdLevel));
     }
 
     public CodecChoice Choice { get; }
@@ -41,74 +64,144 @@ public sealed class CodecChooser
 
     public static CodecChooser Lz4 { get; } = new(CodecChoice.Lz4, 1);
 
-    /// <summary>The codec for the next chunk to compress. Thread-safe.</summary>
-    public ChunkCodec Next()
+    /// <summary>The codec and zstd level for the next chunk to compress. Thread-safe.</summary>
+    public (ChunkCodec Codec, int Level) Next()
     {
         switch (Choice)
         {
-            case CodecChoice.Lz4: return ChunkCodec.Lz4;
-            case CodecChoice.Zstd: return ChunkCodec.Zstd;
+            case CodecChoice.Lz4: return (ChunkCodec.Lz4, 0);
+            case CodecChoice.Zstd: return (ChunkCodec.Zstd, ZstdBlock.DefaultLevel);
         }
-        lock (_lock) return Best();
+        lock (_lock) return Ladder[Best()];
     }
 
-    private ChunkCodec Best() =>
-        _lz4.Samples == 0 || _zstd.Samples == 0 || Cost(_zstd) < Cost(_lz4) ? ChunkCodec.Zstd : ChunkCodec.Lz4;
+    /// <summary>
+    /// The chosen rung, or a rung beside it where that costs less. A neighbour is estimated from the chosen rung's
+    /// estimate and the factor between the two measured on the same bytes: estimates of two rungs kept apart follow
+    /// different data (one probed while the disk held text, the other also while it held random data) and compare badly.
+    /// </summary>
+    private int Best()
+    {
+        if (_chosenRung.Samples == 0) return _chosen;
+        int best = _chosen;
+        double least = Cost(_chosenRung.SecondsPerByte, _chosenRung.Ratio);
+        if (_chosen > 0 && _steps[_chosen].Samples > 0)
+        {
+            var step = _steps[_chosen];
+            double cost = Cost(_chosenRung.SecondsPerByte / step.SecondsPerByte, _chosenRung.Ratio / step.Ratio);
+            if (cost < least) (least, best) = (cost, _chosen - 1);
+        }
+        if (_chosen < _top && _steps[_chosen + 1].Samples > 0)
+        {
+            var step = _steps[_chosen + 1];
+            double cost = Cost(_chosenRung.SecondsPerByte * step.SecondsPerByte, _chosenRung.Ratio * step.Ratio);
+            if (cost < least) (least, best) = (cost, _chosen + 1);
+        }
+        if (best == _chosen) return _chosen;
+        // The new rung's estimate starts where the factor from its neighbour puts it.
+        bool up = best > _chosen;
+        var factor = _steps[up ? best : _chosen];
+        _chosenRung.SecondsPerByte *= up ? factor.SecondsPerByte : 1 / factor.SecondsPerByte;
+        _chosenRung.Ratio *= up ? factor.Ratio : 1 / factor.Ratio;
+        return _chosen = best;
+    }
 
-    /// <summary>Seconds per uncompressed byte with this codec: the slower of compressing (on every worker) and draining its output.</summary>
-    private double Cost(Estimate e) => Math.Max(1.0 / (Workers * e.Speed), e.Ratio / _drainRate);
+    /// <summary>Seconds per uncompressed byte: the slower of the workers (compressing and the rest) and draining the output.</summary>
+    private double Cost(double secondsPerByte, double ratio) =>
+        Math.Max((secondsPerByte + _analysis.SecondsPerByte) / Workers, ratio * _drain.SecondsPerByte);
 
     /// <summary>The destination's drain rate, in stored bytes per second (for the bench and tests' diagnostics).</summary>
-    public double DrainRate { get { lock (_lock) return _drainRate; } }
+    public double DrainRate { get { lock (_lock) return _drain.Samples == 0 ? double.PositiveInfinity : 1 / _drain.SecondsPerByte; } }
 
-    /// <summary>Compresses with the codec <see cref="Next"/> picks, measuring the time it took when the choice is automatic.</summary>
+    /// <summary>Compresses with what <see cref="Next"/> picks, measuring the time it took when the choice is automatic.</summary>
     public (ChunkCodec Codec, int StoredLength) Compress(ReadOnlySpan<byte> data, Span<byte> stored)
     {
-        if (Choice != CodecChoice.Auto) return ChunkEncoder.Compress(data, stored, Next());
+        if (Choice != CodecChoice.Auto)
+        {
+            var (codec, level) = Next();
+            return ChunkEncoder.Compress(data, stored, codec, level);
+        }
         long n = Interlocked.Increment(ref _picked);
-        ChunkCodec codec;
-        lock (_lock) codec = Best();
-        if (n > Warmup && n % ProbeEvery != 0) return ChunkEncoder.Compress(data, stored, codec);
-        // A probe compresses the chunk with both codecs, the chosen one last (its output is kept): the two codecs'
-        // speeds and ratios are always measured on the same bytes. Comparing LZ4's ratio on text with zstd's on
-        // random data would pick the wrong codec for as long as the data stays that way.
-        var other = codec == ChunkCodec.Lz4 ? ChunkCodec.Zstd : ChunkCodec.Lz4;
-        Measure(other, data, stored);
-        return Measure(codec, data, stored);
+        int rung;
+        lock (_lock) rung = Best();
+        bool probe = n <= Warmup || n % ProbeEvery == 0;
+        // A probe compresses the chunk on the chosen rung and the rungs beside it, the chosen one last (its output is
+        // kept): the factors between neighbours are always measured on the same bytes.
+        Span<(ChunkCodec, int, int, double)> results = stackalloc (ChunkCodec, int, int, double)[3];
+        int count = 0;
+        if (probe && rung > 0) results[count++] = Measure(rung - 1, data, stored);
+        if (probe && rung < _top) results[count++] = Measure(rung + 1, data, stored);
+        results[count++] = Measure(rung, data, stored);
+        Probed(data.Length, results[..count]);
+        var (chosenCodec, _, storedLength, _) = results[count - 1];
+        // A chunk the codec did not shrink went into stored as is (ChunkEncoder.Compress); only then is it as long as the data.
+        return (storedLength == data.Length ? ChunkCodec.Stored : chosenCodec, storedLength);
     }
 
-    private (ChunkCodec Codec, int StoredLength) Measure(ChunkCodec codec, ReadOnlySpan<byte> data, Span<byte> stored)
+    private static (ChunkCodec Codec, int Level, int Stored, double Seconds) Measure(int rung, ReadOnlySpan<byte> data, Span<byte> stored)
     {
+        var (codec, level) = Ladder[rung];
         long start = Stopwatch.GetTimestamp();
-        var result = ChunkEncoder.Compress(data, stored, codec);
-        // A chunk stored as is still tells the codec's speed; its ratio counts as 1 (that is what went out).
-        Compressed(codec, data.Length, result.StoredLength, Stopwatch.GetElapsedTime(start).TotalSeconds);
-        return result;
+        var (_, length) = ChunkEncoder.Compress(data, stored, codec, level);
+        return (codec, level, length, Stopwatch.GetElapsedTime(start).TotalSeconds);
     }
 
-    /// <summary>A worker compressed <paramref name="length"/> bytes into <paramref name="stored"/> with <paramref name="codec"/> in <paramref name="seconds"/>.</summary>
-    public void Compressed(ChunkCodec codec, int length, int stored, double seconds)
+    /// <summary>
+    /// <paramref name="length"/> bytes were compressed on each of <paramref name="sameBytes"/>'s rungs (codec, zstd level,
+    /// stored length, seconds): the chosen rung's result updates its estimate, each pair of neighbours the factor between them.
+    /// A chunk stored as is still tells the codec's speed; its ratio counts as 1 (that is what went out).
+    /// </summary>
+    public void Probed(int length, ReadOnlySpan<(ChunkCodec Codec, int Level, int Stored, double Seconds)> sameBytes)
     {
         if (Choice != CodecChoice.Auto || length <= 0) return;
-        var e = codec == ChunkCodec.Zstd ? _zstd : _lz4;
-        lock (_lock) e.Add(length / Math.Max(seconds, 1e-7), (double)stored / length);
+        Span<int> rungs = stackalloc int[sameBytes.Length];
+        for (int i = 0; i < sameBytes.Length; i++)
+            rungs[i] = Array.IndexOf(Ladder, (sameBytes[i].Codec, sameBytes[i].Codec == ChunkCodec.Zstd ? sameBytes[i].Level : 0));
+        lock (_lock)
+        {
+            for (int i = 0; i < sameBytes.Length; i++)
+            {
+                if (rungs[i] < 0) continue;
+                double time = Math.Max(sameBytes[i].Seconds, 1e-9) / length, ratio = (double)sameBytes[i].Stored / length;
+                if (rungs[i] == _chosen) _chosenRung.Add(time, ratio);
+                for (int j = 0; j < sameBytes.Length; j++)
+                    if (rungs[j] == rungs[i] - 1)
+                        _steps[rungs[i]].Add(time / (Math.Max(sameBytes[j].Seconds, 1e-9) / length), ratio / ((double)sameBytes[j].Stored / length));
+            }
+        }
+    }
+
+    /// <summary>A worker hashed and zero-checked <paramref name="length"/> bytes in <paramref name="seconds"/>: work every rung adds to.</summary>
+    public void Analyzed(int length, double seconds)
+    {
+        if (Choice != CodecChoice.Auto || length <= 0) return;
+        lock (_lock) _analysis.Add(seconds / length, 0);
     }
 
     /// <summary>
     /// The sink took <paramref name="seconds"/> to write <paramref name="bytes"/> stored bytes to its destination.
-    /// Writes are summed over windows of 4 MiB before they make a rate: one write into a buffer returns at once,
-    /// the one that fills it waits for the whole buffer to drain, and only their sum says how fast the destination takes bytes.
+    /// Writes are summed over windows of 4 MiB: one write into a buffer returns at once, the one that fills it waits for
+    /// the whole buffer to drain. Where the sink spent at least half of a window's wall time writing, the destination
+    /// was the bottleneck and the window's wall time over its bytes is its drain time; where it spent less, the
+    /// destination took all it was given, and is at least that fast: the estimate moves towards that only if it is slower. (The time spent writing alone, the first measure,
+    /// is small whenever the cores fall behind the link: then LZ4 looked best, ran ahead, filled the link, and zstd
+    /// looked best again; `auto` swung between them and sent 4% more than `--codec zstd` into a 117 MB/s pipe.)
     /// </summary>
     public void Drained(long bytes, double seconds)
     {
         if (Choice != CodecChoice.Auto || bytes <= 0) return;
+        long now = Stopwatch.GetTimestamp();
         lock (_lock)
         {
+            if (_windowBytes == 0) _windowStart = now - (long)(seconds * Stopwatch.Frequency);
             _windowBytes += bytes;
             _windowSeconds += seconds;
             if (_windowBytes < DrainWindow) return;
-            double rate = _windowBytes / Math.Max(_windowSeconds, 1e-7);
-            _drainRate = double.IsPositiveInfinity(_drainRate) ? rate : _drainRate + 4 * Weight * (rate - _drainRate);
+            double wall = Math.Max(Stopwatch.GetElapsedTime(_windowStart, now).TotalSeconds, _windowSeconds);
+            double perByte = wall / _windowBytes;
+            // The link's load changes faster than the data: four times the weight.
+            if (_windowSeconds >= wall / 2) _drain.Add(perByte, 0, 4 * Weight);
+            else if (_drain.Samples > 0 && perByte < _drain.SecondsPerByte) _drain.Add(perByte, 0, 4 * Weight);
             (_windowBytes, _windowSeconds) = (0, 0);
         }
     }
@@ -116,15 +209,15 @@ public sealed class CodecChooser
     private sealed class Estimate
     {
         public int Samples;
-        public double Speed, Ratio;
+        public double SecondsPerByte, Ratio;
 
-        public void Add(double speed, double ratio)
+        public void Add(double secondsPerByte, double ratio, double weight = Weight)
         {
-            if (Samples++ == 0) (Speed, Ratio) = (speed, ratio);
+            if (Samples++ == 0) (SecondsPerByte, Ratio) = (secondsPerByte, ratio);
             else
             {
-                Speed += Weight * (speed - Speed);
-                Ratio += Weight * (ratio - Ratio);
+                SecondsPerByte += weight * (secondsPerByte - SecondsPerByte);
+                Ratio += weight * (ratio - Ratio);
             }
         }
     }

@@ -5,8 +5,9 @@ using ZstdSharp;
 namespace P2V.Imaging.Pipeline;
 
 /// <summary>
-/// One chunk as one Zstandard frame (RFC 8878) at level 1, the fastest of the standard levels, with its content
-/// size in the header. Like <see cref="Lz4Block"/>: the system's libzstd (Debian's libzstd1, which apt itself
+/// One chunk as one Zstandard frame (RFC 8878) with its content size in the header: at level 1, the fastest of the
+/// standard levels, unless a capture's codec chooser climbs higher for a slow link (the level is not in the frame's format:
+/// every level decodes alike). Like <see cref="Lz4Block"/>: the system's libzstd (Debian's libzstd1, which apt itself
 /// needs, so it is present wherever apt is) where it loads, ZstdSharp.Port (a managed port of the same library)
 /// everywhere else; both write and read the same frames. P2V_ZSTD=managed forces the port (for the bench).
 /// Contexts are kept for reuse (creating one per chunk costs more than compressing a 64 KiB chunk) in pools, so that
@@ -15,12 +16,16 @@ namespace P2V.Imaging.Pipeline;
 /// </summary>
 public static unsafe class ZstdBlock
 {
-    public const int Level = 1;
+    public const int DefaultLevel = 1;
+
+    /// <summary>The highest level a caller may ask for (zstd.h's ZSTD_maxCLevel).</summary>
+    public const int MaxLevel = 22;
 
     private static readonly Native? Lib = Native.Load();
 
     private static readonly ConcurrentStack<nint> Cctxs = new(), Dctxs = new();
-    private static readonly ConcurrentStack<Compressor> Compressors = new();
+    // The managed port's compressor holds its level: one pool per level.
+    private static readonly ConcurrentStack<Compressor>[] Compressors = [.. Enumerable.Range(0, MaxLevel + 1).Select(_ => new ConcurrentStack<Compressor>())];
     private static readonly ConcurrentStack<Decompressor> Decompressors = new();
 
     /// <summary>Whether the system's libzstd does the work.</summary>
@@ -31,8 +36,10 @@ public static unsafe class ZstdBlock
         length + (length >> 8) + (length < (128 << 10) ? ((128 << 10) - length) >> 11 : 0);
 
     /// <summary>Compresses <paramref name="source"/> into one frame; returns its length, or 0 when it does not fit <paramref name="target"/>.</summary>
-    public static int Compress(ReadOnlySpan<byte> source, Span<byte> target)
+    public static int Compress(ReadOnlySpan<byte> source, Span<byte> target, int level = DefaultLevel)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(level);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(level, MaxLevel);
         if (Lib is { } lib)
         {
             if (!Cctxs.TryPop(out nint cctx)) cctx = lib.CreateCCtx();
@@ -41,15 +48,16 @@ public static unsafe class ZstdBlock
                 fixed (byte* s = source)
                 fixed (byte* t = target)
                 {
-                    nuint n = lib.CompressCCtx(cctx, t, (nuint)target.Length, s, (nuint)source.Length, Level);
+                    nuint n = lib.CompressCCtx(cctx, t, (nuint)target.Length, s, (nuint)source.Length, level);
                     return lib.IsError(n) != 0 ? 0 : (int)n;
                 }
             }
             finally { Cctxs.Push(cctx); }
         }
-        if (!Compressors.TryPop(out var compressor)) compressor = new Compressor(Level);
+        var pool = Compressors[level];
+        if (!pool.TryPop(out var compressor)) compressor = new Compressor(level);
         try { return compressor.TryWrap(source, target, out int written) ? written : 0; }
-        finally { Compressors.Push(compressor); }
+        finally { pool.Push(compressor); }
     }
 
     /// <summary>

@@ -173,7 +173,7 @@ public sealed class ZstdCodecTests : IDisposable
         Assert.True(n > 0);
         using (var managed = new Decompressor())
             Assert.Equal(data, managed.Unwrap(packed.AsSpan(0, n)).ToArray());
-        using var compressor = new Compressor(ZstdBlock.Level);
+        using var compressor = new Compressor(ZstdBlock.DefaultLevel);
         var managedFrame = compressor.Wrap(data).ToArray();
         var back = new byte[data.Length];
         Assert.True(ZstdBlock.TryDecompress(managedFrame, back, out var error), error);
@@ -191,14 +191,11 @@ public sealed class ZstdCodecTests : IDisposable
         {
             var chooser = new CodecChooser(CodecChoice.Auto, workers: 2);
             for (int i = 0; i < 8; i++)
-            {
-                chooser.Compressed(ChunkCodec.Lz4, 600_000, 300_000, 0.001);
-                chooser.Compressed(ChunkCodec.Zstd, 250_000, 87_500, 0.001);
-            }
+                chooser.Probed(1_000_000, [(ChunkCodec.Lz4, 0, 500_000, 1 / 600.0), (ChunkCodec.Zstd, 1, 350_000, 1 / 250.0)]);
             chooser.Drained(8 << 20, (8 << 20) / drainBytesPerSecond);
             return chooser;
         }
-        List<ChunkCodec> Picks(CodecChooser c) => Enumerable.Range(0, 64).Select(_ => c.Next()).ToList();
+        List<ChunkCodec> Picks(CodecChooser c) => Enumerable.Range(0, 64).Select(_ => c.Next().Codec).ToList();
 
         var link = Picks(Fed(117e6));   // a 1 Gb/s link: 0.35/117 MB/s beats 0.5/117 MB/s; 500 MB/s of zstd keeps up
         var file = Picks(Fed(3e9));     // a local file: the CPU is the limit, LZ4's 1.2 GB/s beats zstd's 500 MB/s
@@ -207,5 +204,67 @@ public sealed class ZstdCodecTests : IDisposable
 
         Assert.All(Picks(new CodecChooser(CodecChoice.Zstd, 2)), c => Assert.Equal(ChunkCodec.Zstd, c));
         Assert.All(Picks(new CodecChooser(CodecChoice.Lz4, 2)), c => Assert.Equal(ChunkCodec.Lz4, c));
+        Assert.Equal((ChunkCodec.Zstd, ZstdBlock.DefaultLevel), new CodecChooser(CodecChoice.Zstd, 2).Next());
+    }
+
+    [Theory]
+    [InlineData(3e9, ChunkCodec.Lz4, 0)]      // the CPU is the limit: LZ4
+    [InlineData(117e6, ChunkCodec.Zstd, 1)]   // zstd 3 would leave fewer bytes but cannot keep 117 MB/s fed on two workers
+    [InlineData(40e6, ChunkCodec.Zstd, 3)]    // zstd 6 keeps 40 MB/s fed only at 1 / (2 · 60 MB/s) a byte, above 3's 0.33 / 40 MB/s
+    [InlineData(12e6, ChunkCodec.Zstd, 9)]    // every rung waits for the link: the smallest output wins
+    public void AutoClimbsTheLevelsAsTheLinkSlows(double drainBytesPerSecond, ChunkCodec codec, int level)
+    {
+        var chooser = new CodecChooser(CodecChoice.Auto, workers: 2);
+        // Per worker: LZ4 600 MB/s to 50%, zstd 1/3/6/9 at 250/150/60/30 MB/s to 35/33/31/30.5%.
+        chooser.Probed(1_000_000, [(ChunkCodec.Lz4, 0, 500_000, 1 / 600.0), (ChunkCodec.Zstd, 1, 350_000, 1 / 250.0),
+            (ChunkCodec.Zstd, 3, 330_000, 1 / 150.0), (ChunkCodec.Zstd, 6, 310_000, 1 / 60.0), (ChunkCodec.Zstd, 9, 305_000, 1 / 30.0)]);
+        chooser.Drained(8 << 20, (8 << 20) / drainBytesPerSecond);
+        // One rung a call, from zstd 1, to where neither neighbour costs less.
+        for (int i = 0; i < 5; i++) chooser.Next();
+        Assert.Equal((codec, level), chooser.Next());
+    }
+
+    [Fact]
+    public void TheWorkersOtherWorkCountsAgainstASlowerLevel()
+    {
+        // A 60 MB/s link, two workers; seconds per MB: zstd 1 max(1/250 / 2, 0.35/60) = max(0.0020, 0.0058),
+        // zstd 3 max(1/150 / 2, 0.33/60) = max(0.0033, 0.0055): 3 wins on compression alone.
+        var chooser = new CodecChooser(CodecChoice.Auto, workers: 2);
+        chooser.Probed(1_000_000, [(ChunkCodec.Zstd, 1, 350_000, 1 / 250.0), (ChunkCodec.Zstd, 3, 330_000, 1 / 150.0)]);
+        chooser.Drained(8 << 20, (8 << 20) / 60e6);
+        Assert.Equal((ChunkCodec.Zstd, 3), chooser.Next());
+        // Hashing at 150 MB/s a worker: zstd 3's CPU term becomes (1/150 + 1/150) / 2 = 0.0067, above zstd 1's 0.0058.
+        chooser.Analyzed(1_000_000, 1 / 150.0);
+        Assert.Equal((ChunkCodec.Zstd, 1), chooser.Next());
+    }
+
+    [Fact]
+    public void ProbesOnRealDataClimbToAHigherLevelForASlowLink()
+    {
+        // Text of random words: each zstd level leaves fewer bytes than the one below it.
+        var rng = new Random(7);
+        string[] words = ["server", "registry", "service", "driver", "kernel", "volume", "cluster", "sector", "migration", "boot"];
+        var text = new System.Text.StringBuilder();
+        while (text.Length < 8 << 20) text.Append(words[rng.Next(words.Length)]).Append(rng.Next(1000)).Append(rng.Next(3) == 0 ? "\r\n" : " ");
+        var data = System.Text.Encoding.ASCII.GetBytes(text.ToString());
+        var chooser = new CodecChooser(CodecChoice.Auto, workers: 2);
+        chooser.Drained(4 << 20, 4.2); // a link of 1 MB/s, measured by the writes before
+        var stored = new byte[ChunkEncoder.MaxStoredLength(64 << 10)];
+        var back = new byte[64 << 10];
+        Span<byte> hash = stackalloc byte[ImageFormat.HashLength];
+        var levels = new HashSet<int>();
+        for (int i = 0; i + (64 << 10) <= data.Length; i += 64 << 10)
+        {
+            var chunk = data.AsSpan(i, 64 << 10);
+            var (codec, n) = chooser.Compress(chunk, stored);
+            // A link of 1 MB/s: every rung waits for it.
+            chooser.Drained(n, n / 1e6);
+            levels.Add(chooser.Next().Level);
+            ChunkEncoder.Analyze(chunk, hash);
+            Assert.True(ChunkEncoder.TryDecode(codec, stored.AsSpan(0, n), back, hash, out var error), error);
+            Assert.Equal(chunk.ToArray(), back);
+        }
+        Assert.Equal((ChunkCodec.Zstd, 9), chooser.Next());
+        Assert.Contains(3, levels); // one rung at a time
     }
 }
