@@ -38,8 +38,8 @@ internal sealed class CaptureStep(JobContext context)
         var progress = new ProgressReporter(context.Controller, context.Log, context.Job.Id, "capture " + name, cancel);
         var shape = context.CaptureShape();
         context.Log.Write($"capture: {name}: {shape}");
-        // The agent sends over the network: auto weighs zstd's smaller output against LZ4's speed by how fast the
-        // link and the store take the batches (docs/capture-and-restore.md, "Codecs").
+        // The agent sends over the network: auto weighs LZ4's speed against zstd's smaller output, at a level as high as
+        // the shape allows, by how fast the link and the store take the batches (docs/capture-and-restore.md, "Codecs").
         using var sink = await StoreCaptureSink.OpenAsync(store, name, plan.Header, cancel, shape.BatchBytes,
             new CodecChooser(CodecChoice.Auto, shape.Workers, shape.MaxZstdLevel));
         var pipeline = new CapturePipeline

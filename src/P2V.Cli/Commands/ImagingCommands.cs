@@ -320,7 +320,8 @@ public static class ImagingCommands
         Console.WriteLine($"created:    {h.Created:u} by {h.ToolVersion}");
         Console.WriteLine($"disk:       {ByteSize.Format(h.DiskLength)} ({h.DiskLength} bytes), {h.SectorSize}-byte sectors, {h.TableKind} partition table");
         Console.WriteLine($"chunks:     {t.Chunks.Count}, {ByteSize.Format(t.TotalUncompressed)} of data stored in {ByteSize.Format(t.TotalStored)} ({100.0 * t.TotalStored / Math.Max(1, t.TotalUncompressed):F0}%)");
-        Console.WriteLine($"codecs:     {string.Join(", ", codecs.Select(c => $"{c.Codec} {c.Chunks} ({ByteSize.Format(c.UncompressedBytes)} in {ByteSize.Format(c.StoredBytes)})"))}");
+        if (codecs.Count > 0)
+            Console.WriteLine($"codecs:     {string.Join(", ", codecs.Select(c => $"{c.Codec} {c.Chunks} ({ByteSize.Format(c.UncompressedBytes)} in {ByteSize.Format(c.StoredBytes)})"))}");
         Console.WriteLine("volumes:");
         foreach (var v in h.Volumes)
         {

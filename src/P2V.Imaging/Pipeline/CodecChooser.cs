@@ -27,7 +27,7 @@ public sealed class CodecChooser
 
     /// <summary>
     /// Fastest first, each smaller than the one before. zstd -b on 64 KiB blocks of bench/compare link's volume: levels
-    /// 1, 3, 6, 9 at 425, 329, 119, 70 MB/s a core to 54.5, 53.0, 51.6, 51.2% of the input; level 12 takes 0.4% less at
+    /// 1, 3, 6, 9 at 425, 329, 119, 70 MB/s a core to 54.5, 53.0, 51.6, 51.2% of the input (LZ4: 825 MB/s, 63.5%); level 12 takes 0.4% less at
     /// 29 MB/s, which a link of a few MB/s is the only use for and probing it would cost every other one.
     /// </summary>
     private static readonly (ChunkCodec Codec, int Level)[] Ladder =
@@ -43,7 +43,8 @@ public sealed class CodecChooser
     private double _windowSeconds;
     private long _windowBytes, _windowStart;
     private long _picked;
-    // zstd at level 1 until measured: the rungs on both sides of it are the first probes.
+    // The first chosen rung is zstd 1, so that the first probes measure both of its neighbours. (Until the destination has
+    // been measured, only the CPU term counts, and the choice moves to LZ4 after the first probe.)
     private int _chosen = 1;
 
     /// <summary>The top of the ladder.</summary>
@@ -64,7 +65,7 @@ public sealed class CodecChooser
 
     public static CodecChooser Lz4 { get; } = new(CodecChoice.Lz4, 1);
 
-    /// <summary>The codec and zstd level for the next chunk to compress. Thread-safe.</summary>
+    /// <summary>The codec and zstd level for the next chunk to compress; with auto, a move of one rung at most, as a compression would make. Thread-safe.</summary>
     public (ChunkCodec Codec, int Level) Next()
     {
         switch (Choice)
@@ -156,7 +157,7 @@ public sealed class CodecChooser
         if (Choice != CodecChoice.Auto || length <= 0) return;
         Span<int> rungs = stackalloc int[sameBytes.Length];
         for (int i = 0; i < sameBytes.Length; i++)
-            rungs[i] = Array.IndexOf(Ladder, (sameBytes[i].Codec, sameBytes[i].Codec == ChunkCodec.Zstd ? sameBytes[i].Level : 0));
+            rungs[i] = sameBytes[i].Stored <= 0 ? -1 : Array.IndexOf(Ladder, (sameBytes[i].Codec, sameBytes[i].Codec == ChunkCodec.Zstd ? sameBytes[i].Level : 0));
         lock (_lock)
         {
             for (int i = 0; i < sameBytes.Length; i++)
@@ -165,7 +166,7 @@ public sealed class CodecChooser
                 double time = Math.Max(sameBytes[i].Seconds, 1e-9) / length, ratio = (double)sameBytes[i].Stored / length;
                 if (rungs[i] == _chosen) _chosenRung.Add(time, ratio);
                 for (int j = 0; j < sameBytes.Length; j++)
-                    if (rungs[j] == rungs[i] - 1)
+                    if (rungs[j] >= 0 && rungs[j] == rungs[i] - 1)
                         _steps[rungs[i]].Add(time / (Math.Max(sameBytes[j].Seconds, 1e-9) / length), ratio / ((double)sameBytes[j].Stored / length));
             }
         }
@@ -180,29 +181,30 @@ public sealed class CodecChooser
 
     /// <summary>
     /// The sink took <paramref name="seconds"/> to write <paramref name="bytes"/> stored bytes to its destination.
-    /// Writes are summed over windows of 4 MiB: one write into a buffer returns at once, the one that fills it waits for
-    /// the whole buffer to drain. Where the sink spent at least half of a window's wall time writing, the destination
-    /// was the bottleneck and the window's wall time over its bytes is its drain time; where it spent less, the
-    /// destination took all it was given, and is at least that fast: the estimate moves towards that only if it is slower. (The time spent writing alone, the first measure,
-    /// is small whenever the cores fall behind the link: then LZ4 looked best, ran ahead, filled the link, and zstd
-    /// looked best again; `auto` swung between them and sent 4% more than `--codec zstd` into a 117 MB/s pipe.)
+    /// Writes are summed over windows of 4 MiB or more, each starting where the one before ended, so that the time the sink
+    /// sat idle counts: one write into a buffer returns at once, the one that fills it waits for the whole buffer to drain,
+    /// and the store sink reports each batch's upload in one call. Where the sink spent at least half of a window's wall
+    /// time writing, the destination was the bottleneck, and the window's wall time over its bytes is a sample of its drain
+    /// time. Where it spent less, the destination took all it was given: the estimate moves towards twice the time spent
+    /// writing (below the wall time, so that a choice the cores hold back can step down when the link speeds up), if the
+    /// estimate is above that. (The time spent writing alone, the first measure, is small whenever the cores fall behind
+    /// the link: then LZ4 looked best, ran ahead, filled the link, and zstd looked best again.)
     /// </summary>
     public void Drained(long bytes, double seconds)
     {
         if (Choice != CodecChoice.Auto || bytes <= 0) return;
-        long now = Stopwatch.GetTimestamp();
         lock (_lock)
         {
-            if (_windowBytes == 0) _windowStart = now - (long)(seconds * Stopwatch.Frequency);
+            long now = Stopwatch.GetTimestamp();
+            if (_windowStart == 0) _windowStart = now - (long)(seconds * Stopwatch.Frequency);
             _windowBytes += bytes;
             _windowSeconds += seconds;
             if (_windowBytes < DrainWindow) return;
             double wall = Math.Max(Stopwatch.GetElapsedTime(_windowStart, now).TotalSeconds, _windowSeconds);
-            double perByte = wall / _windowBytes;
             // The link's load changes faster than the data: four times the weight.
-            if (_windowSeconds >= wall / 2) _drain.Add(perByte, 0, 4 * Weight);
-            else if (_drain.Samples > 0 && perByte < _drain.SecondsPerByte) _drain.Add(perByte, 0, 4 * Weight);
-            (_windowBytes, _windowSeconds) = (0, 0);
+            if (_windowSeconds >= wall / 2) _drain.Add(wall / _windowBytes, 0, 4 * Weight);
+            else if (_drain.Samples > 0 && 2 * _windowSeconds / _windowBytes < _drain.SecondsPerByte) _drain.Add(2 * _windowSeconds / _windowBytes, 0, 4 * Weight);
+            (_windowBytes, _windowSeconds, _windowStart) = (0, 0, now);
         }
     }
 

@@ -24,8 +24,7 @@ public static unsafe class ZstdBlock
     private static readonly Native? Lib = Native.Load();
 
     private static readonly ConcurrentStack<nint> Cctxs = new(), Dctxs = new();
-    // The managed port's compressor holds its level: one pool per level.
-    private static readonly ConcurrentStack<Compressor>[] Compressors = [.. Enumerable.Range(0, MaxLevel + 1).Select(_ => new ConcurrentStack<Compressor>())];
+    private static readonly ConcurrentStack<Compressor> Compressors = new();
     private static readonly ConcurrentStack<Decompressor> Decompressors = new();
 
     /// <summary>Whether the system's libzstd does the work.</summary>
@@ -54,10 +53,15 @@ public static unsafe class ZstdBlock
             }
             finally { Cctxs.Push(cctx); }
         }
-        var pool = Compressors[level];
-        if (!pool.TryPop(out var compressor)) compressor = new Compressor(level);
-        try { return compressor.TryWrap(source, target, out int written) ? written : 0; }
-        finally { pool.Push(compressor); }
+        // One pool for every level, as for the system library's contexts: a context keeps the largest tables it needed
+        // (3.6 MiB at level 9), and one per level per worker would hold them all (the boot agent runs the port).
+        if (!Compressors.TryPop(out var compressor)) compressor = new Compressor(level);
+        try
+        {
+            if (compressor.Level != level) compressor.Level = level;
+            return compressor.TryWrap(source, target, out int written) ? written : 0;
+        }
+        finally { Compressors.Push(compressor); }
     }
 
     /// <summary>

@@ -239,6 +239,68 @@ public sealed class ZstdCodecTests : IDisposable
     }
 
     [Fact]
+    public void AChoiceTheCoresHoldBackStepsDownWhenTheLinkSpeedsUp()
+    {
+        var chooser = new CodecChooser(CodecChoice.Auto, workers: 2);
+        chooser.Probed(1_000_000, [(ChunkCodec.Lz4, 0, 500_000, 1 / 600.0), (ChunkCodec.Zstd, 1, 350_000, 1 / 250.0), (ChunkCodec.Zstd, 3, 330_000, 1 / 150.0)]);
+        chooser.Drained(4 << 20, (4 << 20) / 12e6); // 12 MB/s, the sink writing all the time
+        for (int i = 0; i < 3; i++) chooser.Next();
+        Assert.Equal((ChunkCodec.Zstd, 3), chooser.Next());
+        // The link is fast now: the sink writes each 4 MiB in 2 ms and waits 40 ms for the workers. The window's wall time
+        // over its bytes is the workers' pace at zstd 3, which alone would never make a faster rung look cheaper.
+        for (int i = 0; i < 20; i++)
+        {
+            Thread.Sleep(40);
+            chooser.Drained(4 << 20, 0.002);
+        }
+        for (int i = 0; i < 3; i++) chooser.Next();
+        Assert.Equal((ChunkCodec.Lz4, 0), chooser.Next());
+        Assert.True(chooser.DrainRate > 500e6, $"drain rate {chooser.DrainRate:N0} B/s");
+    }
+
+    [Fact]
+    public void AutoStoresAChunkNoRungShrinks()
+    {
+        var chooser = new CodecChooser(CodecChoice.Auto, workers: 2);
+        var data = new byte[64 << 10];
+        new Random(3).NextBytes(data);
+        var stored = new byte[ChunkEncoder.MaxStoredLength(data.Length)];
+        for (int i = 0; i < 40; i++) // probes and chunks alike
+        {
+            Array.Clear(stored);
+            var (codec, n) = chooser.Compress(data, stored);
+            Assert.Equal((ChunkCodec.Stored, data.Length), (codec, n));
+            Assert.Equal(data, stored.AsSpan(0, n).ToArray());
+        }
+    }
+
+    [Fact]
+    public void EveryLevelWritesFramesBothLibrariesRead()
+    {
+        var rng = new Random(11);
+        var data = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 20_000).Select(_ => $"word{rng.Next(500)} ")));
+        var packed = new byte[ZstdBlock.MaxCompressedLength(data.Length)];
+        var sizes = new List<int>();
+        // The pooled contexts go from level to level and back.
+        foreach (int level in new[] { 9, 1, 3, 6, 9, 1 })
+        {
+            int n = ZstdBlock.Compress(data, packed, level);
+            Assert.True(n > 0);
+            sizes.Add(n);
+            var back = new byte[data.Length];
+            Assert.True(ZstdBlock.TryDecompress(packed.AsSpan(0, n), back, out var error), error);
+            Assert.Equal(data, back);
+            using var managed = new Decompressor();
+            Assert.Equal(data, managed.Unwrap(packed.AsSpan(0, n)).ToArray());
+        }
+        Assert.True(sizes[0] < sizes[1], $"level 9 {sizes[0]} bytes, level 1 {sizes[1]}");
+        Assert.Equal(sizes[0], sizes[4]);
+        Assert.Equal(sizes[1], sizes[5]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ZstdBlock.Compress(data, packed, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ZstdBlock.Compress(data, packed, ZstdBlock.MaxLevel + 1));
+    }
+
+    [Fact]
     public void ProbesOnRealDataClimbToAHigherLevelForASlowLink()
     {
         // Text of random words: each zstd level leaves fewer bytes than the one below it.
