@@ -10,8 +10,9 @@ public sealed record RestoreResult(long BytesWritten, long ZeroBytesSkipped, int
 
 /// <summary>
 /// The restore pipeline: a worker per core that in turn takes the next frame from the image (a file or the image store, one
-/// worker at a time), decompresses it and verifies its BLAKE3, and writes it at its disk offsets: itself into a new file,
-/// else when it is next in disk order (one worker at a time, <see cref="OrderedParallel"/>). Only
+/// worker at a time), decompresses it and verifies its BLAKE3, and writes it at its disk offsets: itself into a new file
+/// through the page cache, else when it is next in disk order (one worker at a time, <see cref="OrderedParallel"/>), past
+/// the page cache where the target allows that (<see cref="DirectWriter"/>). Only
 /// captured ranges are written: on a fresh (sparse) target, zero chunks are not written either.
 /// </summary>
 public sealed class RestorePipeline
@@ -25,6 +26,12 @@ public sealed class RestorePipeline
 
     /// <summary>True when the target is new and reads as zeros wherever nothing was written.</summary>
     public bool TargetIsBlank { get; init; }
+
+    /// <summary>
+    /// Write a raw disk, a fixed VHD or a block device past the page cache (O_DIRECT) where it allows that: each byte is
+    /// written once, and the page cache would only add a copy, dirty pages to write back and a flush that waits for them.
+    /// </summary>
+    public bool DirectWrites { get; init; } = true;
 
     /// <summary>Only check the image (decompress and hash every chunk); write nothing.</summary>
     public bool VerifyOnly { get; init; }
@@ -49,39 +56,52 @@ public sealed class RestorePipeline
         // core's cache. Its blocks get their places when the frame is taken, in disk order from the frame's header, before the
         // chunk is verified: a failure removes the whole new file. An existing disk gets one writer in disk order, so that a bad
         // chunk stops the restore before anything after it is written.
-        bool writeWhereDecoded = !VerifyOnly && TargetIsBlank && target!.ConcurrentWrites;
-        await OrderedParallel.RunAsync<RestoreJob>(Workers,
-            stop => image.ReadFrames(stop).Select(frame =>
-            {
-                if (writeWhereDecoded && !Skips(frame.Header))
-                    foreach (var run in frame.Header.Runs) target!.Allocate(run.DiskOffset, run.Length);
-                return new RestoreJob(frame);
-            }),
-            job =>
-            {
-                Decode(job);
-                if (writeWhereDecoded && !Skips(job.Frame.Header)) WriteRuns(job, target!);
-            },
-            job =>
-            {
-                var header = job.Frame.Header;
-                bool skip = Skips(header);
-                if (!skip && !writeWhereDecoded) WriteRuns(job, target!);
-                if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
-                else if (!VerifyOnly) written += header.UncompressedLength;
-                if (written - writtenBack >= WriteBackEvery)
+        // Direct writes go in disk order too, gathered into large writes (DirectWriter).
+        using var direct = DirectWrites && !VerifyOnly ? target!.OpenDirectWriter() : null;
+        bool writeWhereDecoded = !VerifyOnly && TargetIsBlank && target!.ConcurrentWrites && direct is null;
+        try
+        {
+            await OrderedParallel.RunAsync<RestoreJob>(Workers,
+                stop => image.ReadFrames(stop).Select(frame =>
                 {
-                    target!.StartWriteBack();
-                    writtenBack = written;
-                }
-                done += header.UncompressedLength;
-                chunks++;
-                Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
-                return ValueTask.CompletedTask;
-            },
-            job => job.Release(), cancel).ConfigureAwait(false);
+                    if (writeWhereDecoded && !Skips(frame.Header))
+                        foreach (var run in frame.Header.Runs) target!.Allocate(run.DiskOffset, run.Length);
+                    return new RestoreJob(frame);
+                }),
+                job =>
+                {
+                    Decode(job);
+                    if (writeWhereDecoded && !Skips(job.Frame.Header)) WriteRuns(job, target!, direct);
+                },
+                job =>
+                {
+                    var header = job.Frame.Header;
+                    bool skip = Skips(header);
+                    if (!skip && !writeWhereDecoded) WriteRuns(job, target!, direct);
+                    if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
+                    else if (!VerifyOnly) written += header.UncompressedLength;
+                    if (direct is null && written - writtenBack >= WriteBackEvery)
+                    {
+                        target!.StartWriteBack();
+                        writtenBack = written;
+                    }
+                    done += header.UncompressedLength;
+                    chunks++;
+                    Progress?.Invoke(new PipelineProgress(done, total, job.Frame.FrameOffset));
+                    return ValueTask.CompletedTask;
+                },
+                job => job.Release(), cancel).ConfigureAwait(false);
+        }
+        catch when (direct is not null && !TargetIsBlank)
+        {
+            // An existing disk keeps what was written in order before the failure, as writes through the page cache
+            // would have: the pieces of its partly written blocks too. (A new file is removed.)
+            try { direct.Flush(); } catch (Exception) { /* the failure is what is reported */ }
+            throw;
+        }
         if (chunks != image.Trailer.Chunks.Count)
             throw new ImageFormatException(0, $"the index lists {image.Trailer.Chunks.Count} chunks but {chunks} were read");
+        direct?.Flush();
         target?.Flush();
         return new RestoreResult(written, zeroSkipped, chunks, clock.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpuStart);
     }
@@ -89,12 +109,13 @@ public sealed class RestorePipeline
     /// <summary>Nothing to write: verifying only, or a zero chunk on a target that reads zeros anyway.</summary>
     private bool Skips(ChunkFrameHeader header) => VerifyOnly || (header.Codec == ChunkCodec.Zero && TargetIsBlank);
 
-    private static void WriteRuns(RestoreJob job, IVirtualDisk target)
+    private static void WriteRuns(RestoreJob job, IVirtualDisk target, DirectWriter? direct)
     {
         int at = 0;
         foreach (var run in job.Frame.Header.Runs)
         {
-            target.WriteAt(run.DiskOffset, job.Data.AsSpan(at, run.Length));
+            if (direct is not null) direct.Write(run.DiskOffset, job.Data.AsSpan(at, run.Length));
+            else target.WriteAt(run.DiskOffset, job.Data.AsSpan(at, run.Length));
             at += run.Length;
         }
     }

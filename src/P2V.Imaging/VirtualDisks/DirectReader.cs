@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace P2V.Imaging.VirtualDisks;
@@ -9,10 +8,10 @@ namespace P2V.Imaging.VirtualDisks;
 /// and lets the kernel's read-ahead follow the file offset into free clusters. Direct reads go from the device into
 /// the caller's buffer, which must start on an <see cref="Alignment"/> boundary, as must offsets and lengths.
 /// </summary>
-public sealed partial class DirectReader : IDisposable
+public sealed class DirectReader : IDisposable
 {
     /// <summary>4 KiB: a multiple of every logical block size (512 or 4096) and of the page size, which O_DIRECT asks for.</summary>
-    public const int Alignment = 4096;
+    public const int Alignment = DirectIo.Alignment;
 
     private readonly SafeFileHandle _handle;
 
@@ -42,10 +41,7 @@ public sealed partial class DirectReader : IDisposable
         }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }
-        // fcntl(F_SETFL) may add O_DIRECT to an open descriptor (fcntl(2)); a file system without it says EINVAL.
-        int fd = (int)handle.DangerousGetHandle();
-        int flags = Fcntl(fd, GetFlags, 0);
-        if (flags < 0 || Fcntl(fd, SetFlags, flags | ODirect) < 0)
+        if (!DirectIo.TryEnable(handle))
         {
             handle.Dispose();
             return null;
@@ -94,16 +90,7 @@ public sealed partial class DirectReader : IDisposable
     }
 
     /// <summary>Where in <paramref name="pinned"/> (an array on the pinned heap, which never moves) the first <see cref="Alignment"/> boundary lies.</summary>
-    public static int AlignedOffset(byte[] pinned) =>
-        (int)((Alignment - Marshal.UnsafeAddrOfPinnedArrayElement(pinned, 0) % Alignment) % Alignment);
+    public static int AlignedOffset(byte[] pinned) => DirectIo.AlignedOffset(pinned);
 
     public void Dispose() => _handle.Dispose();
-
-    private const int GetFlags = 3, SetFlags = 4;
-
-    /// <summary>O_DIRECT's value differs by architecture (asm-generic: 040000; arm and arm64: 0200000).</summary>
-    private static int ODirect => RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm ? 0x10000 : 0x4000;
-
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(int fd, int command, int argument);
 }

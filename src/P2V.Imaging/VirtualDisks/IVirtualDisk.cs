@@ -52,4 +52,10 @@ public interface IVirtualDisk : IDisposable
     /// has none (a container, a file system without direct I/O). The caller disposes it.
     /// </summary>
     DirectReader? OpenDirectReader() => null;
+
+    /// <summary>
+    /// A handle for writes that bypass the page cache (O_DIRECT), in this disk's own offsets, or null where the disk
+    /// has none (read-only, a container that allocates blocks, a file system without direct I/O). The caller disposes it.
+    /// </summary>
+    DirectWriter? OpenDirectWriter() => null;
 }

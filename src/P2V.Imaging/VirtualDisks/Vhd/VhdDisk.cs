@@ -568,6 +568,10 @@ public sealed class VhdDisk : IVirtualDisk
 
     // ---- metadata ----
 
+    /// <summary>A fixed VHD's data is the disk, sector for sector, at the start of the file (its footer follows).</summary>
+    public DirectWriter? OpenDirectWriter() =>
+        CanWrite && DiskType == VhdDiskType.Fixed ? DirectWriter.TryOpen(Path, Length, _file.Length) : null;
+
     public void StartWriteBack()
     {
         if (CanWrite) _file.StartWriteBack();

@@ -1,0 +1,133 @@
+using P2V.Imaging.Images;
+using P2V.Imaging.Pipeline;
+using P2V.Imaging.VirtualDisks;
+using static P2V.Imaging.Tests.Pipeline.DiskFixtures;
+
+namespace P2V.Imaging.Tests.VirtualDisks;
+
+/// <summary>
+/// Writes past the page cache (DirectWriter, O_DIRECT): whatever the offsets, lengths and order, the file ends as
+/// writes through the page cache would leave it; a restore through it equals one through the page cache, leaves the
+/// page cache empty (fincore), and qemu-img reads its fixed VHD as the same disk.
+/// </summary>
+public sealed class DirectWriterTests : IDisposable
+{
+    private readonly TempDirectory _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    private DirectWriter OpenOrSkip(string path, long length, long fileLength)
+    {
+        var writer = DirectWriter.TryOpen(path, length, fileLength);
+        Skip.If(writer is null, $"{_tmp.Path} is on a file system without O_DIRECT (tmpfs?): no direct writes to test");
+        return writer!;
+    }
+
+    [SkippableTheory]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(3, true)]
+    [InlineData(4, true)]
+    public void WritesLandAsThroughThePageCache(int seed, bool outOfOrder)
+    {
+        // An existing disk whose length is off the 4 KiB grid: its last block is written through the page cache.
+        const int length = 5 * 1024 * 1024 + 1536;
+        var rnd = new Random(seed);
+        var expected = new byte[length];
+        rnd.NextBytes(expected);
+        var path = _tmp.File("disk.img");
+        File.WriteAllBytes(path, expected);
+
+        var writes = new List<(long Offset, byte[] Data)>();
+        for (long at = rnd.Next(0, 5000); at < length;)
+        {
+            int n = rnd.Next(4) switch
+            {
+                0 => rnd.Next(1, 200),
+                1 => 512 * rnd.Next(1, 20),
+                2 => rnd.Next(1, 300_000),
+                _ => rnd.Next(1, 3 * DirectWriter.SlotSize),
+            };
+            n = (int)Math.Min(n, length - at);
+            var data = new byte[n];
+            rnd.NextBytes(data);
+            writes.Add((at, data));
+            // Runs back to back, and gaps of a few bytes, of whole sectors, and of more than a block.
+            at += n + rnd.Next(3) switch { 0 => 0, 1 => rnd.Next(1, 9000), _ => 512 * rnd.Next(1, 9) };
+        }
+        writes.Add((length - 700, Enumerable.Repeat((byte)0xA5, 700).ToArray()));
+        if (outOfOrder)
+            for (int i = 0; i < 6; i++)
+            {
+                // Back over earlier writes, across block lines: the later write lands over the earlier.
+                long at = rnd.Next(0, length - 10_000);
+                var data = new byte[rnd.Next(1, 10_000)];
+                rnd.NextBytes(data);
+                writes.Insert(rnd.Next(writes.Count / 2, writes.Count), (at, data));
+            }
+
+        using (var writer = OpenOrSkip(path, length, length))
+        {
+            foreach (var (offset, data) in writes)
+            {
+                writer.Write(offset, data);
+                data.CopyTo(expected.AsSpan((int)offset));
+            }
+            writer.Flush();
+        }
+        var actual = File.ReadAllBytes(path);
+        Assert.Equal(length, actual.Length);
+        int differs = actual.AsSpan().CommonPrefixLength(expected);
+        Assert.True(differs == length, $"the file differs from writes through the page cache at byte {differs}");
+    }
+
+    [SkippableFact]
+    public void AWriteOutsideTheDiskIsRefusedBeforeAnythingIsWritten()
+    {
+        var path = _tmp.File("disk.img");
+        File.WriteAllBytes(path, new byte[64 * 1024]);
+        using var writer = OpenOrSkip(path, 64 * 1024, 64 * 1024);
+        var e = Assert.Throws<VirtualDiskException>(() => writer.Write(64 * 1024 - 10, new byte[20]));
+        Assert.Contains("past the end", e.Message);
+        Assert.All(File.ReadAllBytes(path), b => Assert.Equal(0, b));
+    }
+
+    [SkippableFact]
+    public async Task ARestoreWritesPastThePageCacheTheSameDiskAsThroughIt()
+    {
+        Requires.Tool("fincore");
+        Requires.Tool("qemu-img");
+        // One NTFS volume of 512-byte clusters on an odd sector: its runs start and end off the 4 KiB grid.
+        var disk = _tmp.File("disk.img");
+        long length = 64L * 1024 * 1024 + 3 * 512;
+        Partition(disk, length, "label: dos\nstart=2049, type=7\n");
+        var part = Partitions(disk)[0];
+        MakeNtfsVolume(_tmp, _tmp.File("p.vol"), part.Size, 512, seed: 21, partitionStartSector: part.Start / 512);
+        Place(_tmp.File("p.vol"), disk, part.Start);
+        var image = _tmp.File("disk.p2v");
+        using (var source = RawDisk.OpenRead(disk))
+        await using (var output = File.Create(image))
+            await new CapturePipeline().RunAsync(source, CapturePlanner.Plan(source, sourceDescription: "test", toolVersion: "test"), output);
+
+        var direct = _tmp.File("direct.img");
+        var buffered = _tmp.File("buffered.img");
+        var fixedVhd = _tmp.File("direct.vhd");
+        using (var reader = ImageReader.Open(image))
+        {
+            using (var target = RawDisk.Create(direct, reader.Header.DiskLength))
+            {
+                using (var probe = target.OpenDirectWriter()) Skip.If(probe is null, $"{_tmp.Path} is on a file system without O_DIRECT");
+                await new RestorePipeline { TargetIsBlank = true }.RunAsync(reader, target);
+            }
+            using (var target = RawDisk.Create(buffered, reader.Header.DiskLength))
+                await new RestorePipeline { TargetIsBlank = true, DirectWrites = false }.RunAsync(reader, target);
+            using (var target = VirtualDisk.Create(fixedVhd, VirtualDiskFormat.VhdFixed, reader.Header.DiskLength, 512))
+                await new RestorePipeline { TargetIsBlank = true }.RunAsync(reader, target);
+        }
+        // Every byte in the page cache would be a byte written through it; the disk's last block, off the grid, is.
+        var resident = ExternalTool.Run("fincore", "--bytes", "--noheadings", "--output", "RES", direct).Trim();
+        Assert.True(long.Parse(resident) <= 4096, $"{resident} bytes of the directly written disk are in the page cache");
+        Assert.True(File.ReadAllBytes(direct).AsSpan().SequenceEqual(File.ReadAllBytes(buffered)), "direct and buffered restores differ");
+        ExternalTool.Run("qemu-img", "compare", "-q", "-f", "vpc", "-F", "raw", fixedVhd, buffered);
+    }
+}
