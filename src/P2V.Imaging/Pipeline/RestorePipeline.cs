@@ -57,7 +57,7 @@ public sealed class RestorePipeline
         // chunk is verified: a failure removes the whole new file. An existing disk gets one writer in disk order, so that a bad
         // chunk stops the restore before anything after it is written.
         // Direct writes go in disk order too, gathered into large writes (DirectWriter).
-        using var direct = DirectWrites && !VerifyOnly ? target!.OpenDirectWriter() : null;
+        using var direct = DirectWrites && !VerifyOnly ? target!.OpenDirectWriter(TargetIsBlank) : null;
         bool writeWhereDecoded = !VerifyOnly && TargetIsBlank && target!.ConcurrentWrites && direct is null;
         try
         {
@@ -91,6 +91,9 @@ public sealed class RestorePipeline
                     return ValueTask.CompletedTask;
                 },
                 job => job.Release(), cancel).ConfigureAwait(false);
+            if (chunks != image.Trailer.Chunks.Count)
+                throw new ImageFormatException(0, $"the index lists {image.Trailer.Chunks.Count} chunks but {chunks} were read");
+            direct?.Flush();
         }
         catch when (direct is not null && !TargetIsBlank)
         {
@@ -99,9 +102,6 @@ public sealed class RestorePipeline
             try { direct.Flush(); } catch (Exception) { /* the failure is what is reported */ }
             throw;
         }
-        if (chunks != image.Trailer.Chunks.Count)
-            throw new ImageFormatException(0, $"the index lists {image.Trailer.Chunks.Count} chunks but {chunks} were read");
-        direct?.Flush();
         target?.Flush();
         return new RestoreResult(written, zeroSkipped, chunks, clock.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpuStart);
     }

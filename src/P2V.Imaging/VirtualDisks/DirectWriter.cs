@@ -16,19 +16,29 @@ namespace P2V.Imaging.VirtualDisks;
 /// <see cref="SlotSize"/> slots while they are contiguous, and <see cref="Writers"/> threads write the full slots
 /// while the caller goes on (at most <see cref="Slots"/> slots, the memory this takes). O_DIRECT also wants offsets,
 /// lengths and memory on <see cref="Alignment"/> boundaries, and a restore's runs start and end anywhere (FastCDC
-/// cuts chunks at any byte): the blocks a run of writes covers only in part are kept here until a later write
-/// completes them, and <see cref="Flush"/> writes those still incomplete over what the disk holds there.
+/// cuts chunks at any byte). On a blank disk (a new file, zeros wherever nothing is written) a gap of up to
+/// <see cref="GapFill"/> between writes is written as zeros, and a run's first and last blocks are filled out with
+/// zeros. On a disk with data, the blocks at the edges of a run are gathered until the next write completes them or
+/// moves past them, and are then written over what the disk holds there (read, patch, write).
 /// </para>
 /// Writes out of disk order or over one another land as they would through the page cache, the later over the earlier,
-/// but slowly: every write in flight is waited for first.
+/// but slowly: every write before is waited for first.
 /// </summary>
 public sealed class DirectWriter : IDisposable
 {
     public const int Alignment = DirectIo.Alignment;
     public const int SlotSize = 1 << 20, Slots = 4, Writers = 2;
 
-    private readonly SafeFileHandle _handle;
+    /// <summary>The largest gap between two writes that a blank disk gets as zeros rather than as two writes.</summary>
+    public const int GapFill = 64 << 10;
+
+    private static readonly byte[] Zeros = new byte[GapFill];
+
+    // Direct, and plain for the disk's last block where it runs past the file's end (a direct write would lengthen the file).
+    private readonly SafeFileHandle _handle, _plain;
     private readonly long _length, _fileLength;
+    private bool _blank;
+    private readonly Memory<byte> _scratch = DirectIo.AlignedBuffer(Alignment);
 
     // Slots free to fill, and full ones queued for the writer threads; the first error a writer met.
     private readonly BlockingCollection<Memory<byte>> _free = new(Slots);
@@ -48,12 +58,13 @@ public sealed class DirectWriter : IDisposable
     private readonly Dictionary<long, PartialBlock> _partials = [];
     private readonly Stack<PartialBlock> _spare = new();
 
-    private DirectWriter(SafeFileHandle handle, string path, long length, long fileLength)
+    private DirectWriter(SafeFileHandle handle, SafeFileHandle plain, string path, long length, long fileLength, bool blank)
     {
-        _handle = handle;
+        (_handle, _plain) = (handle, plain);
         Path = path;
         _length = length;
         _fileLength = fileLength;
+        _blank = blank;
         for (int i = 0; i < Slots; i++) _free.Add(DirectIo.AlignedBuffer(SlotSize));
         for (int i = 0; i < Writers; i++)
             (_writers[i] = new Thread(WriteSlots) { IsBackground = true, Name = $"direct writer {i}" }).Start();
@@ -62,45 +73,42 @@ public sealed class DirectWriter : IDisposable
     public string Path { get; }
 
     /// <summary>
-    /// Opens <paramref name="path"/> for direct writes of a disk of <paramref name="length"/> bytes at its start, in a
-    /// file (or device) of <paramref name="fileLength"/> bytes; null where the system or the file system has none
-    /// (not Linux, tmpfs, some FUSE file systems): the caller then writes through the page cache as before.
-    /// A block that would end past the file's end (a disk length off the alignment) is written through the page cache.
+    /// Opens the file or device that <paramref name="target"/> (a handle open for writing) is, again, for direct writes of
+    /// a disk of <paramref name="length"/> bytes at its start in a file of <paramref name="fileLength"/> bytes; null where
+    /// the system or file system has none (not Linux, tmpfs, some FUSE file systems): the caller then writes through the
+    /// page cache as before. <paramref name="blank"/>: the disk reads as zeros wherever nothing is written (a new file).
     /// </summary>
-    public static DirectWriter? TryOpen(string path, long length, long fileLength)
+    public static DirectWriter? TryOpen(SafeFileHandle target, string path, long length, long fileLength, bool blank)
     {
         if (!OperatingSystem.IsLinux()) return null;
-        SafeFileHandle handle;
+        // The same file by its descriptor, not by its name, which may since name another.
+        string self = $"/proc/self/fd/{target.DangerousGetHandle()}";
+        SafeFileHandle? handle = null, plain = null;
         try
         {
-            handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            handle = File.OpenHandle(self, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            plain = File.OpenHandle(self, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            if (!DirectIo.TryEnable(handle)) throw new IOException("no direct I/O");
+            // Some file systems take the flag and refuse the I/O: read the first block and write it back before trusting it.
+            if (fileLength >= Alignment)
+            {
+                var block = DirectIo.AlignedBuffer(Alignment);
+                if (RandomAccess.Read(handle, block.Span, 0) != Alignment) throw new IOException("short direct read");
+                RandomAccess.Write(handle, block.Span, 0);
+            }
+            return new DirectWriter(handle, plain, path, length, fileLength, blank);
         }
-        catch (IOException) { return null; }
-        catch (UnauthorizedAccessException) { return null; }
-        if (!DirectIo.TryEnable(handle))
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            handle.Dispose();
+            handle?.Dispose();
+            plain?.Dispose();
             return null;
         }
-        // Some file systems take the flag and refuse the I/O: read the first block before trusting it.
-        if (fileLength >= Alignment)
-        {
-            try
-            {
-                RandomAccess.Read(handle, DirectIo.AlignedBuffer(Alignment).Span, 0);
-            }
-            catch (IOException)
-            {
-                handle.Dispose();
-                return null;
-            }
-        }
-        return new DirectWriter(handle, path, length, fileLength);
     }
 
     /// <summary>
     /// Writes <paramref name="data"/> at <paramref name="offset"/>: gathered with the writes before it where it follows
-    /// them, its whole blocks written by the writer threads, its partial blocks once complete or at <see cref="Flush"/>.
+    /// them, its whole blocks written by the writer threads, its partial blocks as described above, all by <see cref="Flush"/>.
     /// </summary>
     public void Write(long offset, ReadOnlySpan<byte> data)
     {
@@ -110,26 +118,40 @@ public sealed class DirectWriter : IDisposable
         if (data.IsEmpty) return;
         if (offset < _highest)
         {
-            // Out of order: everything before lands first, so that this write lands over it.
+            // Out of order: everything before lands first, so that this write lands over it; zeros may no longer be assumed.
             Flush();
+            _blank = false;
         }
-        _highest = Math.Max(_highest, offset + data.Length);
-        if (_start >= 0 && offset == _start + _filled)
+        _highest = offset + data.Length;
+        if (_start >= 0)
         {
-            Append(data);
+            long end = _start + _filled;
+            if (offset == end || (_blank && offset - end <= GapFill))
+            {
+                Append(Zeros.AsSpan(0, (int)(offset - end)));
+                Append(data);
+                return;
+            }
+            CloseRun();
+        }
+        long block = offset / Alignment * Alignment;
+        if (!_blank) WritePartialsBefore(block);
+        if (block + Alignment > _fileLength)
+        {
+            Piece(offset, data);
             return;
         }
-        CloseRun();
-        long first = AlignUp(offset);
-        int head = (int)Math.Min(first - offset, data.Length);
+        long first = _blank ? block : AlignUp(offset);
+        int head = (int)Math.Min(Math.Max(first - offset, 0), data.Length);
         if (head > 0) Piece(offset, data[..head]);
         if (head == data.Length) return;
         _slot = _free.Take();
         (_start, _filled) = (first, 0);
+        Append(Zeros.AsSpan(0, (int)Math.Max(offset - first, 0)));
         Append(data[head..]);
     }
 
-    /// <summary>Writes what is gathered, waits for every write in flight, then writes each incomplete block: the bytes given for it over the disk's.</summary>
+    /// <summary>Writes what is gathered, waits for every write in flight, then writes each incomplete block over the disk's.</summary>
     public void Flush()
     {
         CloseRun();
@@ -138,24 +160,37 @@ public sealed class DirectWriter : IDisposable
         try
         {
             ThrowIfFailed();
-            List<KeyValuePair<long, PartialBlock>> pending;
-            lock (_gate)
-            {
-                pending = [.. _partials];
-                _partials.Clear();
-            }
-            var disk = slots[0].Span[..Alignment];
-            foreach (var (start, block) in pending.OrderBy(p => p.Key))
-            {
-                Read(start, disk);
-                block.CopyGivenTo(disk);
-                WriteAligned(start, disk);
-                Return(block);
-            }
+            WritePartialsBefore(long.MaxValue);
         }
         finally
         {
             foreach (var slot in slots) _free.Add(slot);
+        }
+    }
+
+    /// <summary>Blocks written in part, held here.</summary>
+    internal int PendingBlocks
+    {
+        get { lock (_gate) return _partials.Count; }
+    }
+
+    /// <summary>Writes the partial blocks that start before <paramref name="limit"/>, which writes in disk order from there on can no longer complete.</summary>
+    private void WritePartialsBefore(long limit)
+    {
+        List<KeyValuePair<long, PartialBlock>> due = [];
+        lock (_gate)
+        {
+            foreach (var entry in _partials)
+                if (entry.Key < limit) due.Add(entry);
+            foreach (var (start, _) in due) _partials.Remove(start);
+        }
+        var disk = _scratch.Span;
+        foreach (var (start, block) in due.OrderBy(p => p.Key))
+        {
+            Read(start, disk);
+            block.CopyGivenTo(disk);
+            WriteAligned(start, disk);
+            Return(block);
         }
     }
 
@@ -175,12 +210,21 @@ public sealed class DirectWriter : IDisposable
         }
     }
 
-    /// <summary>Ends the run being gathered: its whole blocks to the writers, its last block's start to the partial blocks.</summary>
+    /// <summary>Ends the run being gathered: its whole blocks to the writers, its last block filled out with zeros (blank) or to the partial blocks.</summary>
     private void CloseRun()
     {
         if (_start < 0) return;
         int whole = _filled / Alignment * Alignment;
-        if (_filled > whole) Piece(_start + whole, _slot.Span[whole.._filled]);
+        if (_filled > whole)
+        {
+            if (_blank && _start + whole + Alignment <= _fileLength)
+            {
+                // The next write is more than GapFill further on, past this block.
+                _slot.Span[_filled..(whole + Alignment)].Clear();
+                whole += Alignment;
+            }
+            else Piece(_start + whole, _slot.Span[whole.._filled]);
+        }
         if (whole > 0) _full.Add((_slot, _start, whole));
         else _free.Add(_slot);
         (_slot, _start, _filled) = (default, -1, 0);
@@ -217,8 +261,7 @@ public sealed class DirectWriter : IDisposable
         if (start + Alignment > _fileLength)
         {
             // The disk's last block runs past the end of the file: a direct write would lengthen it.
-            using var plain = File.OpenHandle(Path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
-            RandomAccess.Write(plain, bytes, offset);
+            RandomAccess.Write(_plain, bytes, offset);
             return;
         }
         PartialBlock? complete = null;
@@ -233,7 +276,16 @@ public sealed class DirectWriter : IDisposable
             }
         }
         if (complete is null) return;
-        WriteAligned(start, complete.Data.Span);
+        try
+        {
+            WriteAligned(start, complete.Data.Span);
+        }
+        catch
+        {
+            // Kept for the flush after a failure, whole.
+            lock (_gate) _partials[start] = complete;
+            throw;
+        }
         Return(complete);
     }
 
@@ -283,6 +335,7 @@ public sealed class DirectWriter : IDisposable
         _full.CompleteAdding();
         foreach (var writer in _writers) writer.Join();
         _handle.Dispose();
+        _plain.Dispose();
         _full.Dispose();
         _free.Dispose();
     }

@@ -32,6 +32,7 @@ internal sealed partial class HostFile : IDisposable
 
     public string Path { get; }
     public bool CanWrite { get; }
+    public SafeFileHandle Handle => _handle;
     public long Length => RandomAccess.GetLength(_handle);
 
     public static HostFile Open(string path, bool writable) => new(

@@ -56,6 +56,7 @@ public interface IVirtualDisk : IDisposable
     /// <summary>
     /// A handle for writes that bypass the page cache (O_DIRECT), in this disk's own offsets, or null where the disk
     /// has none (read-only, a container that allocates blocks, a file system without direct I/O). The caller disposes it.
+    /// <paramref name="blank"/>: the disk is new and reads as zeros wherever nothing was written (DirectWriter writes zeros into small gaps).
     /// </summary>
-    DirectWriter? OpenDirectWriter() => null;
+    DirectWriter? OpenDirectWriter(bool blank) => null;
 }

@@ -98,7 +98,7 @@ public sealed partial class RawDisk : IVirtualDisk
     /// <summary>A raw file or block device maps the disk one to one: a direct handle on the same path reads the same bytes.</summary>
     public DirectReader? OpenDirectReader() => DirectReader.TryOpen(Path, Length);
 
-    public DirectWriter? OpenDirectWriter() => CanWrite ? DirectWriter.TryOpen(Path, Length, Length) : null;
+    public DirectWriter? OpenDirectWriter(bool blank) => CanWrite ? DirectWriter.TryOpen(_handle, Path, Length, Length, blank) : null;
 
     /// <summary>pread and pwrite: a raw disk has no state of its own to guard.</summary>
     public bool ConcurrentReads => true;

@@ -569,8 +569,8 @@ public sealed class VhdDisk : IVirtualDisk
     // ---- metadata ----
 
     /// <summary>A fixed VHD's data is the disk, sector for sector, at the start of the file (its footer follows).</summary>
-    public DirectWriter? OpenDirectWriter() =>
-        CanWrite && DiskType == VhdDiskType.Fixed ? DirectWriter.TryOpen(Path, Length, _file.Length) : null;
+    public DirectWriter? OpenDirectWriter(bool blank) =>
+        CanWrite && DiskType == VhdDiskType.Fixed ? DirectWriter.TryOpen(_file.Handle, Path, Length, _file.Length, blank) : null;
 
     public void StartWriteBack()
     {
