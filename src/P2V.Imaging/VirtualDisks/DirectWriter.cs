@@ -217,9 +217,10 @@ public sealed class DirectWriter : IDisposable
         int whole = _filled / Alignment * Alignment;
         if (_filled > whole)
         {
-            if (_blank && _start + whole + Alignment <= _fileLength)
+            if (_blank && _start + whole + Alignment <= _length)
             {
-                // The next write is more than GapFill further on, past this block.
+                // The next write is more than GapFill further on, past this block. (A block past the disk's end, in a
+                // fixed VHD's footer, is not ours to fill.)
                 _slot.Span[_filled..(whole + Alignment)].Clear();
                 whole += Alignment;
             }

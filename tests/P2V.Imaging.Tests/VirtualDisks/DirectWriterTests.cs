@@ -60,14 +60,17 @@ public sealed class DirectWriterTests : IDisposable
     [InlineData(3, true, false)]
     [InlineData(4, true, true)]
     [InlineData(5, false, false)]
+    [InlineData(6, true, false)]
     public void WritesLandAsThroughThePageCache(int seed, bool blank, bool outOfOrder)
     {
-        // A disk whose length is off the 4 KiB grid. Seed 5: a fixed VHD's, whose footer follows in the disk's last block.
-        const int length = 5 * 1024 * 1024 + 1536;
-        int fileLength = seed == 5 ? length + 512 : length;
+        // A disk whose length is off the 4 KiB grid. Seeds 5 and 6: a fixed VHD's, whose footer is in the disk's last block.
+        bool footer = seed >= 5;
+        int length = 5 * 1024 * 1024 + (footer ? 3584 : 1536);
+        int fileLength = footer ? length + 512 : length;
         var rnd = new Random(seed);
         var expected = new byte[fileLength];
         if (!blank) rnd.NextBytes(expected);
+        if (footer) rnd.NextBytes(expected.AsSpan(length));
         var path = _tmp.File("disk.img");
         File.WriteAllBytes(path, expected);
 
@@ -97,7 +100,8 @@ public sealed class DirectWriterTests : IDisposable
         int differs = actual.AsSpan().CommonPrefixLength(expected);
         Assert.True(differs == fileLength, $"the file differs from writes through the page cache at byte {differs}");
         // Blocks in part wait only for the next write: a few at a time however many runs; none on a blank disk, written in order.
-        Assert.InRange(pendingAtMost, 0, blank && !outOfOrder ? 0 : 2);
+        // (A blank disk's last block, with a footer in it, is not filled out with zeros but read and patched.)
+        Assert.InRange(pendingAtMost, 0, blank && !outOfOrder ? (footer ? 1 : 0) : 2);
     }
 
     [SkippableFact]
@@ -118,7 +122,8 @@ public sealed class DirectWriterTests : IDisposable
         Requires.Tool("qemu-img");
         // One NTFS volume of 512-byte clusters on an odd sector: its runs start and end off the 4 KiB grid.
         var disk = _tmp.File("disk.img");
-        long length = 64L * 1024 * 1024 + 3 * 512;
+        // A length 512 bytes short of the 4 KiB grid: a fixed VHD's footer shares the disk's last block.
+        long length = 64L * 1024 * 1024 + 7 * 512;
         Partition(disk, length, "label: dos\nstart=2049, type=7\n");
         var part = Partitions(disk)[0];
         MakeNtfsVolume(_tmp, _tmp.File("p.vol"), part.Size, 512, seed: 21, partitionStartSector: part.Start / 512);
