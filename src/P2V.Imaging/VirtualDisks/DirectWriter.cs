@@ -89,12 +89,13 @@ public sealed class DirectWriter : IDisposable
             handle = File.OpenHandle(self, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
             plain = File.OpenHandle(self, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
             if (!DirectIo.TryEnable(handle)) throw new IOException("no direct I/O");
-            // Some file systems take the flag and refuse the I/O: read the first block and write it back before trusting it.
+            // Some file systems take the flag and refuse the I/O: read the first block before trusting it, and on a new
+            // file write it back (on a disk with data, a write now could undo another's).
             if (fileLength >= Alignment)
             {
                 var block = DirectIo.AlignedBuffer(Alignment);
                 if (RandomAccess.Read(handle, block.Span, 0) != Alignment) throw new IOException("short direct read");
-                RandomAccess.Write(handle, block.Span, 0);
+                if (blank) RandomAccess.Write(handle, block.Span, 0);
             }
             return new DirectWriter(handle, plain, path, length, fileLength, blank);
         }
@@ -118,9 +119,8 @@ public sealed class DirectWriter : IDisposable
         if (data.IsEmpty) return;
         if (offset < _highest)
         {
-            // Out of order: everything before lands first, so that this write lands over it; zeros may no longer be assumed.
+            // Out of order: everything before lands first, so that this write lands over it.
             Flush();
-            _blank = false;
         }
         _highest = offset + data.Length;
         if (_start >= 0)
@@ -159,12 +159,14 @@ public sealed class DirectWriter : IDisposable
         for (int i = 0; i < Slots; i++) slots[i] = _free.Take();
         try
         {
-            ThrowIfFailed();
             WritePartialsBefore(long.MaxValue);
+            ThrowIfFailed();
         }
         finally
         {
             foreach (var slot in slots) _free.Add(slot);
+            // What follows a flush may share a block with what came before it: it is no longer known to read zeros.
+            _blank = false;
         }
     }
 
@@ -179,17 +181,16 @@ public sealed class DirectWriter : IDisposable
     {
         List<KeyValuePair<long, PartialBlock>> due = [];
         lock (_gate)
-        {
             foreach (var entry in _partials)
                 if (entry.Key < limit) due.Add(entry);
-            foreach (var (start, _) in due) _partials.Remove(start);
-        }
         var disk = _scratch.Span;
         foreach (var (start, block) in due.OrderBy(p => p.Key))
         {
             Read(start, disk);
             block.CopyGivenTo(disk);
             WriteAligned(start, disk);
+            // Only once written: a failure leaves it for the flush after the failure.
+            lock (_gate) _partials.Remove(start);
             Return(block);
         }
     }
@@ -199,14 +200,16 @@ public sealed class DirectWriter : IDisposable
     {
         while (!data.IsEmpty)
         {
+            if (_filled == SlotSize)
+            {
+                _full.Add((_slot, _start, SlotSize));
+                _slot = _free.Take();
+                (_start, _filled) = (_start + SlotSize, 0);
+            }
             int n = Math.Min(SlotSize - _filled, data.Length);
             data[..n].CopyTo(_slot.Span[_filled..]);
             _filled += n;
             data = data[n..];
-            if (_filled < SlotSize) break;
-            _full.Add((_slot, _start, SlotSize));
-            _slot = _free.Take();
-            (_start, _filled) = (_start + SlotSize, 0);
         }
     }
 
@@ -237,7 +240,8 @@ public sealed class DirectWriter : IDisposable
         {
             try
             {
-                if (_failure is null) WriteAligned(offset, slot.Span[..length]);
+                // After a failure too: a slot before the failed one holds writes that came before it.
+                WriteAligned(offset, slot.Span[..length]);
             }
             catch (Exception e)
             {

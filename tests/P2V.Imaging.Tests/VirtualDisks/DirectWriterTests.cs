@@ -104,6 +104,46 @@ public sealed class DirectWriterTests : IDisposable
         Assert.InRange(pendingAtMost, 0, blank && !outOfOrder ? (footer ? 1 : 0) : 2);
     }
 
+    [SkippableTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void GapsAndRunEndsAtEveryEdgeLandAsThroughThePageCache(bool blank)
+    {
+        // Gaps of no bytes, one, around a block and around GapFill; runs that end inside a block, on a block line and on a
+        // slot line; and a flush between two writes into one block.
+        int[] gaps = [0, 1, 4095, 4096, 4097, DirectWriter.GapFill - 1, DirectWriter.GapFill, DirectWriter.GapFill + 1];
+        const int length = 16 * 1024 * 1024;
+        var expected = new byte[length];
+        var rnd = new Random(7);
+        if (!blank) rnd.NextBytes(expected);
+        var path = _tmp.File("disk.img");
+        File.WriteAllBytes(path, expected);
+        using (var writer = OpenOrSkip(path, length, length, blank))
+        {
+            long at = 100;
+            for (int i = 0; at < length - 2 * DirectWriter.SlotSize; i++)
+            {
+                int n = (i % 5) switch
+                {
+                    0 => 10,
+                    1 => (int)(3 * 4096 - at % 4096),
+                    2 => (int)(DirectWriter.SlotSize - at % DirectWriter.SlotSize),
+                    3 => 70_000,
+                    _ => 1,
+                };
+                var data = new byte[n];
+                rnd.NextBytes(data);
+                writer.Write(at, data);
+                data.CopyTo(expected.AsSpan((int)at));
+                if (i == 9) writer.Flush(); // after a 1-byte write, with a 1-byte gap to the next
+                at += n + gaps[i % gaps.Length];
+            }
+            writer.Flush();
+        }
+        int same = File.ReadAllBytes(path).AsSpan().CommonPrefixLength(expected);
+        Assert.True(same == length, $"the file differs from writes through the page cache at byte {same}");
+    }
+
     [SkippableFact]
     public void AWriteOutsideTheDiskIsRefusedBeforeAnythingIsWritten()
     {
