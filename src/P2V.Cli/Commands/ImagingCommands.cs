@@ -99,12 +99,13 @@ public static class ImagingCommands
         var format = CliOptions.DiskFormat("Format of a new target (default: from its extension, .vhd, .vhdx, else raw)");
         var workers = CliOptions.Workers();
         var json = CliOptions.Json();
-        // Writes through the page cache even where the target takes direct writes: for measuring (bench/compare restore-vdisk).
+        // Past the page cache into a new file too, or through it onto a disk with data too: for measuring (bench/compare restore-vdisk).
+        var directWrites = new Option<bool>("--direct-writes") { Hidden = true };
         var bufferedWrites = new Option<bool>("--buffered-writes") { Hidden = true };
         var command = new Command("restore", "Restore a P2V image (a file, or from a store) onto a disk file or block device")
-            { image, target, format, token, workers, json, bufferedWrites };
+            { image, target, format, token, workers, json, directWrites, bufferedWrites };
         command.SetAction((r, ct) => RestoreAsync(r.GetValue(image)!, r.GetValue(target)!, r.GetValue(format), r.GetValue(token), r.GetValue(workers),
-            r.GetValue(json), !r.GetValue(bufferedWrites), ct));
+            r.GetValue(json), r.GetValue(directWrites) ? true : r.GetValue(bufferedWrites) ? false : null, ct));
         return command;
     }
 
@@ -239,7 +240,7 @@ public static class ImagingCommands
     }
 
     private static async Task<int> RestoreAsync(string imagePath, string targetPath, VirtualDiskFormat? askedFormat, string? token, int workers, bool json,
-        bool directWrites, CancellationToken cancel)
+        bool? directWrites, CancellationToken cancel)
     {
         bool fromStore = StoreLocation.IsImageReference(imagePath);
         if (!fromStore) CheckImage(imagePath);

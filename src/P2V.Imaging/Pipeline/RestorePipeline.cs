@@ -29,9 +29,12 @@ public sealed class RestorePipeline
 
     /// <summary>
     /// Write a raw disk, a fixed VHD or a block device past the page cache (O_DIRECT) where it allows that: each byte is
-    /// written once, and the page cache would only add a copy, dirty pages to write back and a flush that waits for them.
+    /// written once, and the page cache adds a copy and dirty pages to write back. Null (the default): onto a disk that
+    /// holds data (a deploy onto a VM's disk, where the boot image has no page cache to spare), not into a new file,
+    /// where every worker writing through the page cache measured faster on this machine's disk
+    /// (docs/capture-and-restore.md, "Direct writes"). True or false: always or never.
     /// </summary>
-    public bool DirectWrites { get; init; } = true;
+    public bool? DirectWrites { get; init; }
 
     /// <summary>Only check the image (decompress and hash every chunk); write nothing.</summary>
     public bool VerifyOnly { get; init; }
@@ -57,7 +60,7 @@ public sealed class RestorePipeline
         // chunk is verified: a failure removes the whole new file. An existing disk gets one writer in disk order, so that a bad
         // chunk stops the restore before anything after it is written.
         // Direct writes go in disk order too, gathered into large writes (DirectWriter).
-        using var direct = DirectWrites && !VerifyOnly ? target!.OpenDirectWriter(TargetIsBlank) : null;
+        using var direct = (DirectWrites ?? !TargetIsBlank) && !VerifyOnly ? target!.OpenDirectWriter(TargetIsBlank) : null;
         bool writeWhereDecoded = !VerifyOnly && TargetIsBlank && target!.ConcurrentWrites && direct is null;
         try
         {

@@ -181,17 +181,33 @@ public sealed class DirectWriterTests : IDisposable
             using (var target = RawDisk.Create(direct, reader.Header.DiskLength))
             {
                 using (var probe = target.OpenDirectWriter(blank: true)) Skip.If(probe is null, $"{_tmp.Path} is on a file system without O_DIRECT");
-                await new RestorePipeline { TargetIsBlank = true }.RunAsync(reader, target);
+                await new RestorePipeline { TargetIsBlank = true, DirectWrites = true }.RunAsync(reader, target);
             }
             using (var target = RawDisk.Create(buffered, reader.Header.DiskLength))
                 await new RestorePipeline { TargetIsBlank = true, DirectWrites = false }.RunAsync(reader, target);
             using (var target = VirtualDisk.Create(fixedVhd, VirtualDiskFormat.VhdFixed, reader.Header.DiskLength, 512))
-                await new RestorePipeline { TargetIsBlank = true }.RunAsync(reader, target);
+                await new RestorePipeline { TargetIsBlank = true, DirectWrites = true }.RunAsync(reader, target);
         }
         // Every byte in the page cache would be a byte written through it; the disk's last block, off the grid, is.
         var resident = ExternalTool.Run("fincore", "--bytes", "--noheadings", "--output", "RES", direct).Trim();
         Assert.True(long.Parse(resident) <= 4096, $"{resident} bytes of the directly written disk are in the page cache");
         Assert.True(File.ReadAllBytes(direct).AsSpan().SequenceEqual(File.ReadAllBytes(buffered)), "direct and buffered restores differ");
         ExternalTool.Run("qemu-img", "compare", "-q", "-f", "vpc", "-F", "raw", fixedVhd, buffered);
+
+        // Onto a disk that holds data (a deploy), direct writes are the default: the same bytes as through the page cache.
+        var old = new byte[new FileInfo(direct).Length];
+        new Random(5).NextBytes(old);
+        var inPlace = _tmp.File("in-place.img");
+        var inPlaceBuffered = _tmp.File("in-place-buffered.img");
+        File.WriteAllBytes(inPlace, old);
+        File.WriteAllBytes(inPlaceBuffered, old);
+        using (var reader = ImageReader.Open(image))
+        {
+            using (var target = RawDisk.OpenReadWrite(inPlace))
+                await new RestorePipeline().RunAsync(reader, target);
+            using (var target = RawDisk.OpenReadWrite(inPlaceBuffered))
+                await new RestorePipeline { DirectWrites = false }.RunAsync(reader, target);
+        }
+        Assert.True(File.ReadAllBytes(inPlace).AsSpan().SequenceEqual(File.ReadAllBytes(inPlaceBuffered)), "direct and buffered restores onto a disk with data differ");
     }
 }
