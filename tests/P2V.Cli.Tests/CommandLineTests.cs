@@ -101,6 +101,9 @@ public sealed class CommandLineTests
         var r = P2v("disk", "create", "/nonexistent/x.img", "--size", "1M", "--format", "raw", "--preallocate", "--zero-fill");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("exclude each other", P2vProcess.OneLine(r));
+        r = P2v("restore", "/nonexistent/x.p2v", "/nonexistent/x.img", "--direct-writes", "--buffered-writes");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--direct-writes and --buffered-writes exclude each other", P2vProcess.OneLine(r));
     }
 
     [Theory]

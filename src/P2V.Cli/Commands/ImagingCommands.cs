@@ -104,6 +104,10 @@ public static class ImagingCommands
         var bufferedWrites = new Option<bool>("--buffered-writes") { Hidden = true };
         var command = new Command("restore", "Restore a P2V image (a file, or from a store) onto a disk file or block device")
             { image, target, format, token, workers, json, directWrites, bufferedWrites };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(directWrites) && r.GetValue(bufferedWrites)) r.AddError("--direct-writes and --buffered-writes exclude each other");
+        });
         command.SetAction((r, ct) => RestoreAsync(r.GetValue(image)!, r.GetValue(target)!, r.GetValue(format), r.GetValue(token), r.GetValue(workers),
             r.GetValue(json), r.GetValue(directWrites) ? true : r.GetValue(bufferedWrites) ? false : null, ct));
         return command;
