@@ -4,8 +4,8 @@ namespace P2V.Imaging.Pipeline;
 
 /// <summary>
 /// BLAKE3 of a whole buffer to 32 bytes: the chunk hash of the image format, in C (Native/blake3.c) because the
-/// NativeAOT build targets the x86-64 baseline, where .NET compiles SIMD to SSE at most; the C picks SSE2 or AVX2
-/// lanes at run time. Statically linked into the NativeAOT binary, libp2vblake3.so beside the assemblies otherwise.
+/// NativeAOT build targets the x86-64 baseline, where .NET compiles SIMD to SSE at most; the C picks SSE2, AVX2 or
+/// AVX-512 lanes at run time. Statically linked into the NativeAOT binary, libp2vblake3.so beside the assemblies otherwise.
 /// </summary>
 public static unsafe partial class Blake3
 {

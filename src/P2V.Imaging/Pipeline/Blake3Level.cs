@@ -6,4 +6,5 @@ public enum Blake3Level
     Portable = 0,
     Sse2 = 1,
     Avx2 = 2,
+    Avx512 = 3,
 }
