@@ -444,7 +444,8 @@ static void lanes(int level, const uint8_t *base, size_t stride, size_t count, s
                   uint64_t step, uint32_t flags, uint32_t start, uint32_t end, uint8_t *out) {
 #ifdef P2V_X86
     while (count > 1 && level >= 1) {
-        size_t width = level >= 3 && count > 8 ? 16 : level >= 2 && count > 4 ? 8 : 4, real = count < width ? count : width;
+        size_t width = level >= 3 && count > 8 ? 16 : level >= 2 && count > 4 ? 8 : 4;
+        size_t real = count < width ? count : width;
         const uint8_t *in[16];
         for (size_t j = 0; j < width; j++) in[j] = base + (j < real ? j : 0) * stride;
         uint8_t spare[16 * CV_LEN];

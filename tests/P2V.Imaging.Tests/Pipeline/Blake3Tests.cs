@@ -17,7 +17,8 @@ public sealed class Blake3Tests : IDisposable
     [
         0, 1, 63, 64, 65, 1023, 1024, 1025, 2047, 2048, 2049, 3072, 4 * KiB - 1, 4 * KiB + 1, 5 * KiB, 7 * KiB + 3,
         8 * KiB - 1, 8 * KiB, 8 * KiB + 1, 12 * KiB + 64, 16 * KiB, 17 * KiB, 24 * KiB, 31 * KiB, 33 * KiB,
-        64 * KiB - 1, 64 * KiB, 64 * KiB + 1, 65 * KiB, 100 * KiB, 129 * KiB + 7, 256 * KiB, 1 * MiB + 17, 3 * MiB + 5 * KiB + 1,
+        64 * KiB - 1, 64 * KiB, 64 * KiB + 1, 65 * KiB, 100 * KiB, 129 * KiB + 7, 256 * KiB, 1 * MiB + 17,
+        3 * MiB + 5 * KiB + 1,
     ];
 
     private readonly TempDirectory _tmp = new();
