@@ -10,10 +10,10 @@ public sealed record RestoreResult(long BytesWritten, long ZeroBytesSkipped, int
 
 /// <summary>
 /// The restore pipeline: a worker per core that in turn takes the next frame from the image (a file or the image store, one
-/// worker at a time), decompresses it and verifies its BLAKE3, and writes it at its disk offsets: itself into a new file
-/// through the page cache, else when it is next in disk order (one worker at a time, <see cref="OrderedParallel"/>), past
-/// the page cache where the target allows that (<see cref="DirectWriter"/>). Only
-/// captured ranges are written: on a fresh (sparse) target, zero chunks are not written either.
+/// worker at a time), decompresses it and verifies its BLAKE3; each chunk is written at its disk offsets when it is next
+/// in disk order (one worker at a time, <see cref="OrderedParallel"/>), past the page cache where the target allows that
+/// (<see cref="DirectWriter"/>). Only captured ranges are written: on a fresh (sparse) target, zero chunks are not
+/// written either.
 /// </summary>
 public sealed class RestorePipeline
 {
@@ -55,32 +55,22 @@ public sealed class RestorePipeline
         var cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         long written = 0, writtenBack = 0, zeroSkipped = 0, done = 0, total = image.Trailer.TotalUncompressed;
         int chunks = 0;
-        // A new file that takes concurrent writes gets each chunk from the worker that decoded it, while the chunk is in that
-        // core's cache. Its blocks get their places when the frame is taken, in disk order from the frame's header, before the
-        // chunk is verified: a failure removes the whole new file. An existing disk gets one writer in disk order, so that a bad
-        // chunk stops the restore before anything after it is written.
-        // Direct writes go in disk order too, gathered into large writes (DirectWriter).
+        // One writer at a time in disk order: a bad chunk stops the restore before anything after it is written, a VHD's
+        // or VHDX's blocks are allocated in disk order, and writers do not queue on the file's lock. Each worker writing
+        // the chunk it decoded spun on that lock instead (rwsem_spin_on_owner 5.5% of a restore's samples) and was 5-20%
+        // slower once the hash no longer bounded the restore (docs/capture-and-restore.md, "BLAKE3 on AVX-512").
+        // Direct writes are gathered into large writes (DirectWriter).
         using var direct = (DirectWrites ?? !TargetIsBlank) && !VerifyOnly ? target!.OpenDirectWriter(TargetIsBlank) : null;
-        bool writeWhereDecoded = !VerifyOnly && TargetIsBlank && target!.ConcurrentWrites && direct is null;
         try
         {
             await OrderedParallel.RunAsync<RestoreJob>(Workers,
-                stop => image.ReadFrames(stop).Select(frame =>
-                {
-                    if (writeWhereDecoded && !Skips(frame.Header))
-                        foreach (var run in frame.Header.Runs) target!.Allocate(run.DiskOffset, run.Length);
-                    return new RestoreJob(frame);
-                }),
-                job =>
-                {
-                    Decode(job);
-                    if (writeWhereDecoded && !Skips(job.Frame.Header)) WriteRuns(job, target!, direct);
-                },
+                stop => image.ReadFrames(stop).Select(frame => new RestoreJob(frame)),
+                Decode,
                 job =>
                 {
                     var header = job.Frame.Header;
                     bool skip = Skips(header);
-                    if (!skip && !writeWhereDecoded) WriteRuns(job, target!, direct);
+                    if (!skip) WriteRuns(job, target!, direct);
                     if (skip && !VerifyOnly) zeroSkipped += header.UncompressedLength;
                     else if (!VerifyOnly) written += header.UncompressedLength;
                     if (direct is null && written - writtenBack >= WriteBackEvery)
