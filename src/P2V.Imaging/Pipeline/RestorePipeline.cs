@@ -31,7 +31,7 @@ public sealed class RestorePipeline
     /// Write a raw disk, a fixed VHD or a block device past the page cache (O_DIRECT) where it allows that: each byte is
     /// written once, and the page cache adds a copy and dirty pages to write back. Null (the default): onto a disk that
     /// holds data (a deploy onto a VM's disk, where the boot image has no page cache to spare), not into a new file,
-    /// where every worker writing through the page cache measured faster on this machine's disk
+    /// where writing through the page cache measured faster on this machine's disk
     /// (docs/capture-and-restore.md, "Direct writes"). True or false: always or never.
     /// </summary>
     public bool? DirectWrites { get; init; }
