@@ -57,7 +57,7 @@ public sealed class RestorePipeline
         int chunks = 0;
         // One writer at a time in disk order: a bad chunk stops the restore before anything after it is written, a VHD's
         // or VHDX's blocks are allocated in disk order, and writers do not queue on the file's lock. Each worker writing
-        // the chunk it decoded spun on that lock instead (rwsem_spin_on_owner 5.5% of a restore's samples) and was 5-20%
+        // the chunk it decoded spun on that lock instead (rwsem_spin_on_owner 5.5% of a restore's samples) and was 5-15%
         // slower once the hash no longer bounded the restore (docs/capture-and-restore.md, "BLAKE3 on AVX-512").
         // Direct writes are gathered into large writes (DirectWriter).
         using var direct = (DirectWrites ?? !TargetIsBlank) && !VerifyOnly ? target!.OpenDirectWriter(TargetIsBlank) : null;
