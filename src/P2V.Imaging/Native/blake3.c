@@ -78,6 +78,20 @@ static inline void store_le32(uint8_t *p, uint32_t x) {
         b = rotr32(b ^ c, 7);                                                                                          \
     } while (0)
 
+/* §2.1: one round, the quarter-round G (the path's G1, G4, G8 or G16) on the four columns, then on the four diagonals,
+ * with the message words in the order of schedule row s. */
+#define ROUND(G, v, m, s)                                                                                              \
+    do {                                                                                                               \
+        G(v[0], v[4], v[8], v[12], m[(s)[0]], m[(s)[1]]);                                                              \
+        G(v[1], v[5], v[9], v[13], m[(s)[2]], m[(s)[3]]);                                                              \
+        G(v[2], v[6], v[10], v[14], m[(s)[4]], m[(s)[5]]);                                                             \
+        G(v[3], v[7], v[11], v[15], m[(s)[6]], m[(s)[7]]);                                                             \
+        G(v[0], v[5], v[10], v[15], m[(s)[8]], m[(s)[9]]);                                                             \
+        G(v[1], v[6], v[11], v[12], m[(s)[10]], m[(s)[11]]);                                                           \
+        G(v[2], v[7], v[8], v[13], m[(s)[12]], m[(s)[13]]);                                                            \
+        G(v[3], v[4], v[9], v[14], m[(s)[14]], m[(s)[15]]);                                                            \
+    } while (0)
+
 /* §2.1: one compression, keeping only the first 8 output words: the next chaining value, and for the root (output
  * block counter 0) the 32-byte hash itself. The block is read in full before cv_out is written (they may overlap). */
 static void compress1(const uint32_t cv[8], const uint8_t block[BLOCK_LEN], uint32_t block_len, uint64_t counter,
@@ -87,17 +101,7 @@ static void compress1(const uint32_t cv[8], const uint8_t block[BLOCK_LEN], uint
     for (int i = 0; i < 8; i++) v[i] = cv[i];
     v[8] = IV[0], v[9] = IV[1], v[10] = IV[2], v[11] = IV[3];
     v[12] = (uint32_t)counter, v[13] = (uint32_t)(counter >> 32), v[14] = block_len, v[15] = flags;
-    for (int r = 0; r < 7; r++) {
-        const uint8_t *s = SCHEDULE[r];
-        G1(v[0], v[4], v[8], v[12], m[s[0]], m[s[1]]);
-        G1(v[1], v[5], v[9], v[13], m[s[2]], m[s[3]]);
-        G1(v[2], v[6], v[10], v[14], m[s[4]], m[s[5]]);
-        G1(v[3], v[7], v[11], v[15], m[s[6]], m[s[7]]);
-        G1(v[0], v[5], v[10], v[15], m[s[8]], m[s[9]]);
-        G1(v[1], v[6], v[11], v[12], m[s[10]], m[s[11]]);
-        G1(v[2], v[7], v[8], v[13], m[s[12]], m[s[13]]);
-        G1(v[3], v[4], v[9], v[14], m[s[14]], m[s[15]]);
-    }
+    for (int r = 0; r < 7; r++) ROUND(G1, v, m, SCHEDULE[r]);
     for (int i = 0; i < 8; i++) cv_out[i] = v[i] ^ v[i + 8];
 }
 
@@ -209,17 +213,7 @@ SSE static void lanes4(const uint8_t *const in[4], size_t blocks, uint64_t count
          * a fixed stack slot rather than a load through the schedule table. On 64 KiB inputs in the cache, 15% faster
          * on AVX-512, 6-8% on AVX2, 9-13% on SSE2 (the code grows from 13 to 29 KB). */
         #pragma GCC unroll 7
-        for (int r = 0; r < 7; r++) {
-            const uint8_t *s = SCHEDULE[r];
-            G4(v[0], v[4], v[8], v[12], m[s[0]], m[s[1]]);
-            G4(v[1], v[5], v[9], v[13], m[s[2]], m[s[3]]);
-            G4(v[2], v[6], v[10], v[14], m[s[4]], m[s[5]]);
-            G4(v[3], v[7], v[11], v[15], m[s[6]], m[s[7]]);
-            G4(v[0], v[5], v[10], v[15], m[s[8]], m[s[9]]);
-            G4(v[1], v[6], v[11], v[12], m[s[10]], m[s[11]]);
-            G4(v[2], v[7], v[8], v[13], m[s[12]], m[s[13]]);
-            G4(v[3], v[4], v[9], v[14], m[s[14]], m[s[15]]);
-        }
+        for (int r = 0; r < 7; r++) ROUND(G4, v, m, SCHEDULE[r]);
         for (int i = 0; i < 8; i++) h[i] = _mm_xor_si128(v[i], v[i + 8]);
     }
     transpose4(&h[0]);
@@ -303,17 +297,7 @@ AVX2 static void lanes8(const uint8_t *const in[8], size_t blocks, uint64_t coun
             _mm256_set1_epi32((int)IV[3]), t_lo, t_hi, _mm256_set1_epi32(BLOCK_LEN), _mm256_set1_epi32((int)f),
         };
         #pragma GCC unroll 7
-        for (int r = 0; r < 7; r++) {
-            const uint8_t *s = SCHEDULE[r];
-            G8(v[0], v[4], v[8], v[12], m[s[0]], m[s[1]]);
-            G8(v[1], v[5], v[9], v[13], m[s[2]], m[s[3]]);
-            G8(v[2], v[6], v[10], v[14], m[s[4]], m[s[5]]);
-            G8(v[3], v[7], v[11], v[15], m[s[6]], m[s[7]]);
-            G8(v[0], v[5], v[10], v[15], m[s[8]], m[s[9]]);
-            G8(v[1], v[6], v[11], v[12], m[s[10]], m[s[11]]);
-            G8(v[2], v[7], v[8], v[13], m[s[12]], m[s[13]]);
-            G8(v[3], v[4], v[9], v[14], m[s[14]], m[s[15]]);
-        }
+        for (int r = 0; r < 7; r++) ROUND(G8, v, m, SCHEDULE[r]);
         for (int i = 0; i < 8; i++) h[i] = _mm256_xor_si256(v[i], v[i + 8]);
     }
     transpose8(h);
@@ -386,17 +370,7 @@ AVX512 static void lanes16(const uint8_t *const in[16], size_t blocks, uint64_t 
             _mm512_set1_epi32((int)IV[3]), t_lo, t_hi, _mm512_set1_epi32(BLOCK_LEN), _mm512_set1_epi32((int)f),
         };
         #pragma GCC unroll 7
-        for (int r = 0; r < 7; r++) {
-            const uint8_t *s = SCHEDULE[r];
-            G16(v[0], v[4], v[8], v[12], m[s[0]], m[s[1]]);
-            G16(v[1], v[5], v[9], v[13], m[s[2]], m[s[3]]);
-            G16(v[2], v[6], v[10], v[14], m[s[4]], m[s[5]]);
-            G16(v[3], v[7], v[11], v[15], m[s[6]], m[s[7]]);
-            G16(v[0], v[5], v[10], v[15], m[s[8]], m[s[9]]);
-            G16(v[1], v[6], v[11], v[12], m[s[10]], m[s[11]]);
-            G16(v[2], v[7], v[8], v[13], m[s[12]], m[s[13]]);
-            G16(v[3], v[4], v[9], v[14], m[s[14]], m[s[15]]);
-        }
+        for (int r = 0; r < 7; r++) ROUND(G16, v, m, SCHEDULE[r]);
         for (int i = 0; i < 8; i++) h[i] = _mm512_xor_si512(v[i], v[i + 8]);
     }
     /* Eight words of sixteen lanes, padded to a square: after the transpose row j's first half is lane j's value. */
