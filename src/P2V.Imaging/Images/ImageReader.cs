@@ -2,16 +2,19 @@ using System.Buffers;
 
 namespace P2V.Imaging.Images;
 
-/// <summary>A chunk as read from the image: its header and its stored payload (in a pooled buffer the consumer returns).</summary>
-public sealed class ChunkFrame(long frameOffset, ChunkFrameHeader header, byte[] payload)
+/// <summary>
+/// A chunk as read from the image: its header and its stored payload, which lies in a pooled buffer (at
+/// <paramref name="payloadStart"/>: an image file's frame is read whole, header and payload) the consumer returns.
+/// </summary>
+public sealed class ChunkFrame(long frameOffset, ChunkFrameHeader header, byte[] buffer, int payloadStart = 0)
 {
     public long FrameOffset { get; } = frameOffset;
     public ChunkFrameHeader Header { get; } = header;
 
-    /// <summary>The stored bytes; its length may exceed Header.StoredLength (it is rented).</summary>
-    public byte[] Payload { get; } = payload;
+    /// <summary>The stored bytes (Header.StoredLength of them).</summary>
+    public ReadOnlySpan<byte> Payload => buffer.AsSpan(payloadStart, Header.StoredLength);
 
-    public void ReturnBuffer() => ArrayPool<byte>.Shared.Return(Payload);
+    public void ReturnBuffer() => ArrayPool<byte>.Shared.Return(buffer);
 }
 
 /// <summary>
@@ -39,7 +42,9 @@ public sealed class ImageReader : IImageSource, IDisposable
 
     public static ImageReader Open(string path)
     {
-        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.SequentialScan);
+        // Unbuffered: each frame is read whole by one pread into the buffer it is decoded from (a FileStream's buffer
+        // would be a second copy of every byte).
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
         try
         {
             var header = ImageHeader.Read(file);
@@ -75,16 +80,25 @@ public sealed class ImageReader : IImageSource, IDisposable
     /// </summary>
     public IEnumerable<ChunkFrame> ReadFrames(CancellationToken cancel = default)
     {
-        var headerBuffer = new byte[ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)];
         long position = HeaderLength;
         for (int i = 0; i < Trailer.Chunks.Count; i++)
         {
             cancel.ThrowIfCancellationRequested();
-            var (header, payloadAt) = ReadFrameHeader(i, position, headerBuffer);
-            var payload = ArrayPool<byte>.Shared.Rent(Math.Max(1, header.StoredLength));
-            ReadExactly(payload.AsSpan(0, header.StoredLength), payloadAt, "chunk payload");
-            position = payloadAt + header.StoredLength;
-            yield return new ChunkFrame(Trailer.Chunks[i].FrameOffset, header, payload);
+            var entry = Trailer.Chunks[i];
+            // The trailer entry tells the frame's length (its run count and stored length): header and payload in one read.
+            var buffer = ArrayPool<byte>.Shared.Rent(ChunkFrameHeader.LengthFor(entry.Runs.Length) + entry.StoredLength);
+            ChunkFrameHeader header;
+            try
+            {
+                header = ReadFrame(i, position, buffer, withPayload: true);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
+            position += header.Length + header.StoredLength;
+            yield return new ChunkFrame(entry.FrameOffset, header, buffer, header.Length);
         }
         if (position != TrailerOffset)
             throw new ImageFormatException(position, $"{TrailerOffset - position} unexpected bytes between the last chunk and the trailer");
@@ -96,42 +110,42 @@ public sealed class ImageReader : IImageSource, IDisposable
     /// </summary>
     public void CheckFrameHeaders(CancellationToken cancel = default)
     {
-        var headerBuffer = new byte[ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)];
+        var buffer = new byte[ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)];
         long position = HeaderLength;
         for (int i = 0; i < Trailer.Chunks.Count; i++)
         {
             cancel.ThrowIfCancellationRequested();
-            var (header, payloadAt) = ReadFrameHeader(i, position, headerBuffer);
-            position = payloadAt + header.StoredLength;
+            var header = ReadFrame(i, position, buffer, withPayload: false);
+            position += header.Length + header.StoredLength;
         }
         if (position != TrailerOffset)
             throw new ImageFormatException(position, $"{TrailerOffset - position} unexpected bytes between the last chunk and the trailer");
     }
 
-    /// <summary>Frame <paramref name="i"/>'s header at <paramref name="position"/>, checked against its trailer entry; returns it and where its payload starts.</summary>
-    private (ChunkFrameHeader Header, long PayloadAt) ReadFrameHeader(int i, long position, byte[] buffer)
+    /// <summary>
+    /// Reads frame <paramref name="i"/> at <paramref name="position"/> into <paramref name="buffer"/> as long as its trailer
+    /// entry says its header is (and its payload after it, when <paramref name="withPayload"/>); returns the header, checked
+    /// against the entry.
+    /// </summary>
+    private ChunkFrameHeader ReadFrame(int i, long position, byte[] buffer, bool withPayload)
     {
         var entry = Trailer.Chunks[i];
         if (entry.FrameOffset != position)
             throw new ImageFormatException(position, $"chunk {i}: the index places it at {entry.FrameOffset}, but the previous frame ends here");
-        _file.Position = position;
-        ReadExactly(buffer.AsSpan(0, ChunkFrameHeader.FixedLength), position, "chunk frame header");
-        int runs = ChunkFrameHeader.RunCount(buffer, position);
-        int headerLength = ChunkFrameHeader.LengthFor(runs);
-        ReadExactly(buffer.AsSpan(ChunkFrameHeader.FixedLength, headerLength - ChunkFrameHeader.FixedLength), position + ChunkFrameHeader.FixedLength, "chunk runs");
-        var header = ChunkFrameHeader.Parse(buffer.AsSpan(0, headerLength), position, Header.DiskLength);
+        int headerLength = ChunkFrameHeader.LengthFor(entry.Runs.Length);
+        if (position + headerLength + entry.StoredLength > TrailerOffset)
+            throw new ImageFormatException(position, $"chunk {i}: its frame of {headerLength + entry.StoredLength} bytes runs into the trailer");
+        var read = buffer.AsSpan(0, headerLength + (withPayload ? entry.StoredLength : 0));
+        for (int done = 0, n; done < read.Length; done += n)
+            if ((n = RandomAccess.Read(_file.SafeFileHandle, read[done..], position + done)) == 0)
+                throw new ImageFormatException(position + done, $"image truncated inside chunk {i}'s frame");
+        int frameHeaderLength = ChunkFrameHeader.LengthFor(ChunkFrameHeader.RunCount(read, position));
+        if (frameHeaderLength > read.Length)
+            throw new ImageFormatException(position, $"chunk {i}: the frame and the trailer disagree: the frame's header is {frameHeaderLength} bytes, the trailer's runs make {headerLength}");
+        var header = ChunkFrameHeader.Parse(read[..frameHeaderLength], position, Header.DiskLength);
         if (entry.DifferenceFrom(header) is { } difference)
             throw new ImageFormatException(position, $"chunk {i}: the frame and the trailer disagree: {difference}");
-        long payloadAt = position + headerLength;
-        if (payloadAt + header.StoredLength > TrailerOffset)
-            throw new ImageFormatException(payloadAt, $"chunk {i}: payload of {header.StoredLength} bytes runs into the trailer");
-        return (header, payloadAt);
-    }
-
-    private void ReadExactly(Span<byte> buffer, long offset, string what)
-    {
-        if (_file.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false) < buffer.Length)
-            throw new ImageFormatException(offset, $"image truncated inside a {what}");
+        return header;
     }
 
     public void Dispose() => _file.Dispose();

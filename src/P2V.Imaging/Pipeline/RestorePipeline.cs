@@ -117,7 +117,7 @@ public sealed class RestorePipeline
     {
         var h = job.Frame.Header;
         job.Data = ArrayPool<byte>.Shared.Rent(h.UncompressedLength);
-        ChunkEncoder.Decode(h, job.Frame.Payload.AsSpan(0, h.StoredLength), job.Data.AsSpan(0, h.UncompressedLength), job.Frame.FrameOffset);
+        ChunkEncoder.Decode(h, job.Frame.Payload, job.Data.AsSpan(0, h.UncompressedLength), job.Frame.FrameOffset);
     }
 
     private sealed class RestoreJob(ChunkFrame frame)

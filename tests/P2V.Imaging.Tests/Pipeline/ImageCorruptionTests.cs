@@ -115,6 +115,22 @@ public sealed class ImageCorruptionTests : IDisposable
     }
 
     [Fact]
+    public async Task FrameDeclaringMoreRunsThanItsFrameHoldsIsRefused()
+    {
+        // The reader reads each frame whole, as long as its trailer entry says: a run count that makes the frame's header
+        // longer than that must be refused by its length, not parsed past the bytes read.
+        using var reader = ImageReader.Open(_image);
+        var (chunk, k) = reader.Trailer.Chunks.Select((c, i) => (c, i)).MinBy(x => x.c.StoredLength);
+        reader.Dispose();
+        int frameLength = ChunkFrameHeader.LengthFor(chunk.Runs.Length) + chunk.StoredLength;
+        Assert.True(ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk) > frameLength);
+        var bytes = (byte[])_bytes.Clone();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan((int)chunk.FrameOffset + 6), ImageFormat.MaxRunsPerChunk);
+        var e = await Broken(bytes);
+        Assert.Contains($"chunk {k}: the frame and the trailer disagree: the frame's header is {ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)} bytes", e.Message);
+    }
+
+    [Fact]
     public async Task CorruptTrailerIsCaughtByItsCrc()
     {
         var bytes = (byte[])_bytes.Clone();
