@@ -64,7 +64,6 @@ public sealed class ImageReader : IImageSource, IDisposable
             if (Crc32C.Compute(trailerBytes) != footer.TrailerCrc)
                 throw new ImageFormatException(footer.TrailerOffset, "trailer CRC-32C mismatch: the chunk index is corrupt");
             var trailer = ImageTrailer.Parse(trailerBytes, footer.TrailerOffset, header.DiskLength);
-            file.Position = headerLength;
             return new ImageReader(file, header, headerLength, trailer, footer.TrailerOffset);
         }
         catch
@@ -84,21 +83,22 @@ public sealed class ImageReader : IImageSource, IDisposable
         for (int i = 0; i < Trailer.Chunks.Count; i++)
         {
             cancel.ThrowIfCancellationRequested();
-            var entry = Trailer.Chunks[i];
             // The trailer entry tells the frame's length (its run count and stored length): header and payload in one read.
-            var buffer = ArrayPool<byte>.Shared.Rent(ChunkFrameHeader.LengthFor(entry.Runs.Length) + entry.StoredLength);
+            int length = FrameLength(i, position, withPayload: true);
+            var buffer = ArrayPool<byte>.Shared.Rent(length);
             ChunkFrameHeader header;
             try
             {
-                header = ReadFrame(i, position, buffer, withPayload: true);
+                ReadAt(buffer.AsSpan(0, length), position, i);
+                header = ParseFrame(i, position, buffer.AsSpan(0, length));
             }
             catch
             {
                 ArrayPool<byte>.Shared.Return(buffer);
                 throw;
             }
+            yield return new ChunkFrame(position, header, buffer, header.Length);
             position += header.Length + header.StoredLength;
-            yield return new ChunkFrame(entry.FrameOffset, header, buffer, header.Length);
         }
         if (position != TrailerOffset)
             throw new ImageFormatException(position, $"{TrailerOffset - position} unexpected bytes between the last chunk and the trailer");
@@ -110,12 +110,22 @@ public sealed class ImageReader : IImageSource, IDisposable
     /// </summary>
     public void CheckFrameHeaders(CancellationToken cancel = default)
     {
-        var buffer = new byte[ChunkFrameHeader.LengthFor(ImageFormat.MaxRunsPerChunk)];
+        // Headers one payload apart: read through a 1 MiB window, not a small read per frame.
+        var window = new byte[1 << 20];
+        long windowAt = 0;
+        int windowLength = 0;
         long position = HeaderLength;
         for (int i = 0; i < Trailer.Chunks.Count; i++)
         {
             cancel.ThrowIfCancellationRequested();
-            var header = ReadFrame(i, position, buffer, withPayload: false);
+            int length = FrameLength(i, position, withPayload: false);
+            if (position < windowAt || position + length > windowAt + windowLength)
+            {
+                // FrameLength checked that the header ends before the trailer, and a header is far below 1 MiB.
+                (windowAt, windowLength) = (position, (int)Math.Min(window.Length, TrailerOffset - position));
+                ReadAt(window.AsSpan(0, windowLength), position, i);
+            }
+            var header = ParseFrame(i, position, window.AsSpan((int)(position - windowAt), length));
             position += header.Length + header.StoredLength;
         }
         if (position != TrailerOffset)
@@ -123,11 +133,10 @@ public sealed class ImageReader : IImageSource, IDisposable
     }
 
     /// <summary>
-    /// Reads frame <paramref name="i"/> at <paramref name="position"/> into <paramref name="buffer"/> as long as its trailer
-    /// entry says its header is (and its payload after it, when <paramref name="withPayload"/>); returns the header, checked
-    /// against the entry.
+    /// How many bytes frame <paramref name="i"/>, at <paramref name="position"/>, takes by its trailer entry: its header,
+    /// and its payload when <paramref name="withPayload"/>; checks that the index places it there and that it ends before the trailer.
     /// </summary>
-    private ChunkFrameHeader ReadFrame(int i, long position, byte[] buffer, bool withPayload)
+    private int FrameLength(int i, long position, bool withPayload)
     {
         var entry = Trailer.Chunks[i];
         if (entry.FrameOffset != position)
@@ -135,17 +144,29 @@ public sealed class ImageReader : IImageSource, IDisposable
         int headerLength = ChunkFrameHeader.LengthFor(entry.Runs.Length);
         if (position + headerLength + entry.StoredLength > TrailerOffset)
             throw new ImageFormatException(position, $"chunk {i}: its frame of {headerLength + entry.StoredLength} bytes runs into the trailer");
-        var read = buffer.AsSpan(0, headerLength + (withPayload ? entry.StoredLength : 0));
-        for (int done = 0, n; done < read.Length; done += n)
-            if ((n = RandomAccess.Read(_file.SafeFileHandle, read[done..], position + done)) == 0)
-                throw new ImageFormatException(position + done, $"image truncated inside chunk {i}'s frame");
+        return headerLength + (withPayload ? entry.StoredLength : 0);
+    }
+
+    /// <summary>Frame <paramref name="i"/>'s header from the bytes read at <paramref name="position"/>, checked against its trailer entry.</summary>
+    private ChunkFrameHeader ParseFrame(int i, long position, ReadOnlySpan<byte> read)
+    {
+        var entry = Trailer.Chunks[i];
+        int headerLength = ChunkFrameHeader.LengthFor(entry.Runs.Length);
         int frameHeaderLength = ChunkFrameHeader.LengthFor(ChunkFrameHeader.RunCount(read, position));
-        if (frameHeaderLength > read.Length)
+        // More runs than the trailer's: refused by length, before any of them is parsed (they would lie past the header read).
+        if (frameHeaderLength > headerLength)
             throw new ImageFormatException(position, $"chunk {i}: the frame and the trailer disagree: the frame's header is {frameHeaderLength} bytes, the trailer's runs make {headerLength}");
         var header = ChunkFrameHeader.Parse(read[..frameHeaderLength], position, Header.DiskLength);
         if (entry.DifferenceFrom(header) is { } difference)
             throw new ImageFormatException(position, $"chunk {i}: the frame and the trailer disagree: {difference}");
         return header;
+    }
+
+    private void ReadAt(Span<byte> buffer, long position, int i)
+    {
+        for (int done = 0, n; done < buffer.Length; done += n)
+            if ((n = RandomAccess.Read(_file.SafeFileHandle, buffer[done..], position + done)) == 0)
+                throw new ImageFormatException(position + done, $"image truncated inside chunk {i}'s frame");
     }
 
     public void Dispose() => _file.Dispose();
